@@ -1,0 +1,88 @@
+package rlhf.tensor;
+
+/**
+ * Matrix products of a linear layer with weights stored {@code [out, in]}.
+ *
+ * <pre>
+ * forward:   out (BT,OC)  = inp (BT,C) · w (OC,C)^T + bias (OC)
+ * backward:  dinp (BT,C) += dout (BT,OC) · w (OC,C)
+ *            dw (OC,C)   += dout^T (OC,BT) · inp (BT,C)
+ *            dbias (OC)  += sum over BT of dout
+ * </pre>
+ *
+ * All arrays carry an offset so that views into the flat parameter and activation buffers can
+ * be passed without copying. {@code bias} / {@code dbias} may be null. Backward accumulates;
+ * zeroing gradients is the caller's explicit step.
+ *
+ * <p>This class holds the plain reference kernels; the fast versions must give the same results
+ * within float rounding and are tested against these on odd shapes.
+ */
+public final class Matmul {
+
+    private Matmul() {
+    }
+
+    public static void forward(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
+                               float[] bias, int biasOff, int BT, int C, int OC) {
+        forwardReference(out, outOff, inp, inpOff, w, wOff, bias, biasOff, BT, C, OC);
+    }
+
+    public static void backward(float[] dinp, int dinpOff, float[] dw, int dwOff, float[] dbias, int dbiasOff,
+                                float[] dout, int doutOff, float[] inp, int inpOff, float[] w, int wOff,
+                                int BT, int C, int OC) {
+        backwardReference(dinp, dinpOff, dw, dwOff, dbias, dbiasOff, dout, doutOff, inp, inpOff, w, wOff, BT, C, OC);
+    }
+
+    /** Reference: one dot product per output element. */
+    public static void forwardReference(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
+                                        float[] bias, int biasOff, int BT, int C, int OC) {
+        for (int bt = 0; bt < BT; bt++) {
+            int in = inpOff + bt * C;
+            int o = outOff + bt * OC;
+            for (int oc = 0; oc < OC; oc++) {
+                float acc = bias == null ? 0f : bias[biasOff + oc];
+                int wr = wOff + oc * C;
+                for (int i = 0; i < C; i++) {
+                    acc += inp[in + i] * w[wr + i];
+                }
+                out[o + oc] = acc;
+            }
+        }
+    }
+
+    /** Reference backward; dinp or dw may be null when that gradient is not wanted. */
+    public static void backwardReference(float[] dinp, int dinpOff, float[] dw, int dwOff, float[] dbias, int dbiasOff,
+                                         float[] dout, int doutOff, float[] inp, int inpOff, float[] w, int wOff,
+                                         int BT, int C, int OC) {
+        if (dinp != null) {
+            for (int bt = 0; bt < BT; bt++) {
+                int d = doutOff + bt * OC;
+                int di = dinpOff + bt * C;
+                for (int oc = 0; oc < OC; oc++) {
+                    float g = dout[d + oc];
+                    int wr = wOff + oc * C;
+                    for (int i = 0; i < C; i++) {
+                        dinp[di + i] += g * w[wr + i];
+                    }
+                }
+            }
+        }
+        for (int oc = 0; oc < OC; oc++) {
+            int wr = dwOff + oc * C;
+            float db = 0f;
+            for (int bt = 0; bt < BT; bt++) {
+                float g = dout[doutOff + bt * OC + oc];
+                db += g;
+                if (dw != null) {
+                    int in = inpOff + bt * C;
+                    for (int i = 0; i < C; i++) {
+                        dw[wr + i] += g * inp[in + i];
+                    }
+                }
+            }
+            if (dbias != null) {
+                dbias[dbiasOff + oc] += db;
+            }
+        }
+    }
+}
