@@ -167,12 +167,15 @@ public final class JobConfig {
         userSet.add(key);
     }
 
-    /** The declared key nearest to {@code key} in edit distance (ties: the first declared). */
+    /**
+     * The declared key nearest to {@code key} in edit distance (ties: the first declared); a
+     * declared key that extends the given one (a truncated name) counts as distance 1.
+     */
     String closestKey(String key) {
         String best = null;
         int bestD = Integer.MAX_VALUE;
         for (String k : known.keySet()) {
-            int d = editDistance(key, k);
+            int d = k.startsWith(key) ? Math.min(1, editDistance(key, k)) : editDistance(key, k);
             if (d < bestD) {
                 bestD = d;
                 best = k;
