@@ -194,6 +194,9 @@ public final class DatasetSource {
             case AUTO -> throw new IllegalStateException();
         };
         List<String> present = Arrays.asList(df.columns());
+        if (present.isEmpty()) { // e.g. an empty JSON file: Spark infers no columns
+            throw new IllegalArgumentException("dataset " + input + " is empty (no rows, no columns)");
+        }
         for (Map.Entry<String, String> m : columns.entrySet()) {
             String ours = m.getKey();
             String theirs = m.getValue();
@@ -453,13 +456,28 @@ public final class DatasetSource {
         return new Examples<>(out, good, bad, List.copyOf(named));
     }
 
-    /** The row's file (interned per partition), or the dataset's name for tables without files. */
+    /**
+     * The row's file (one String per file and partition), a plain path for local files, or the
+     * dataset's name for tables without files.
+     */
     private static String fileOf(Row r, int n, String fallback, Map<String, String> interned) {
         String f = r.getString(n + 1);
         if (f == null || f.isEmpty()) {
             f = fallback;
         }
-        return interned.computeIfAbsent(f, k -> k);
+        return interned.computeIfAbsent(f, DatasetSource::displayName);
+    }
+
+    /** "file:///tmp/a%20b.jsonl" -> "/tmp/a b.jsonl"; other URIs as they are. */
+    static String displayName(String uri) {
+        if (uri.startsWith("file:")) {
+            try {
+                return new java.net.URI(uri).getPath();
+            } catch (java.net.URISyntaxException e) {
+                return uri;
+            }
+        }
+        return uri;
     }
 
     /** Pass 1: count rows per file, validate, and keep the first few bad rows. */

@@ -7,9 +7,9 @@ import java.util.List;
 import java.util.Map;
 
 import org.apache.spark.SparkConf;
-import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 
+/** The settings logic; DatasetSourceTest creates a real session through {@link SparkSessions#create}. */
 class SparkSessionsTest {
 
     @Test
@@ -32,19 +32,5 @@ class SparkSessionsTest {
         assertFalse(s.containsKey("spark.broadcast.compress"), "spark-submit's value beats our defaults");
         assertEquals("6g", s.get("spark.executor.memory"), "--set beats spark-submit");
         assertEquals("local[3]", SparkSessions.settings("local[3]", cfg, submitted).get("spark.master"));
-    }
-
-    @Test
-    void createsAWorkingSessionWithTheSettings() {
-        JobConfig cfg = JobConfig.load("testjob", null, List.of("spark.ui.enabled=false"));
-        SparkSession spark = SparkSessions.create("sessions-test", "local[2]", cfg);
-        try {
-            assertEquals("local[2]", spark.sparkContext().master());
-            assertEquals("false", spark.conf().get("spark.broadcast.compress"));
-            assertEquals("false", spark.conf().get("spark.ui.enabled"));
-            assertEquals(3L, spark.range(3).count());
-        } finally {
-            spark.stop();
-        }
     }
 }
