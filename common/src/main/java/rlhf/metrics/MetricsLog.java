@@ -5,6 +5,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -103,7 +104,8 @@ public final class MetricsLog implements Closeable {
     private static byte[] line(long step, double time, Map<String, Double> values) {
         ObjectNode n = JSON.createObjectNode();
         n.put("step", step);
-        n.put("time", time);
+        // plain decimal seconds with millisecond precision (not 1.7957E9)
+        n.put("time", Double.isFinite(time) ? new BigDecimal(Math.round(time * 1000)).movePointLeft(3) : null);
         values.forEach((k, v) -> {
             if (k.equals("step") || k.equals("time")) {
                 throw new IllegalArgumentException("metric name '" + k + "' is reserved");
