@@ -122,6 +122,20 @@ public final class DatasetSource {
                 cfg.getEnum("data.on_bad_row", OnBadRow.class));
     }
 
+    /**
+     * The prompt template of a job: {@code data.template} (alpaca, plain or a user template), with
+     * the first {@code data.few_shot.n} rows of {@code data.few_shot.path} as few-shot prefix when
+     * the job declares those keys and n > 0 (read with this job's column mapping).
+     */
+    public static PromptTemplate template(JobConfig cfg, SparkSession spark) {
+        PromptTemplate t = PromptTemplate.of(cfg.getString("data.template"));
+        if (cfg.isDeclared("data.few_shot.n") && cfg.getInt("data.few_shot.n") > 0) {
+            int n = cfg.getInt("data.few_shot.n");
+            t = t.withFewShot(fromConfig(cfg.getPath("data.few_shot.path"), cfg).fewShots(spark, n));
+        }
+        return t;
+    }
+
     /** The dataset in messages: the path, or table:NAME. */
     public String describe() {
         return input;

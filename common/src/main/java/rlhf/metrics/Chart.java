@@ -82,19 +82,22 @@ public final class Chart {
                 y0 -= d;
                 y1 += d;
             }
+            // x: extend to the enclosing ticks; y: 5% margin so curves don't run along the frame
             double[] xt = niceTicks(x0, x1, 8);
-            double[] yt = niceTicks(y0, y1, 6);
             x0 = Math.min(x0, xt[0]);
             x1 = Math.max(x1, xt[xt.length - 1]);
-            y0 = Math.min(y0, yt[0]);
-            y1 = Math.max(y1, yt[yt.length - 1]);
+            double pad = 0.05 * (y1 - y0);
+            y0 -= pad;
+            y1 += pad;
+            double[] ytAll = niceTicks(y0, y1, 6);
+            double[] yt = within(ytAll, y0, y1);
 
             // plot area
             g.setFont(font);
             FontMetrics fm = g.getFontMetrics();
             int yLabelWidth = 0;
             for (double t : yt) {
-                yLabelWidth = Math.max(yLabelWidth, fm.stringWidth(tickLabel(t, yt)));
+                yLabelWidth = Math.max(yLabelWidth, fm.stringWidth(tickLabel(t, ytAll)));
             }
             int left = 30 + yLabelWidth + 8;
             int right = width - 20;
@@ -125,7 +128,7 @@ public final class Chart {
                 g.drawLine(left, py, right, py);
                 g.setColor(Color.BLACK);
                 g.drawLine(left - 5, py, left, py);
-                String l = tickLabel(t, yt);
+                String l = tickLabel(t, ytAll);
                 g.drawString(l, left - 8 - fm.stringWidth(l), py + fm.getAscent() / 2 - 1);
             }
             g.setColor(Color.BLACK);
@@ -221,10 +224,17 @@ public final class Chart {
         return t;
     }
 
+    private static double[] within(double[] ticks, double lo, double hi) {
+        return java.util.Arrays.stream(ticks).filter(t -> t >= lo && t <= hi).toArray();
+    }
+
     /** Enough decimals to tell neighbouring ticks apart; scientific for extreme magnitudes. */
     static String tickLabel(double v, double[] ticks) {
         double step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
         double big = Math.max(Math.abs(ticks[0]), Math.abs(ticks[ticks.length - 1]));
+        if (v == 0) {
+            return "0";
+        }
         if (big >= 1e6 || (big > 0 && big < 1e-3)) {
             return String.format(Locale.ROOT, "%.2e", v);
         }

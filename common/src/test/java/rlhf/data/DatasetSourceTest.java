@@ -288,6 +288,12 @@ class DatasetSourceTest {
         PromptTemplate t = PromptTemplate.of("{prompt} =").withFewShot(shots);
         assertEquals("1+1 = 2\n\n2+2 = 4\n\n3+3 =", t.format("3+3"));
         assertThrows(IllegalArgumentException.class, () -> source(f).fewShots(spark, 3));
+
+        JobConfig cfg = JobConfig.defaultsFromText("d", "data.format = auto\ndata.on_bad_row = fail\n"
+                + "data.template = alpaca\ndata.few_shot.n = 0\ndata.few_shot.path =\n");
+        assertEquals(PromptTemplate.alpaca().format("x"), DatasetSource.template(cfg, spark).format("x"));
+        cfg.applySets(List.of("data.template=Q: {prompt}\\nA:", "data.few_shot.n=1", "data.few_shot.path=" + f));
+        assertEquals("Q: 1+1\nA: 2\n\nQ: x\nA:", DatasetSource.template(cfg, spark).format("x"));
     }
 
     @Test
