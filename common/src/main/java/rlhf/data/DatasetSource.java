@@ -252,7 +252,7 @@ public final class DatasetSource {
             requireMessages(df);
             return convert(df, List.of("messages"), new ChatConverter());
         }
-        if (cols.contains("instruction") || cols.contains("output")) {
+        if (!(cols.contains("prompt") && cols.contains("response")) && cols.contains("instruction")) {
             requireColumns(df, "Alpaca", "instruction", "output");
             List<String> use = cols.contains("input") ? List.of("instruction", "output", "input") : List.of("instruction", "output");
             requireStrings(df, use);
@@ -590,7 +590,7 @@ public final class DatasetSource {
     private static void checkCorrupt(Row r, int n) throws BadRow {
         String c = r.getString(n);
         if (c != null) {
-            throw new BadRow("malformed JSON: " + (c.length() > 60 ? c.substring(0, 60) + "..." : c));
+            throw new BadRow("malformed JSON (expected one object per line): " + (c.length() > 60 ? c.substring(0, 60) + "..." : c));
         }
     }
 

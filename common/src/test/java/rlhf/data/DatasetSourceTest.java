@@ -167,7 +167,7 @@ class DatasetSourceTest {
         assertEquals(2, ex.count());
         assertEquals(3, ex.dropped());
         assertEquals(List.of(f + " row 2: 'response' is null", f + " row 3: 'prompt' is empty",
-                        f + " row 4: malformed JSON: {\"prompt\":\"broken\", \"response\": "),
+                        f + " row 4: malformed JSON (expected one object per line): {\"prompt\":\"broken\", \"response\": "),
                 ex.firstDropped());
         List<Demonstration> d = collect(ex);
         assertEquals(List.of(1L, 5L), d.stream().map(Demonstration::row).toList());
