@@ -59,4 +59,20 @@ class KlPenaltyTest {
         assertArrayEquals(new double[] {-0.1 * k0, 0, -0.1 * k2 + 3}, rewards, 1e-15);
         assertEquals(k0 + k2, sum, 1e-15);
     }
+
+    @Test
+    void bothEstimatorsAverageToTheExactKlUnderThePolicy() {
+        double[] pi = {0.6, 0.3, 0.1};
+        double[] ref = {0.2, 0.5, 0.3};
+        double exact = 0;
+        double e1 = 0;
+        double e3 = 0;
+        for (int y = 0; y < 3; y++) {
+            exact += pi[y] * Math.log(pi[y] / ref[y]);
+            e1 += pi[y] * KlPenalty.k1(Math.log(pi[y]), Math.log(ref[y]));
+            e3 += pi[y] * KlPenalty.k3(Math.log(pi[y]), Math.log(ref[y]));
+        }
+        assertEquals(exact, e1, 1e-15);
+        assertEquals(exact, e3, 1e-15);
+    }
 }
