@@ -32,7 +32,8 @@ import org.apache.hadoop.fs.Path;
  * held out when a seeded hash of its text falls below {@code heldoutFraction}. The split is by
  * prompt text, so a held-out problem can appear in training with another wording; what is held
  * out is the exact prompt. Prompts are drawn with replacement (files can repeat a prompt), each
- * family equally often and each family's hard sub-family with probability {@code hardFraction}.
+ * family equally often and each family's hard sub-family with probability {@code hardFraction}, in
+ * both splits alike.
  */
 public final class DemoData {
 
@@ -122,14 +123,16 @@ public final class DemoData {
     /** Draws problems of one split: family uniform, hard with hardFraction, rejecting the other split. */
     private record Sampler(Config c, boolean heldout) {
         Problem next(SplittableRandom r) {
-            Family[] fs = Family.values();
+            // Family and side first, then the instance, so both splits keep the same mix.
+            Family f = Family.values()[r.nextInt(Family.values().length)];
+            boolean hard = r.nextDouble() < c.hardFraction();
             for (int tries = 0; tries < 10_000; tries++) {
-                Family f = fs[r.nextInt(fs.length)];
-                Problem p = f.sample(r, r.nextDouble() < c.hardFraction());
+                Problem p = f.sample(r, hard);
                 if (isHeldout(p.prompt(), c.seed(), c.heldoutFraction()) == heldout) return p;
             }
-            throw new IllegalStateException("no " + (heldout ? "held-out" : "train") + " prompt found in 10000 draws"
-                    + " (heldout-fraction " + c.heldoutFraction() + ")");
+            throw new IllegalStateException("no " + (heldout ? "held-out" : "train") + " prompt of " + f.id() + "."
+                    + (hard ? f.hardName() : f.easyName()) + " found in 10000 draws (heldout-fraction "
+                    + c.heldoutFraction() + ", seed " + c.seed() + ")");
         }
     }
 

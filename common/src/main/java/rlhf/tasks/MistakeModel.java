@@ -130,6 +130,35 @@ public final class MistakeModel {
         return (double) right / problems.size();
     }
 
+    /** Exact accuracy and mean KL(policy || demonstrations) in nats per response of a policy. */
+    public record Tilted(double beta, double accuracy, double meanReward, double kl) {}
+
+    /**
+     * The optimum of the KL-regularised objective PPO approximates, {@code E[gold] - beta KL(pi || pi_demo)},
+     * taken over the responses the demonstrations contain: {@code pi(y|x) ~ pi_demo(y|x) exp(gold(x,y) / beta)}.
+     * It says how much accuracy a given KL budget buys when the reward is the oracle's.
+     */
+    public static Tilted tilted(Collection<Problem> problems, Rates r, double beta) {
+        double acc = 0, reward = 0, kl = 0;
+        for (Problem p : problems) {
+            List<Weighted> d = distribution(p, r);
+            double[] g = new double[d.size()];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < g.length; i++) { g[i] = Oracle.grade(p, d.get(i).response()); max = Math.max(max, g[i]); }
+            double z = 0;
+            for (int i = 0; i < g.length; i++) z += d.get(i).p() * Math.exp((g[i] - max) / beta);
+            for (int i = 0; i < g.length; i++) {
+                double q = d.get(i).p() * Math.exp((g[i] - max) / beta) / z;
+                if (q == 0) continue;
+                if (g[i] == Oracle.EXACT) acc += q;
+                reward += q * g[i];
+                kl += q * Math.log(q / d.get(i).p());
+            }
+        }
+        int n = problems.size();
+        return new Tilted(beta, acc / n, reward / n, kl / n);
+    }
+
     /**
      * Best accuracy reachable by only re-weighting responses the demonstrations contain: the
      * share of problems whose distribution contains an exactly right response at all.

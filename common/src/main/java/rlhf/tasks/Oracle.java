@@ -16,7 +16,7 @@ import java.util.Optional;
  *   <li>0.1 — a well-formed answer of the family (a number, a word, a digit list) that is wrong:
  *       a small format credit;</li>
  *   <li>0.0 — anything else: wrong answer in a sloppy format, garbage, empty, longer than
- *       {@value #MAX_RESPONSE_CHARS} characters.</li>
+ *       {@value #MAX_RESPONSE_CHARS} characters once trimmed (or four times that raw).</li>
  * </ul>
  * Accuracy counts only 1.0. Scoring never throws on any response; an unknown prompt is a
  * caller's error and throws, naming the prompt.
