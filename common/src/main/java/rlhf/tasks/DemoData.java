@@ -273,6 +273,13 @@ public final class DemoData {
      * writes the demo data sets and prints the imitation accuracy the demonstrations imply.
      */
     public static void main(String[] args) throws IOException {
+        if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
+            System.out.println("usage: DemoData --out DIR [--seed N] [--sft-train N] [--sft-eval N] [--prefs-train N]"
+                    + " [--prefs-eval N] [--rankings-train N] [--rank-k 2..4] [--ppo-prompts N] [--heldout-prompts N]\n"
+                    + "writes sft_train/sft_eval/prefs_train/prefs_eval/rankings_train/ppo_prompts/heldout_prompts.jsonl"
+                    + " into DIR (any Hadoop file system URI); defaults: " + Config.defaults(1234));
+            return;
+        }
         Map<String, String> opts = new LinkedHashMap<>();
         List<String> known = new ArrayList<>(SIZE_KEYS);
         known.addAll(List.of("out", "seed", "rank-k"));

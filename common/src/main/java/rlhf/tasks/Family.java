@@ -190,13 +190,6 @@ public enum Family {
 
     public String easyName() { return easyName; }
 
-    /** The family with this {@link #id()}, or an error listing the known ones. */
-    public static Family byId(String id) {
-        for (Family f : values()) if (f.id.equals(id)) return f;
-        throw new IllegalArgumentException("unknown task family '" + id + "', expected one of "
-                + Arrays.stream(values()).map(Family::id).toList());
-    }
-
     /** A random instance of the hard or easy sub-family, worded with a random template. */
     abstract Problem sample(SplittableRandom r, boolean hard);
 

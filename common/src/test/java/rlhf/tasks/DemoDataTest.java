@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class DemoDataTest {
 
     private static final DemoData.Config SMALL =
-            new DemoData.Config(42, 2000, 300, 1000, 300, 400, 4, 500, 300, 0.2, 0.5, MistakeModel.DEFAULT);
+            new DemoData.Config(42, 1200, 200, 600, 200, 300, 4, 300, 300, 0.2, 0.5, MistakeModel.DEFAULT);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final DemoData.Generated GENERATED = DemoData.generate(SMALL);
     private final Oracle oracle = new Oracle();
@@ -35,7 +35,7 @@ class DemoDataTest {
         Map<String, byte[]> b = DemoData.toJsonLines(DemoData.generate(SMALL));
         assertEquals(a.keySet(), b.keySet());
         for (String f : a.keySet()) assertArrayEquals(a.get(f), b.get(f), f);
-        DemoData.Config other = new DemoData.Config(43, 2000, 300, 1000, 300, 400, 4, 500, 300, 0.2, 0.5,
+        DemoData.Config other = new DemoData.Config(43, 1200, 200, 600, 200, 300, 4, 300, 300, 0.2, 0.5,
                 MistakeModel.DEFAULT);
         assertFalse(Arrays.equals(a.get("sft_train.jsonl"),
                 DemoData.toJsonLines(DemoData.generate(other)).get("sft_train.jsonl")));
@@ -75,9 +75,9 @@ class DemoDataTest {
                 "rankings_train.jsonl", List.of("prompt", "responses", "ranking", "scores"),
                 "ppo_prompts.jsonl", List.of("prompt", "family", "subfamily", "answer"),
                 "heldout_prompts.jsonl", List.of("prompt", "family", "subfamily", "answer"));
-        Map<String, Integer> sizes = Map.of("sft_train.jsonl", 2000, "sft_eval.jsonl", 300,
-                "prefs_train.jsonl", 1000, "prefs_eval.jsonl", 300, "rankings_train.jsonl", 400,
-                "ppo_prompts.jsonl", 500, "heldout_prompts.jsonl", 300);
+        Map<String, Integer> sizes = Map.of("sft_train.jsonl", 1200, "sft_eval.jsonl", 200,
+                "prefs_train.jsonl", 600, "prefs_eval.jsonl", 200, "rankings_train.jsonl", 300,
+                "ppo_prompts.jsonl", 300, "heldout_prompts.jsonl", 300);
         try (var listing = Files.list(dir)) {
             assertEquals(fields.keySet(), new HashSet<>(listing.map(p -> p.getFileName().toString()).toList()),
                     "files written (no checksum files)");
@@ -154,7 +154,7 @@ class DemoDataTest {
         assertTrue(corpus.contains(g.sftTrain().get(0).response()));
         assertTrue(corpus.contains(g.rankingsTrain().get(3).responses().get(2)));
         assertTrue(corpus.contains(g.heldoutPrompts().get(5).prompt()));
-        assertEquals(2 * (2000 + 300) + 3 * (1000 + 300) + 5 * 400 + 500 + 300, g.corpus().size());
+        assertEquals(2 * (1200 + 200) + 3 * (600 + 200) + 5 * 300 + 300 + 300, g.corpus().size());
     }
 
     @Test

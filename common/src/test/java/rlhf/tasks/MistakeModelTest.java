@@ -18,7 +18,7 @@ class MistakeModelTest {
     private static final MistakeModel.Rates R = MistakeModel.DEFAULT;
 
     private static final List<Problem> HELDOUT =
-            DemoData.generate(new DemoData.Config(11, 0, 0, 0, 0, 0, 4, 0, 4000, 0.2, 0.5, R)).heldoutPrompts();
+            DemoData.generate(new DemoData.Config(11, 0, 0, 0, 0, 0, 4, 0, 3000, 0.2, 0.5, R)).heldoutPrompts();
 
     /** A fixed sample of problems from the default prompt distribution (held-out split). */
     private static List<Problem> heldout() {
@@ -82,7 +82,7 @@ class MistakeModelTest {
         SplittableRandom rng = new SplittableRandom(3);
         List<Problem> ps = heldout();
         Map<String, int[]> c = new HashMap<>(); // counter name -> {hits, trials}
-        for (int rep = 0; rep < 5; rep++) {
+        for (int rep = 0; rep < 4; rep++) {
             for (Problem p : ps) {
                 String s = MistakeModel.sample(p, R, rng);
                 String bare = Oracle.unwrap(s.strip()) != null ? Oracle.unwrap(s.strip()) : s;
