@@ -40,9 +40,9 @@ import org.apache.hadoop.fs.Path;
  * <p>Why so strict: a checkpoint may come from anywhere, so the header is checked before any
  * data is touched (size limit, JSON, dtype, shape overflow, offsets inside the data and
  * disjoint, byte span equal to numel * dtype size). A hostile header gives an error that names
- * the file and tensor, never an OutOfMemoryError or a hang. Tensors are streamed in 1 MiB
- * positioned reads straight into the caller's {@code float[]} slice, so a 500 MB file needs
- * no second copy in memory.
+ * the file and tensor, never an OutOfMemoryError or a hang. Tensors are streamed in 1 MiB reads
+ * from an {@code FSDataInputStream} straight into the caller's {@code float[]} slice, so a 500 MB
+ * file needs no second copy in memory.
  *
  * <p>F32, F16 and BF16 are read (converted to float); the other dtypes are recognised, so a
  * file holding e.g. integer buffers parses, but cannot be read as floats. Writing uses F32 by
@@ -148,7 +148,7 @@ public final class Safetensors {
             this.in = fs.open(path);
             try {
                 byte[] len = new byte[8];
-                in.readFully(0, len, 0, 8);
+                in.readFully(len);
                 long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
                 if (n < 0 || n > MAX_HEADER_BYTES) {
                     throw error("header length " + Long.toUnsignedString(n) + " exceeds the limit of "
@@ -162,7 +162,7 @@ public final class Safetensors {
                     throw error("header length " + n + " is too small for a JSON object");
                 }
                 byte[] header = new byte[(int) n];
-                in.readFully(8, header, 0, (int) n);
+                in.readFully(header);
                 this.dataStart = 8 + n;
                 Map<String, String> meta = new LinkedHashMap<>();
                 this.tensors = Collections.unmodifiableMap(parseHeader(header, fileSize - dataStart, meta));
@@ -407,9 +407,17 @@ public final class Safetensors {
             }
         }
 
+        /**
+         * Reads {@code len} bytes at {@code pos}. A seek (a no-op when already there) then a
+         * sequential read, rather than a positioned read: tensors are read in file order, and object
+         * store streams (s3a) keep one forward-reading connection that way.
+         */
         private void fill(long pos, int len, String name) throws IOException {
             try {
-                in.readFully(pos, buf, 0, len);
+                if (in.getPos() != pos) {
+                    in.seek(pos);
+                }
+                in.readFully(buf, 0, len);
             } catch (EOFException e) {
                 throw error("tensor '" + name + "': unexpected end of file at byte " + pos
                         + " (file truncated while being read?)");
