@@ -147,6 +147,9 @@ public record Checkpoint(ModelConfigJson config, float[] params, Tokenizer token
         } catch (IOException | RuntimeException e) {
             try {
                 fs.delete(tmp, true);
+                if (old != null && !fs.exists(target)) {
+                    rename(fs, old, target); // put the previous checkpoint back
+                }
             } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.hadoop.fs.FileSystem;
@@ -132,8 +134,10 @@ public final class ModelConfigJson {
     }
 
     /** The extra keys in order. */
-    public Iterator<String> extraKeys() {
-        return extras.deepCopy().fieldNames();
+    public List<String> extraKeys() {
+        List<String> keys = new ArrayList<>();
+        extras.fieldNames().forEachRemaining(keys::add);
+        return keys;
     }
 
     public double extraDouble(String key) {

@@ -1,7 +1,6 @@
 package rlhf.io;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import rlhf.model.GptConfig;
 
@@ -28,7 +28,7 @@ class ModelConfigJsonTest {
         assertEquals(50256, c.bosTokenId());
         assertEquals(50256, c.eosTokenId());
         assertNull(c.padTokenId());
-        assertFalse(c.extraKeys().hasNext(), "HF fields such as task_specific_params are not extras");
+        assertEquals(List.of(), c.extraKeys(), "HF fields such as task_specific_params are not extras");
     }
 
     @Test
@@ -61,6 +61,8 @@ class ModelConfigJsonTest {
         assertEquals(1.5, back.extraDouble("rlhf_reward_std"));
         assertEquals(7.0, back.extraDouble("rlhf_missing", 7.0));
         assertEquals("reward", back.extraString("rlhf_stage"));
+        assertEquals(List.of("rlhf_reward_appends_eos", "rlhf_reward_mean", "rlhf_reward_std", "rlhf_stage",
+                "rlhf_step"), back.extraKeys());
         assertEquals(1200, back.extraLong("rlhf_step"));
         var wrong = assertThrows(IllegalArgumentException.class, () -> back.extraDouble("rlhf_stage"));
         assertTrue(wrong.getMessage().contains("'rlhf_stage' must be a number"), wrong.getMessage());
