@@ -477,6 +477,12 @@ public final class Safetensors {
             if (t.sourceTransposed() && t.shape().length != 2) {
                 throw new IllegalArgumentException("tensor '" + t.name() + "': only 2-D tensors can be transposed");
             }
+            for (int d : t.shape()) {
+                if (d < 0) {
+                    throw new IllegalArgumentException("tensor '" + t.name() + "': negative dimension in shape "
+                            + Arrays.toString(t.shape()));
+                }
+            }
             long n = t.numel();
             if (t.offset() < 0 || t.offset() + n > t.data().length) {
                 throw new IllegalArgumentException("tensor '" + t.name() + "' of shape " + Arrays.toString(t.shape())
