@@ -22,7 +22,9 @@ import rlhf.model.ParamLayout;
  * GPT2ForSequenceClassification this only works if the file already has the prefix: the head
  * {@code score.weight} is not part of the base model, so an unprefixed file would make Hugging
  * Face look for {@code transformer.score.weight}. Hence we write plain names without a score head
- * and {@code transformer.*} + {@code score.weight} with one, and accept either on load.
+ * and {@code transformer.*} + {@code score.weight} with one, and accept either on load (some hub
+ * models, e.g. DialoGPT, are saved prefixed with their {@code masked_bias} buffers; see the
+ * discussions in vllm-project/vllm#271, onnxruntime/mobius#113, ml-explore/mlx-examples#798).
  *
  * <p>Layout. Conv1D weights ({@link ParamLayout.View#transposedInHf()}) are {@code [in, out]} in
  * the file and {@code [out, in]} in our buffer: transposed while streaming, both ways.

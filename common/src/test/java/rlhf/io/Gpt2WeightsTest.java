@@ -163,7 +163,7 @@ class Gpt2WeightsTest {
     void prefixedNamesAndATiedLmHeadAreAccepted() throws IOException {
         float[] expected = expectedParams(TINY);
         ParamLayout layout = ParamLayout.of(TINY);
-        // as GPT2LMHeadModel.save_pretrained without tying: transformer.* names plus lm_head == wte
+        // as DialoGPT-style files: transformer.* names, mask buffers (any dtype), lm_head == wte
         RawSafetensors prefixed = new RawSafetensors();
         for (ParamLayout.View v : layout.views()) {
             float[] vals = new float[v.size()];
@@ -177,6 +177,8 @@ class Gpt2WeightsTest {
             wte[i] = hubValue("wte.weight", i);
         }
         prefixed.f32("lm_head.weight", longs(11, 4), wte);
+        prefixed.f32("transformer.h.1.attn.masked_bias", longs(), new float[] {-1e4f});
+        prefixed.raw("transformer.h.0.attn.bias", "BOOL", longs(1, 1, 5, 5), new byte[25]);
         prefixed.write(tmp.resolve("p.safetensors"));
         float[] got = Gpt2Weights.load(fs(), path("p.safetensors"), TINY);
         for (int i = 0; i < expected.length; i++) {
