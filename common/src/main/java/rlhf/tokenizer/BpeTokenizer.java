@@ -569,7 +569,11 @@ public final class BpeTokenizer implements Serializable {
             right[i] = merges.get(i)[1];
             result[i] = merges.get(i)[2];
         }
-        return new BpeTokenizer(tokens, left, right, result, eos);
+        try {
+            return new BpeTokenizer(tokens, left, right, result, eos);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(vocabName + ": " + e.getMessage(), e);
+        }
     }
 
     /** Save vocab.json + merges.txt to a local directory (created if needed). */
@@ -621,6 +625,8 @@ public final class BpeTokenizer implements Serializable {
         m.flush();
     }
 
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
     private static void writeJsonString(Writer w, String s) throws IOException {
         w.write('"');
         for (int i = 0; i < s.length(); i++) {
@@ -635,7 +641,10 @@ public final class BpeTokenizer implements Serializable {
                 case '\f': w.write("\\f"); break;
                 default:
                     if (c < 0x20 || c > 0x7E) {
-                        w.write(String.format("\\u%04x", (int) c));
+                        w.write("\\u");
+                        for (int shift = 12; shift >= 0; shift -= 4) {
+                            w.write(HEX[(c >> shift) & 0xF]);
+                        }
                     } else {
                         w.write(c);
                     }
