@@ -23,7 +23,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Byte-level BPE, GPT-2's tokenizer: reads and writes GPT-2's {@code vocab.json} +
@@ -52,7 +51,7 @@ public final class BpeTokenizer implements Serializable {
     static final String MERGES_HEADER = "#version: 0.2";
 
     static final int CACHE_MAX_CHARS = 64;
-    private static final int CACHE_MAX_ENTRIES = 1 << 17;
+    private static final int CACHE_MAX_ENTRIES = 1 << 16;
     /** Pieces longer than this (in bytes) use the O(n log n) heap merge instead of rescanning. */
     private static final int HEAP_MIN_BYTES = 48;
 
@@ -108,7 +107,8 @@ public final class BpeTokenizer implements Serializable {
     private transient int pairMask;
     /** True when every merge's inputs are produced only by lower-ranked merges (see bpeHeap). */
     private transient boolean monotone;
-    private transient ConcurrentHashMap<String, int[]> cache;
+    /** Per-thread piece cache: no locking, no allocation on a hit. */
+    private transient ThreadLocal<PieceCache> cache;
 
     BpeTokenizer(byte[][] tokenBytes, int[] mergeLeft, int[] mergeRight, int[] mergeResult, int eosId) {
         this.tokenBytes = tokenBytes;
@@ -161,7 +161,7 @@ public final class BpeTokenizer implements Serializable {
             lastMade[mergeResult[r]] = r;
         }
         monotone = mono;
-        cache = new ConcurrentHashMap<>();
+        cache = ThreadLocal.withInitial(PieceCache::new);
     }
 
     private Object readResolve() throws ObjectStreamException {
@@ -253,24 +253,20 @@ public final class BpeTokenizer implements Serializable {
     }
 
     private void encodeOrdinary(String text, int from, int to, IntBuffer out) {
+        PieceCache pc = cache.get();
         int i = from;
         while (i < to) {
             int end = PreTokenizer.pieceEnd(text, i, to);
-            int len = end - i;
-            if (len <= CACHE_MAX_CHARS) {
-                String piece = text.substring(i, end);
-                int[] cached = cache.get(piece);
-                if (cached == null) {
-                    cached = encodePiece(text, i, end);
-                    if (cache.size() >= CACHE_MAX_ENTRIES) {
-                        cache.clear();
-                    }
-                    cache.put(piece, cached);
+            if (end - i <= CACHE_MAX_CHARS) {
+                int[] ids = pc.get(text, i, end);
+                if (ids == null) {
+                    ids = encodePiece(text, i, end);
+                    pc.put(text.substring(i, end), ids);
                 }
-                out.addAll(cached, cached.length);
+                out.addAll(ids, ids.length);
             } else {
-                int[] pieceIds = encodePiece(text, i, end);
-                out.addAll(pieceIds, pieceIds.length);
+                int[] ids = encodePiece(text, i, end);
+                out.addAll(ids, ids.length);
             }
             i = end;
         }
@@ -681,6 +677,53 @@ public final class BpeTokenizer implements Serializable {
             public void close() {
             }
         };
+    }
+
+    /**
+     * Open-addressing map piece -> ids, looked up by a range of the text so that a hit
+     * allocates nothing. Cleared when half full (frequent pieces come back at once).
+     */
+    static final class PieceCache {
+        final String[] keys = new String[2 * CACHE_MAX_ENTRIES];
+        final int[][] values = new int[2 * CACHE_MAX_ENTRIES][];
+        final int mask = keys.length - 1;
+        int size;
+
+        private static int hash(CharSequence s, int from, int to) {
+            int h = 0;
+            for (int i = from; i < to; i++) {
+                h = 31 * h + s.charAt(i);
+            }
+            return h ^ (h >>> 16);
+        }
+
+        int[] get(String text, int from, int to) {
+            int len = to - from;
+            for (int slot = hash(text, from, to) & mask; ; slot = (slot + 1) & mask) {
+                String k = keys[slot];
+                if (k == null) {
+                    return null;
+                }
+                if (k.length() == len && text.regionMatches(from, k, 0, len)) {
+                    return values[slot];
+                }
+            }
+        }
+
+        void put(String piece, int[] ids) {
+            if (size >= CACHE_MAX_ENTRIES) {
+                Arrays.fill(keys, null);
+                Arrays.fill(values, null);
+                size = 0;
+            }
+            int slot = hash(piece, 0, piece.length()) & mask;
+            while (keys[slot] != null) {
+                slot = (slot + 1) & mask;
+            }
+            keys[slot] = piece;
+            values[slot] = ids;
+            size++;
+        }
     }
 
     /** Growable int array. */

@@ -73,7 +73,7 @@ class BpeTrainerTest {
     void trainsOnSparkDeterministicallyToTheAskedSize() throws Exception {
         List<String> lines = corpus(1500);
         BpeTokenizer a = BpeTrainer.train(jsc.parallelize(lines, 2), 400);
-        BpeTokenizer b = BpeTrainer.train(spark.createDataset(lines, Encoders.STRING()).repartition(3), 400);
+        BpeTokenizer b = BpeTrainer.train(spark.createDataset(jsc.parallelize(lines, 3).rdd(), Encoders.STRING()), 400);
 
         assertEquals(400, a.vocabSize());
         assertEquals(399, a.eosId());
