@@ -37,7 +37,8 @@ import java.util.Map;
  * string in user text as ordinary text; {@link #encode(String, boolean)} with {@code true}
  * maps its literal occurrences to {@link #eosId()}.
  *
- * <p>Thread-safe. {@link Serializable} for Spark closures and broadcasts: the serialized form
+ * <p>Thread-safe; each thread that encodes keeps its own piece cache (up to 64K pieces, a few
+ * MB). {@link Serializable} for Spark closures and broadcasts: the serialized form
  * is the token bytes and the merges (about 1 MB for GPT-2); the pair table and the cache are
  * rebuilt on deserialization. Files on disk are only ever vocab.json + merges.txt.
  */
@@ -243,13 +244,6 @@ public final class BpeTokenizer implements Serializable {
             encodeOrdinary(text, from, text.length(), out);
         }
         return out.toArray();
-    }
-
-    /** Number of tokens {@link #encode(String)} would return. */
-    public int count(String text) {
-        IntBuffer out = new IntBuffer(Math.max(16, text.length() / 3));
-        encodeOrdinary(text, 0, text.length(), out);
-        return out.size;
     }
 
     private void encodeOrdinary(String text, int from, int to, IntBuffer out) {

@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  * java -cp common/target/classes:common/target/test-classes:$(deps) rlhf.bench.TokenizerBench [MB] [reps] [dir]
  * </pre>
  * dir holds vocab.json + merges.txt (default: the GPT-2 files in the test resources). Prints the
- * medians of encode (warm cache and cold cache), decode, and the pre-tokenizer alone vs
+ * medians of encode (warm piece cache, and starting from an empty one), decode, and the pre-tokenizer alone vs
  * java.util.regex, in MB/s of UTF-8 input per second of this thread's CPU time.
  */
 public final class TokenizerBench {
@@ -33,7 +33,9 @@ public final class TokenizerBench {
     public static void main(String[] args) throws Exception {
         double mb = args.length > 0 ? Double.parseDouble(args[0]) : 4;
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 7;
+        long load = now();
         BpeTokenizer tok = args.length > 2 ? BpeTokenizer.load(Path.of(args[2])) : loadResources();
+        System.out.printf("load vocab.json + merges.txt: %.0f ms (cold JVM)%n", (now() - load) / 1e6);
         String text = mixedText((int) (mb * 1_000_000), 1234);
         double bytes = text.getBytes(StandardCharsets.UTF_8).length;
         System.out.printf("text: %.2f MB UTF-8, %d chars; vocab %d; 1 thread, MB/s of thread CPU time; %d reps after warm-up%n",
@@ -91,7 +93,7 @@ public final class TokenizerBench {
         }
         System.out.printf("tokens: %d (%.2f bytes/token)%n", ids.length, bytes / ids.length);
         System.out.printf("encode, warm cache : %7.1f MB/s (%.2f M tokens/s)%n", median(warm), median(warm) * 1e6 / bytes * ids.length / 1e6);
-        System.out.printf("encode, cold cache : %7.1f MB/s%n", median(cold));
+        System.out.printf("encode, empty cache: %7.1f MB/s%n", median(cold));
         System.out.printf("decode             : %7.1f MB/s%n", median(dec));
         System.out.printf("pre-tokenizer only : %7.1f MB/s scanner vs %.1f MB/s java.util.regex (%d pieces)%n",
                 median(scan), median(regex), sink / reps);

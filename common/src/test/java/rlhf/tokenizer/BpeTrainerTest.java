@@ -94,6 +94,10 @@ class BpeTrainerTest {
         for (String w : new String[] {" the", " model", " reward", " policy", " learning", " feedback", "the"}) {
             assertEquals(1, a.encode(w).length, "tokens of \"" + w + "\"");
         }
+        // the tokenizer itself travels in a Spark closure (Java serialization)
+        int onExecutors = jsc.parallelize(lines, 2).map(s -> a.encode(s).length).reduce(Integer::sum);
+        assertEquals(lines.stream().mapToInt(s -> a.encode(s).length).sum(), onExecutors, "tokens counted on executors");
+
         List<String> texts = new ArrayList<>(lines.subList(0, 200));
         texts.addAll(List.of("unseen words \u4e2d\u6587 \ud83d\udc68\u200d\ud83d\udcbb\tx\r\n  ", "", "<|endoftext|>"));
         for (String s : texts) {
