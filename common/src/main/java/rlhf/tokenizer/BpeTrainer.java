@@ -39,11 +39,15 @@ public final class BpeTrainer {
         return train(corpus.javaRDD(), vocabSize);
     }
 
-    /** Train to {@code vocabSize} tokens (bytes + merges + EOS, at least 257). */
+    /**
+     * Train to {@code vocabSize} tokens (bytes + merges + EOS, at least 257). Each element is split
+     * on its own (pieces never cross elements; a line read without its newline has none).
+     */
     public static BpeTokenizer train(JavaRDD<String> corpus, int vocabSize) {
         return train(corpus, vocabSize, DEFAULT_MIN_PAIR_COUNT);
     }
 
+    /** As {@link #train(JavaRDD, int)}; pairs seen fewer than {@code minPairCount} times are never merged. */
     public static BpeTokenizer train(JavaRDD<String> corpus, int vocabSize, int minPairCount) {
         checkVocabSize(vocabSize);
         List<Tuple2<String, Long>> counts = corpus

@@ -111,7 +111,7 @@ class Gpt2CompatibilityTest {
     }
 
     @Test
-    void hadoopFileSystemSaveAndLoadGiveTheSameTokenizer(@TempDir Path dir) throws Exception {
+    void localAndHadoopFileSystemSaveAndLoadGiveTheSameTokenizer(@TempDir Path dir) throws Exception {
         BpeTokenizer tok = Gpt2Files.gpt2();
         FileSystem fs = FileSystem.getLocal(new Configuration());
         org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(dir.toUri().toString(), "ckpt/tokenizer");
@@ -120,6 +120,9 @@ class Gpt2CompatibilityTest {
         assertArrayEquals(Gpt2Files.bytes("vocab.json"), Files.readAllBytes(dir.resolve("ckpt/tokenizer/vocab.json")));
         String text = "Spark checkpoint 'round trip' \u65e5\u672c 42";
         assertArrayEquals(tok.encode(text), back.encode(text));
+        tok.save(dir.resolve("local"));
+        assertArrayEquals(Gpt2Files.bytes("merges.txt"), Files.readAllBytes(dir.resolve("local/merges.txt")));
+        assertArrayEquals(tok.encode(text), BpeTokenizer.load(dir.resolve("local")).encode(text));
     }
 
     @Test
