@@ -268,7 +268,6 @@ public final class PipelinePlan {
     static void writeText(String file, String text, Configuration hconf) throws IOException {
         Path p = new Path(file);
         FileSystem fs = p.getFileSystem(hconf);
-        fs.setWriteChecksum(false);
         fs.mkdirs(p.getParent());
         try (OutputStream o = fs.create(p, true)) {
             o.write(text.getBytes(StandardCharsets.UTF_8));
