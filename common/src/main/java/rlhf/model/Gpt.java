@@ -47,12 +47,12 @@ public final class Gpt {
     /** Fixed (maxSeqLen, C) sinusoid table, or null with learned positions. */
     private final float[] sinusoids;
 
-    // parameter offsets
-    private final int wte;
-    private final int wpe;
-    private final int[] ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
-    private final int lnfw;
-    private final int lnfb;
+    // parameter offsets (package-private: the generator's decode step reads them too)
+    final int wte;
+    final int wpe;
+    final int[] ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
+    final int lnfw;
+    final int lnfb;
     private final int scorew;
 
     // activations, N = maxB*maxT rows; per-layer tensors live at l*layerStride + o* in acts
