@@ -1,5 +1,6 @@
 package rlhf.model;
 
+import java.util.Arrays;
 import rlhf.tensor.Attention;
 import rlhf.tensor.Dropout;
 import rlhf.tensor.Encoder;
@@ -7,6 +8,7 @@ import rlhf.tensor.Gelu;
 import rlhf.tensor.LayerNorm;
 import rlhf.tensor.Matmul;
 import rlhf.tensor.Relu;
+import rlhf.tensor.Residual;
 import rlhf.tensor.Rng;
 import rlhf.tensor.Softmax;
 
@@ -213,9 +215,9 @@ public final class Gpt {
             String n = v.name();
             int off = v.offset();
             if (n.contains("ln_") && n.endsWith(".weight")) {
-                java.util.Arrays.fill(params, off, off + v.size(), 1f);
+                Arrays.fill(params, off, off + v.size(), 1f);
             } else if (n.endsWith(".bias")) {
-                java.util.Arrays.fill(params, off, off + v.size(), 0f);
+                Arrays.fill(params, off, off + v.size(), 0f);
             } else {
                 float std = n.endsWith("c_proj.weight") ? residStd : 0.02f;
                 for (int i = 0; i < v.size(); i++) {
@@ -276,10 +278,7 @@ public final class Gpt {
                     pAttn(), dropoutSeed, site(l, 1), attScratch, 0);
             Matmul.forward(acts, a + oAttproj, acts, a + oAtty, params, attprojw[l], params, attprojb[l], BT, C, C);
             Dropout.forward(acts, a + oAttproj, acts, a + oAttproj, nc, pResid(), dropoutSeed, site(l, 2));
-            // res2 = x + attproj
-            for (int i = 0; i < nc; i++) {
-                acts[a + oRes2 + i] = res[x + i] + acts[a + oAttproj + i];
-            }
+            Residual.forward(acts, a + oRes2, res, x, acts, a + oAttproj, nc);
             // MLP sub-block; its input is ln_2(res2) (pre-LN) or ln_1(res2) (post-LN), both at oLn2/oLn1
             int mlpIn;
             if (post) {
@@ -300,19 +299,15 @@ public final class Gpt {
             Matmul.forward(acts, a + oFcproj, acts, a + oFchAct, params, fcprojw[l], params, fcprojb[l], BT, 4 * C, C);
             Dropout.forward(acts, a + oFcproj, acts, a + oFcproj, nc, pResid(), dropoutSeed, site(l, 3));
             if (post) {
-                for (int i = 0; i < nc; i++) {
-                    acts[a + oRes3 + i] = acts[mlpIn + i] + acts[a + oFcproj + i];
-                }
+                Residual.forward(acts, a + oRes3, acts, mlpIn, acts, a + oFcproj, nc);
                 LayerNorm.forward(res, y, acts, a + oLn2Mean, acts, a + oLn2Rstd, acts, a + oRes3,
                         params, ln2w[l], params, ln2b[l], BT, C, eps);
             } else {
-                for (int i = 0; i < nc; i++) {
-                    res[y + i] = acts[a + oRes2 + i] + acts[a + oFcproj + i];
-                }
+                Residual.forward(res, y, acts, a + oRes2, acts, a + oFcproj, nc);
             }
         }
         LayerNorm.forward(hidden, 0, lnfMean, 0, lnfRstd, 0, res, L * N * C, params, lnfw, params, lnfb, BT, C, eps);
-        java.util.Arrays.fill(dhidden, 0, nc, 0f);
+        Arrays.fill(dhidden, 0, nc, 0f);
     }
 
     /**
@@ -325,7 +320,7 @@ public final class Gpt {
         int BT = B * T;
         int nc = BT * C;
         boolean post = cfg.norm() == GptConfig.Norm.POST_LN;
-        java.util.Arrays.fill(dres, 0, nc, 0f);
+        Arrays.fill(dres, 0, nc, 0f);
         LayerNorm.backward(dres, 0, grads, lnfw, grads, lnfb, dhidden, 0, res, L * N * C, params, lnfw,
                 lnfMean, 0, lnfRstd, 0, BT, C);
         for (int l = L - 1; l >= 0; l--) {
@@ -335,7 +330,7 @@ public final class Gpt {
             int mlpIn = post ? a + oLn1 : a + oLn2;
             float[] dsum; // gradient of (mlpIn + fcproj)
             if (post) {
-                java.util.Arrays.fill(dA, 0, nc, 0f);
+                Arrays.fill(dA, 0, nc, 0f);
                 LayerNorm.backward(dA, 0, grads, ln2w[l], grads, ln2b[l], dres, 0, acts, a + oRes3, params, ln2w[l],
                         acts, a + oLn2Mean, acts, a + oLn2Rstd, BT, C);
                 dsum = dA;
@@ -343,12 +338,12 @@ public final class Gpt {
                 dsum = dres;
             }
             // fcproj branch
-            java.util.Arrays.fill(dC, 0, nc, 0f);
+            Arrays.fill(dC, 0, nc, 0f);
             Dropout.backward(dC, 0, dsum, 0, nc, pResid(), dropoutSeed, site(l, 3));
-            java.util.Arrays.fill(d4a, 0, 4 * nc, 0f);
+            Arrays.fill(d4a, 0, 4 * nc, 0f);
             Matmul.backward(d4a, 0, grads, fcprojw[l], grads, fcprojb[l], dC, 0, acts, a + oFchAct, params, fcprojw[l],
                     BT, 4 * C, C);
-            java.util.Arrays.fill(d4b, 0, 4 * nc, 0f);
+            Arrays.fill(d4b, 0, 4 * nc, 0f);
             if (cfg.activation() == GptConfig.Activation.GELU) {
                 Gelu.backward(d4b, 0, acts, a + oFch, d4a, 0, 4 * nc);
             } else {
@@ -358,13 +353,13 @@ public final class Gpt {
             if (post) {
                 System.arraycopy(dsum, 0, dB, 0, nc);
             } else {
-                java.util.Arrays.fill(dB, 0, nc, 0f);
+                Arrays.fill(dB, 0, nc, 0f);
             }
             Matmul.backward(dB, 0, grads, fcw[l], grads, fcb[l], d4b, 0, acts, mlpIn, params, fcw[l], BT, C, 4 * C);
             // d(res2): pre-LN: residual (dres) + ln_2 backward; post-LN: ln_1 backward of d(mlpIn)
             float[] dres2;
             if (post) {
-                java.util.Arrays.fill(dC, 0, nc, 0f);
+                Arrays.fill(dC, 0, nc, 0f);
                 LayerNorm.backward(dC, 0, grads, ln1w[l], grads, ln1b[l], dB, 0, acts, a + oRes2, params, ln1w[l],
                         acts, a + oLn1Mean, acts, a + oLn1Rstd, BT, C);
                 dres2 = dC;
@@ -374,12 +369,12 @@ public final class Gpt {
                 dres2 = dres;
             }
             // attention branch: dattproj -> datty -> dqkv -> d(attIn)
-            java.util.Arrays.fill(dA, 0, nc, 0f);
+            Arrays.fill(dA, 0, nc, 0f);
             Dropout.backward(dA, 0, dres2, 0, nc, pResid(), dropoutSeed, site(l, 2));
-            java.util.Arrays.fill(dB, 0, nc, 0f);
+            Arrays.fill(dB, 0, nc, 0f);
             Matmul.backward(dB, 0, grads, attprojw[l], grads, attprojb[l], dA, 0, acts, a + oAtty, params, attprojw[l],
                     BT, C, C);
-            java.util.Arrays.fill(dqkv, 0, 3 * nc, 0f);
+            Arrays.fill(dqkv, 0, 3 * nc, 0f);
             Attention.backward(dqkv, 0, dB, 0, acts, a + oQkv, acts, a + oLse, segments, B, T, C, NH, cfg.causal(),
                     pAttn(), dropoutSeed, site(l, 1), attScratch, 0);
             if (post) {
@@ -389,14 +384,14 @@ public final class Gpt {
                 }
                 Matmul.backward(dres, 0, grads, qkvw[l], grads, qkvb[l], dqkv, 0, res, x, params, qkvw[l], BT, C, 3 * C);
             } else {
-                java.util.Arrays.fill(dA, 0, nc, 0f);
+                Arrays.fill(dA, 0, nc, 0f);
                 Matmul.backward(dA, 0, grads, qkvw[l], grads, qkvb[l], dqkv, 0, acts, a + oLn1, params, qkvw[l],
                         BT, C, 3 * C);
                 LayerNorm.backward(dres, 0, grads, ln1w[l], grads, ln1b[l], dA, 0, res, x, params, ln1w[l],
                         acts, a + oLn1Mean, acts, a + oLn1Rstd, BT, C);
             }
         }
-        java.util.Arrays.fill(dA, 0, nc, 0f);
+        Arrays.fill(dA, 0, nc, 0f);
         Dropout.backward(dA, 0, dres, 0, nc, pEmbd(), dropoutSeed, site(-1, 0));
         Encoder.backward(grads, wte, sinusoids == null ? grads : null, wpe, dA, 0, tokens, positions, B, T, C);
     }
@@ -472,7 +467,7 @@ public final class Gpt {
             float gl = tgt < 0 ? 0f : dlogp[bt];
             float ge = tgt < 0 || dentropy == null ? 0f : dentropy[bt];
             if (gl == 0f && ge == 0f) {
-                java.util.Arrays.fill(logits, row, row + V, 0f);
+                Arrays.fill(logits, row, row + V, 0f);
                 continue;
             }
             float lse = logitLse[bt];
