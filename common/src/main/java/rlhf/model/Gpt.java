@@ -7,6 +7,7 @@ import rlhf.tensor.Encoder;
 import rlhf.tensor.Gelu;
 import rlhf.tensor.LayerNorm;
 import rlhf.tensor.Matmul;
+import rlhf.tensor.Parallel;
 import rlhf.tensor.Relu;
 import rlhf.tensor.Residual;
 import rlhf.tensor.Rng;
@@ -34,7 +35,9 @@ import rlhf.tensor.Softmax;
  * Dropout (when training) follows the embedding, the attention probabilities, and each
  * sub-block's output projection, as in GPT-2; masks are a function of (dropoutSeed, site, index).
  *
- * <p>Not thread-safe: one instance per thread (its workspace is its state).
+ * <p>forward keeps references to tokens, positions and segments until backward: do not change them
+ * in between. Not thread-safe: one instance per thread (its workspace is its state); the
+ * kernels themselves split work over {@link Parallel}.
  */
 public final class Gpt {
 
@@ -415,33 +418,54 @@ public final class Gpt {
         int BT = curB * curT;
         this.temperature = temperature;
         this.targets = targets;
-        Matmul.forward(logits, 0, hidden, 0, params, wte, null, 0, BT, C, V);
-        float inv = 1f / temperature;
         for (int bt = 0; bt < BT; bt++) {
-            int tgt = targets[bt];
-            if (tgt < 0) {
-                logp[bt] = 0f;
-                if (entropy != null) {
-                    entropy[bt] = 0f;
-                }
-                continue;
-            }
-            if (tgt >= V) {
-                throw new IllegalArgumentException("target id " + tgt + " at row " + bt / curT + ", position "
+            if (targets[bt] >= V) {
+                throw new IllegalArgumentException("target id " + targets[bt] + " at row " + bt / curT + ", position "
                         + bt % curT + " is outside the vocabulary [0, " + V + ")");
             }
-            int row = bt * V;
-            double lse = Softmax.logSumExp(logits, row, V, inv);
-            logitLse[bt] = (float) lse;
-            logp[bt] = (float) (logits[row + tgt] * inv - lse);
-            if (entropy != null) {
-                double h = 0;
-                for (int i = 0; i < V; i++) {
-                    double lp = logits[row + i] * inv - lse;
-                    h -= Math.exp(lp) * lp;
+        }
+        Matmul.forward(logits, 0, hidden, 0, params, wte, null, 0, BT, C, V);
+        float inv = 1f / temperature;
+        Parallel.forRange(BT, 4, (from, to) -> {
+            for (int bt = from; bt < to; bt++) {
+                int tgt = targets[bt];
+                if (tgt < 0) {
+                    logp[bt] = 0f;
+                    if (entropy != null) {
+                        entropy[bt] = 0f;
+                    }
+                    continue;
                 }
-                entropy[bt] = (float) h;
+                int row = bt * V;
+                double lse = Softmax.logSumExp(logits, row, V, inv);
+                logitLse[bt] = (float) lse;
+                logp[bt] = (float) (logits[row + tgt] * inv - lse);
+                if (entropy != null) {
+                    entropy[bt] = (float) entropyOfRow(row, inv, lse);
+                }
             }
+        });
+    }
+
+    /** -sum p log p of softmax(logits[row..row+V) * inv) given its log-sum-exp. */
+    private double entropyOfRow(int row, float inv, double lse) {
+        double h = 0;
+        for (int i = 0; i < V; i++) {
+            double lp = logits[row + i] * inv - lse;
+            h -= Math.exp(lp) * lp;
+        }
+        return h;
+    }
+
+    /**
+     * softmax(logits / temperature) of row bt = b·T+t of the last {@link #lmHeadForward} -> out (V)
+     * at outOff (any row, with or without a target).
+     */
+    public void probabilities(int bt, float[] out, int outOff) {
+        float inv = 1f / temperature;
+        double lse = Softmax.logSumExp(logits, bt * V, V, inv);
+        for (int i = 0; i < V; i++) {
+            out[outOff + i] = (float) Math.exp(logits[bt * V + i] * inv - lse);
         }
     }
 
@@ -461,33 +485,26 @@ public final class Gpt {
     public void lmHeadBackward(float[] params, float[] grads, float[] dlogp, float[] dentropy) {
         int BT = curB * curT;
         float inv = 1f / temperature;
-        for (int bt = 0; bt < BT; bt++) {
-            int row = bt * V;
-            int tgt = targets[bt];
-            float gl = tgt < 0 ? 0f : dlogp[bt];
-            float ge = tgt < 0 || dentropy == null ? 0f : dentropy[bt];
-            if (gl == 0f && ge == 0f) {
-                Arrays.fill(logits, row, row + V, 0f);
-                continue;
-            }
-            float lse = logitLse[bt];
-            float h = 0f;
-            if (ge != 0f) {
-                double hd = 0;
-                for (int i = 0; i < V; i++) {
-                    double lp = logits[row + i] * inv - lse;
-                    hd -= Math.exp(lp) * lp;
+        Parallel.forRange(BT, 4, (from, to) -> {
+            for (int bt = from; bt < to; bt++) {
+                int row = bt * V;
+                int tgt = targets[bt];
+                float gl = tgt < 0 ? 0f : dlogp[bt];
+                float ge = tgt < 0 || dentropy == null ? 0f : dentropy[bt];
+                if (gl == 0f && ge == 0f) {
+                    Arrays.fill(logits, row, row + V, 0f);
+                    continue;
                 }
-                h = (float) hd;
+                float lse = logitLse[bt];
+                float h = ge != 0f ? (float) entropyOfRow(row, inv, lse) : 0f;
+                for (int i = 0; i < V; i++) {
+                    float lp = logits[row + i] * inv - lse;
+                    float p = (float) Math.exp(lp);
+                    logits[row + i] = (-gl * p - ge * p * (lp + h)) * inv;
+                }
+                logits[row + tgt] += gl * inv;
             }
-            for (int i = 0; i < V; i++) {
-                float lp = logits[row + i] * inv - lse;
-                float p = (float) Math.exp(lp);
-                float dz = -gl * p - ge * p * (lp + h);
-                logits[row + i] = dz * inv;
-            }
-            logits[row + tgt] += gl * inv;
-        }
+        });
         Matmul.backward(dhidden, 0, grads, wte, null, 0, logits, 0, hidden, 0, params, wte, BT, C, V);
     }
 

@@ -84,4 +84,48 @@ class GptTrainingTest {
         double m = s / v.size();
         return Math.sqrt(s2 / v.size() - m * m);
     }
+
+    /** forward + both heads + backward with the kernels split over the given number of threads. */
+    static float[] gradsWithThreads(int threads, GptConfig cfg, float[] params, int B, int T) {
+        int prev = rlhf.tensor.Parallel.threads();
+        rlhf.tensor.Parallel.setThreads(threads);
+        try {
+            Gpt gpt = new Gpt(cfg, B, T);
+            int[] tokens = new int[B * T];
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = (i * 7 + 3) % cfg.vocabSize();
+            }
+            float[] logp = new float[B * T], ent = new float[B * T], values = new float[B * T];
+            float[] ones = new float[B * T];
+            java.util.Arrays.fill(ones, 0.1f);
+            gpt.forward(params, tokens, null, null, B, T, true, 77);
+            gpt.lmHeadForward(params, tokens, 0.9f, logp, ent);
+            float[] probs = new float[cfg.vocabSize()];
+            gpt.probabilities(5, probs, 0);
+            double total = 0;
+            for (float p : probs) {
+                total += p;
+            }
+            assertEquals(1.0, total, 1e-5, "probabilities of row 5 sum to 1 (tol 1e-5)");
+            assertEquals(logp[5], (float) Math.log(probs[tokens[5]]), 1e-5f, "log of the target's probability is logp");
+            gpt.scoreHeadForward(params, values);
+            float[] grads = new float[params.length];
+            gpt.lmHeadBackward(params, grads, ones, ones);
+            gpt.scoreHeadBackward(params, grads, ones);
+            gpt.backward(params, grads);
+            return grads;
+        } finally {
+            rlhf.tensor.Parallel.setThreads(prev);
+        }
+    }
+
+    @Test
+    void gradientsAreBitIdenticalForAnyThreadCount() {
+        GptConfig cfg = GptConfig.gpt2(50, 32, 1, 4, 128).withDropout(0.1f, 0.1f, 0.1f).withScoreHead(true);
+        float[] params = new float[ParamLayout.of(cfg).size()];
+        Gpt.init(cfg, params, 4);
+        float[] one = gradsWithThreads(1, cfg, params, 2, 32);
+        float[] three = gradsWithThreads(3, cfg, params, 2, 32);
+        assertArrayEquals(one, three, 0f, "1 thread vs 3 threads");
+    }
 }
