@@ -22,8 +22,8 @@ import rlhf.tensor.Softmax;
  *
  * <p>Sampling is reproducible: token i of a row draws uniform(seed, rowKey, i), so a row's
  * completion depends on its prompt, the weights, the seed and its key — not on the other rows.
- * Nothing is allocated per generated token (except the sort of candidates under top-k/top-p,
- * which sorts in place). Requires a causal model. Not thread-safe.
+ * Nothing is allocated per generated token; top-k/top-p sort only the few most probable
+ * candidates, in a preallocated buffer. Requires a causal model. Not thread-safe.
  */
 public final class Generator {
 
@@ -247,13 +247,14 @@ public final class Generator {
         return out;
     }
 
-    private float lastLogprob;
+    /** Log-probability of the token the last sample() returned. */
+    float lastLogprob;
 
     /**
      * Draws a token from the logits row at off given uniform u, and sets lastLogprob to its
      * log-probability under softmax(logits / temperature) (temperature 1 when greedy).
      */
-    private int sample(float[] lg, int off, GenerationConfig gc, double u) {
+    int sample(float[] lg, int off, GenerationConfig gc, double u) {
         float temp = gc.temperature();
         if (temp == 0f) {
             int best = 0;
@@ -272,23 +273,38 @@ public final class Generator {
         }
         int tok;
         if (gc.topK() > 0 || gc.topP() < 1f) {
-            // sort (prob, id) descending; keep the top k and the smallest prefix reaching top_p
-            for (int i = 0; i < V; i++) {
-                keys[i] = ((long) Float.floatToIntBits(probs[i]) << 32) | i;
-            }
-            java.util.Arrays.sort(keys);
+            // The kept set is a prefix of the tokens sorted by probability: the top k, cut at the
+            // smallest prefix whose mass reaches top_p. Sort only the tokens with p >= tau, for a
+            // tau low enough that they contain that prefix (>= k of them, or mass >= top_p).
             int k = gc.topK() > 0 ? Math.min(gc.topK(), V) : V;
+            float tau = 1f / V;
+            int m;
+            while (true) {
+                m = 0;
+                double candMass = 0;
+                for (int i = 0; i < V; i++) {
+                    if (probs[i] >= tau) {
+                        keys[m++] = ((long) Float.floatToIntBits(probs[i]) << 32) | i;
+                        candMass += probs[i];
+                    }
+                }
+                if (m >= k || candMass >= gc.topP() || tau == 0f) {
+                    break;
+                }
+                tau = tau < 1e-30f ? 0f : tau / 16f;
+            }
+            java.util.Arrays.sort(keys, 0, m); // ascending (prob, id): most probable last
             double mass = 0;
             int kept = 0;
-            while (kept < k && (kept == 0 || mass < gc.topP())) {
-                mass += probs[(int) keys[V - 1 - kept]];
+            while (kept < Math.min(k, m) && (kept == 0 || mass < gc.topP())) {
+                mass += probs[(int) keys[m - 1 - kept]];
                 kept++;
             }
             double target = u * mass;
-            tok = (int) keys[V - kept]; // fallback: least probable kept token (rounding)
+            tok = (int) keys[m - kept]; // fallback: least probable kept token (rounding)
             double acc = 0;
             for (int j = 0; j < kept; j++) {
-                int id = (int) keys[V - 1 - j];
+                int id = (int) keys[m - 1 - j];
                 acc += probs[id];
                 if (target < acc) {
                     tok = id;
