@@ -65,8 +65,8 @@ public final class Gpt {
     private final float[] res;      // (L+1, N, C) residual stream: res[l] is block l's input
     private final float[] acts;     // (L, layerStride)
     private final int layerStride;
-    private final int oLn1, oLn1Mean, oLn1Rstd, oQkv, oLse, oAtty, oAttproj, oRes2, oLn2, oLn2Mean, oLn2Rstd,
-            oFch, oFchAct, oFcproj, oRes3;
+    private final int oLn1, oLn1Mean, oLn1Rstd, oQkv, oLse, oAtty, oRes2, oLn2, oLn2Mean, oLn2Rstd,
+            oFch, oRes3;
     private final float[] hidden;   // (N, C) ln_f output, what the heads read
     private final float[] lnfMean;  // (N)
     private final float[] lnfRstd;  // (N)
@@ -77,8 +77,8 @@ public final class Gpt {
     // gradients of activations
     private final float[] dhidden;  // (N, C) accumulated by the heads
     private final float[] dres;     // (N, C) running residual gradient
-    private final float[] dA, dB, dC; // (N, C) scratch
-    private final float[] d4a, d4b; // (N, 4C)
+    private final float[] dA, dB, dC; // (N, C) scratch; dA also holds forward's projection outputs
+    private final float[] d4a, d4b; // (N, 4C) scratch; d4b also holds the MLP activation
     private final float[] dqkv;     // (N, 3C)
     private final float[] attScratch; // (maxB, NH, 2*maxT)
 
@@ -141,15 +141,12 @@ public final class Gpt {
         oQkv = o; o += 3 * nc;
         oLse = o; o += N * NH;
         oAtty = o; o += nc;
-        oAttproj = o; o += nc;
         oRes2 = o; o += nc;
         oLn2 = o; o += nc;
         oLn2Mean = o; o += N;
         oLn2Rstd = o; o += N;
         oFch = o; o += 4 * nc;
-        oFchAct = o; o += 4 * nc;
-        oFcproj = o; o += nc;
-        oRes3 = o; o += nc;
+        oRes3 = oLn2; // post-LN keeps its pre-ln_2 sum where pre-LN keeps ln_2 output: never both
         layerStride = o;
         if ((long) layerStride * L > Integer.MAX_VALUE - 8 || nc * (L + 1) > Integer.MAX_VALUE - 8
                 || (long) N * V > Integer.MAX_VALUE - 8) {
@@ -279,9 +276,9 @@ public final class Gpt {
             Matmul.forward(acts, a + oQkv, attIn, attInOff, params, qkvw[l], params, qkvb[l], BT, C, 3 * C);
             Attention.forward(acts, a + oAtty, acts, a + oLse, acts, a + oQkv, segments, B, T, C, NH, cfg.causal(),
                     pAttn(), dropoutSeed, site(l, 1), attScratch, 0);
-            Matmul.forward(acts, a + oAttproj, acts, a + oAtty, params, attprojw[l], params, attprojb[l], BT, C, C);
-            Dropout.forward(acts, a + oAttproj, acts, a + oAttproj, nc, pResid(), dropoutSeed, site(l, 2));
-            Residual.forward(acts, a + oRes2, res, x, acts, a + oAttproj, nc);
+            Matmul.forward(dA, 0, acts, a + oAtty, params, attprojw[l], params, attprojb[l], BT, C, C);
+            Dropout.forward(dA, 0, dA, 0, nc, pResid(), dropoutSeed, site(l, 2));
+            Residual.forward(acts, a + oRes2, res, x, dA, 0, nc);
             // MLP sub-block; its input is ln_2(res2) (pre-LN) or ln_1(res2) (post-LN), both at oLn2/oLn1
             int mlpIn;
             if (post) {
@@ -294,19 +291,15 @@ public final class Gpt {
                 mlpIn = a + oLn2;
             }
             Matmul.forward(acts, a + oFch, acts, mlpIn, params, fcw[l], params, fcb[l], BT, C, 4 * C);
-            if (cfg.activation() == GptConfig.Activation.GELU) {
-                Gelu.forward(acts, a + oFchAct, acts, a + oFch, 4 * nc);
-            } else {
-                Relu.forward(acts, a + oFchAct, acts, a + oFch, 4 * nc);
-            }
-            Matmul.forward(acts, a + oFcproj, acts, a + oFchAct, params, fcprojw[l], params, fcprojb[l], BT, 4 * C, C);
-            Dropout.forward(acts, a + oFcproj, acts, a + oFcproj, nc, pResid(), dropoutSeed, site(l, 3));
+            activate(acts, a + oFch, 4 * nc); // -> d4b, recomputed in backward rather than stored
+            Matmul.forward(dA, 0, d4b, 0, params, fcprojw[l], params, fcprojb[l], BT, 4 * C, C);
+            Dropout.forward(dA, 0, dA, 0, nc, pResid(), dropoutSeed, site(l, 3));
             if (post) {
-                Residual.forward(acts, a + oRes3, acts, mlpIn, acts, a + oFcproj, nc);
+                Residual.forward(acts, a + oRes3, acts, mlpIn, dA, 0, nc);
                 LayerNorm.forward(res, y, acts, a + oLn2Mean, acts, a + oLn2Rstd, acts, a + oRes3,
                         params, ln2w[l], params, ln2b[l], BT, C, eps);
             } else {
-                Residual.forward(res, y, acts, a + oRes2, acts, a + oFcproj, nc);
+                Residual.forward(res, y, acts, a + oRes2, dA, 0, nc);
             }
         }
         LayerNorm.forward(hidden, 0, lnfMean, 0, lnfRstd, 0, res, L * N * C, params, lnfw, params, lnfb, BT, C, eps);
@@ -343,8 +336,9 @@ public final class Gpt {
             // fcproj branch
             Arrays.fill(dC, 0, nc, 0f);
             Dropout.backward(dC, 0, dsum, 0, nc, pResid(), dropoutSeed, site(l, 3));
+            activate(acts, a + oFch, 4 * nc);
             Arrays.fill(d4a, 0, 4 * nc, 0f);
-            Matmul.backward(d4a, 0, grads, fcprojw[l], grads, fcprojb[l], dC, 0, acts, a + oFchAct, params, fcprojw[l],
+            Matmul.backward(d4a, 0, grads, fcprojw[l], grads, fcprojb[l], dC, 0, d4b, 0, params, fcprojw[l],
                     BT, 4 * C, C);
             Arrays.fill(d4b, 0, 4 * nc, 0f);
             if (cfg.activation() == GptConfig.Activation.GELU) {
@@ -567,6 +561,15 @@ public final class Gpt {
 
     float[] sinusoidTable() {
         return sinusoids;
+    }
+
+    /** The MLP nonlinearity of fch (n) into d4b (n). */
+    private void activate(float[] fch, int off, int n) {
+        if (cfg.activation() == GptConfig.Activation.GELU) {
+            Gelu.forward(d4b, 0, fch, off, n);
+        } else {
+            Relu.forward(d4b, 0, fch, off, n);
+        }
     }
 
     private void requireScoreHead() {
