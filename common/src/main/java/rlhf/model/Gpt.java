@@ -322,7 +322,7 @@ public final class Gpt {
         for (int l = L - 1; l >= 0; l--) {
             int a = l * layerStride;
             int x = l * N * C;
-            // dres holds d(block output). Find d(res2) in dB, going back through the MLP sub-block.
+            // dres holds d(block output); go back through the MLP sub-block to d(res2), then attention to d(x)
             int mlpIn = post ? a + oLn1 : a + oLn2;
             float[] dsum; // gradient of (mlpIn + fcproj)
             if (post) {
