@@ -44,12 +44,7 @@ public final class Attention {
                 if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
                     continue;
                 }
-                int k = qkvOff + (b * T + t2) * C3 + C + h * HS;
-                float s = 0f;
-                for (int i = 0; i < HS; i++) {
-                    s += qkv[q + i] * qkv[k + i];
-                }
-                s *= scale;
+                float s = dot(qkv, q, qkv, qkvOff + (b * T + t2) * C3 + C + h * HS, HS) * scale;
                 p[pOff + t2] = s;
                 max = Math.max(max, s);
             }
@@ -117,13 +112,8 @@ public final class Attention {
                     continue;
                 }
                 int k = qkvOff + (b * T + t2) * C3 + C + h * HS;
-                int v = k + C;
-                float s = 0f;
-                float dp = 0f;
-                for (int i = 0; i < HS; i++) {
-                    s += qkv[q + i] * qkv[k + i];
-                    dp += dout[dy + i] * qkv[v + i];
-                }
+                float s = dot(qkv, q, qkv, k, HS);
+                float dp = dot(dout, dy, qkv, k + C, HS);
                 float prob = (float) Math.exp(s * scale - l);
                 float f = Dropout.factor(dropP, seed, stream, row + t2);
                 // out = sum_t2 prob * f * v: dv += prob * f * dy; dprob = f * (dy . v)
@@ -167,12 +157,7 @@ public final class Attention {
             int qh = qOff + h * HS;
             float max = Float.NEGATIVE_INFINITY;
             for (int t2 = 0; t2 < len; t2++) {
-                int k = kOff + t2 * C + h * HS;
-                float s = 0f;
-                for (int i = 0; i < HS; i++) {
-                    s += q[qh + i] * kc[k + i];
-                }
-                s *= scale;
+                float s = dot(q, qh, kc, kOff + t2 * C + h * HS, HS) * scale;
                 p[pOff + t2] = s;
                 max = Math.max(max, s);
             }
@@ -195,5 +180,21 @@ public final class Attention {
                 }
             }
         }
+    }
+
+    /** a[aOff..aOff+n) . b[bOff..bOff+n) with four independent accumulators (the JIT keeps them in registers). */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[aOff + i] * b[bOff + i];
+            s1 += a[aOff + i + 1] * b[bOff + i + 1];
+            s2 += a[aOff + i + 2] * b[bOff + i + 2];
+            s3 += a[aOff + i + 3] * b[bOff + i + 3];
+        }
+        for (; i < n; i++) {
+            s0 += a[aOff + i] * b[bOff + i];
+        }
+        return (s0 + s1) + (s2 + s3);
     }
 }
