@@ -16,7 +16,8 @@ import rlhf.tensor.Softmax;
 /**
  * A GPT-style Transformer (llm.c style): forward and backward over one flat parameter buffer
  * (layout {@link ParamLayout}) with every activation in a workspace sized once for (maxB, maxT).
- * Nothing is allocated in {@link #forward}, the heads, or {@link #backward}.
+ * Nothing is allocated in {@link #forward}, the heads, or {@link #backward} (the (maxB·maxT, V)
+ * logits buffer once, at the first {@link #lmHeadForward}, so trunk-only users never pay for it).
  *
  * <p>One training step, whatever the loss:
  * <pre>
@@ -70,7 +71,7 @@ public final class Gpt {
     private final float[] hidden;   // (N, C) ln_f output, what the heads read
     private final float[] lnfMean;  // (N)
     private final float[] lnfRstd;  // (N)
-    private final float[] logits;   // (N, V) LM head logits; after lmHeadBackward their gradient
+    private float[] logits;         // (N, V) LM head logits, allocated at the first lmHeadForward; after lmHeadBackward their gradient
     private final float[] logitLse; // (N) log-sum-exp of logits/temperature
     private float temperature = 1f;
     private int[] targets;
@@ -158,7 +159,6 @@ public final class Gpt {
         hidden = new float[(int) nc];
         lnfMean = new float[N];
         lnfRstd = new float[N];
-        logits = new float[N * V];
         logitLse = new float[N];
         dhidden = new float[(int) nc];
         dres = new float[(int) nc];
@@ -418,7 +418,11 @@ public final class Gpt {
                         + bt % curT + " is outside the vocabulary [0, " + V + ")");
             }
         }
+        if (logits == null) {
+            logits = new float[N * V]; // once: a trunk-only user (generation prefill, critic) never pays for it
+        }
         Matmul.forward(logits, 0, hidden, 0, params, wte, null, 0, BT, C, V);
+        float[] logits = this.logits;
         float inv = 1f / temperature;
         Parallel.forRange(BT, 4, (from, to) -> {
             for (int bt = from; bt < to; bt++) {
