@@ -39,11 +39,17 @@ class GptGradientTest {
 
     static void checkModel(String name, GptConfig c, int[] positions, int[] segments, boolean training, float h,
                            double maxBadFraction) {
+        checkModel(name, c, positions, segments, training, h, maxBadFraction, 1f, 1f, 1f);
+    }
+
+    /** wl, we, wv scale the logp, entropy and value terms of the loss (0 switches a head's term off). */
+    static void checkModel(String name, GptConfig c, int[] positions, int[] segments, boolean training, float h,
+                           double maxBadFraction, float wl, float we, float wv) {
         Gpt gpt = new Gpt(c, 3, 6);
         float[] params = testParams(c, 5);
         int[] tokens = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3};
         int[] targets = {1, 4, -1, 5, 9, 2, 6, 5, 3, -1};
-        float[] a = random(B * T, 1f, 20), b = random(B * T, 1f, 21), cv = random(B * T, 1f, 22);
+        float[] a = random(B * T, wl, 20), b = random(B * T, we, 21), cv = random(B * T, wv, 22);
         float[] logp = new float[B * T], ent = new float[B * T], values = new float[B * T];
         float temp = 0.7f;
         DoubleSupplier loss = () -> {
@@ -95,5 +101,12 @@ class GptGradientTest {
         checkModel("packed causal", BASE, positions, segments, false, 1e-2f);
         checkModel("packed bidirectional", cfg(GptConfig.Activation.GELU, false, GptConfig.Positions.LEARNED,
                 GptConfig.Norm.PRE_LN), positions, segments, false, 1e-2f);
+    }
+
+    @Test
+    void eachHeadAloneGradientsMatchFiniteDifferences() {
+        checkModel("LM head logp only", BASE, null, null, false, 1e-2f, 0.0, 1f, 0f, 0f);
+        checkModel("LM head entropy only", BASE, null, null, false, 1e-2f, 0.0, 0f, 1f, 0f);
+        checkModel("score head only", BASE, null, null, false, 1e-2f, 0.0, 0f, 0f, 1f);
     }
 }
