@@ -40,13 +40,6 @@ public final class DemoReport {
     public static final double TARGET_PPO_GAIN = 0.15;
     public static final double TARGET_REWARD_ACCURACY = 0.85;
 
-    /** Metrics the PPO job may log, per chart: the first name present is drawn. */
-    static final List<List<String>> PPO_CHARTS = List.of(
-            List.of("score", "reward_model_score", "rm_score", "reward"),
-            List.of("kl", "kl_mean", "mean_kl"),
-            List.of("beta", "kl_coef"),
-            List.of("eval_accuracy", "gold_accuracy", "gold_accuracy_sampled"));
-
     private DemoReport() {}
 
     /** One policy's greedy and sampled evaluation. */
@@ -233,12 +226,11 @@ public final class DemoReport {
         String ppoMetrics = stageDir(run, "ppo") + "/metrics.jsonl";
         chart(r, "SFT loss", sftMetrics, List.of("loss", "eval_loss"), hconf);
         chart(r, "Reward model pairwise accuracy", rmMetrics, List.of("accuracy", "eval_accuracy"), hconf);
-        for (List<String> names : PPO_CHARTS) {
-            String m = firstPresent(ppoMetrics, names, hconf);
-            if (m != null) {
-                chart(r, "PPO " + m, ppoMetrics, List.of(m), hconf);
-            }
-        }
+        chart(r, "PPO: reward-model score of the rollouts (raw, and normalised as PPO uses it)", ppoMetrics,
+                List.of("raw_score_mean", "score_mean"), hconf);
+        chart(r, "PPO: KL to the SFT reference (nats per response)", ppoMetrics, List.of("kl"), hconf);
+        chart(r, "PPO: KL coefficient beta", ppoMetrics, List.of("beta"), hconf);
+        chart(r, "PPO: total reward (score - beta KL)", ppoMetrics, List.of("reward_total_mean"), hconf);
         if (s.ppoGold().size() > 1) {
             double[] x = new double[s.ppoGold().size()];
             double[] g = new double[x.length];
@@ -354,22 +346,6 @@ public final class DemoReport {
         if (!series.isEmpty()) {
             r.chart(title, "step", String.join(", ", metrics), series);
         }
-    }
-
-    private static String firstPresent(String file, List<String> names, Configuration hconf) throws IOException {
-        Path p = new Path(file);
-        if (!p.getFileSystem(hconf).exists(p)) {
-            return null;
-        }
-        List<MetricsLog.Record> recs = MetricsLog.read(file);
-        for (String n : names) {
-            for (MetricsLog.Record rec : recs) {
-                if (rec.values().containsKey(n)) {
-                    return n;
-                }
-            }
-        }
-        return null;
     }
 
     private static String summaryJson(Summary s) throws IOException {

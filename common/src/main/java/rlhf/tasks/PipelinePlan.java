@@ -209,8 +209,8 @@ public final class PipelinePlan {
     }
 
     /** Keys of the PPO job the pipeline wires: the policy to start from and the reward model. */
-    static final String PPO_POLICY_KEY = "model.init";
-    static final String PPO_REWARD_KEY = "reward.model";
+    static final String PPO_POLICY_KEY = "model.policy";
+    static final String PPO_REWARD_KEY = "model.reward";
 
     /** The stage's defaults, or null when its conf/<stage>.properties is not on the class path or in conf/. */
     static JobConfig stageDefaults(String stage) {

@@ -239,7 +239,7 @@ public final class PolicyEvaluation {
                         + " graded by the exact oracle")
                 .required("model", "policy checkpoint directory (with its tokenizer)")
                 .required("prompts", "JSON lines with a \"prompt\" per row, e.g. heldout_prompts.jsonl of the demo data")
-                .optional("template", "prompt template the policy was trained with (default: the demo's {instruction}\\n)")
+                .optional("template", "prompt template the policy was trained with (default: plain, the demo's)")
                 .optional("temperature", "0 greedy (default), else sampling temperature")
                 .optional("samples", "completions per prompt when sampling (default 1)")
                 .optional("max-new-tokens", "longest completion (default 16)")
@@ -265,5 +265,5 @@ public final class PolicyEvaluation {
     }
 
     /** The demo's prompt template (conf/demo.properties data.template). */
-    public static final String DEMO_TEMPLATE = "{instruction}\\n";
+    public static final String DEMO_TEMPLATE = "plain";
 }
