@@ -127,11 +127,14 @@ public final class DemoReport {
             return rows;
         }
         rows.add(new double[] {0, sft.greedy().scores().overall().accuracy(), sft.sampled().scores().overall().accuracy()});
+        // one sample per prompt for the checkpoints: the curve's points cost less than the final evaluation
+        PolicyEvaluation.Settings once = new PolicyEvaluation.Settings(sampled.template(), sampled.temperature(), 1,
+                sampled.maxNewTokens(), sampled.batchSize(), sampled.seed());
         for (long step : new RunCheckpoints(stageDir(run, "ppo"), 0, 0, hconf).completeSteps()) {
             PolicyEvaluation.Policy p = PolicyEvaluation.load(stageDir(run, "ppo") + "/" + RunCheckpoints.PREFIX + step,
                     hconf);
             rows.add(new double[] {step, PolicyEvaluation.evaluate(p, prompts, greedy, oracle).scores().overall()
-                    .accuracy(), PolicyEvaluation.evaluate(p, prompts, sampled, oracle).scores().overall().accuracy()});
+                    .accuracy(), PolicyEvaluation.evaluate(p, prompts, once, oracle).scores().overall().accuracy()});
         }
         return rows;
     }

@@ -28,6 +28,7 @@ import rlhf.model.Generator;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
+import rlhf.tensor.Parallel;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -38,8 +39,9 @@ import rlhf.tokenizer.BpeTokenizer;
  * shows as a gap between the reward model's score and this one.
  *
  * <p>Deterministic: completion {@code j} of prompt {@code i} draws its tokens with the key
- * {@code i * samples + j} and the seed, whatever the batch size. Runs on the driver: the demo's
- * held-out set is a few hundred prompts of a small model.
+ * {@code i * samples + j} and the seed, whatever the batch size and thread count. Runs on the
+ * driver, batches spread over the kernel threads ({@link Parallel}): the demo's held-out set is a
+ * few hundred prompts of a small model.
  *
  * <p>{@code bin/rlhf evaluate --model DIR --prompts FILE [--template T] [--temperature 1]
  * [--samples N] [--max-new-tokens N] [--seed N] [--output FILE]}.
@@ -131,37 +133,46 @@ public final class PolicyEvaluation {
         int total = n * s.samples();
         int B = Math.min(s.batchSize(), total);
         int newTokens = Math.min(s.maxNewTokens(), p.config().maxSeqLen() - 1);
-        Generator gen = new Generator(p.config(), B, maxT, newTokens);
         GenerationConfig gc = new GenerationConfig(newTokens, s.temperature(), 0, 1f, p.eosId(), s.seed());
-        int[] buf = new int[B * maxT];
-        int[] lens = new int[B];
-        long[] keys = new long[B];
+        String[] texts = new String[total];
+        boolean[] stopped = new boolean[total];
+        final int maxPrompt = maxT;
+        // batches split over the kernel threads, each with its own generator; nested kernels run inline
+        Parallel.forRange((total + B - 1) / B, 1, (from, to) -> {
+            Generator gen = new Generator(p.config(), B, maxPrompt, newTokens);
+            int[] buf = new int[B * maxPrompt];
+            int[] lens = new int[B];
+            long[] keys = new long[B];
+            for (int batch = from; batch < to; batch++) {
+                int start = batch * B;
+                int b = Math.min(B, total - start);
+                int T = 1;
+                for (int r = 0; r < b; r++) {
+                    T = Math.max(T, ids[(start + r) / s.samples()].length);
+                }
+                for (int r = 0; r < b; r++) {
+                    int[] x = ids[(start + r) / s.samples()];
+                    System.arraycopy(x, 0, buf, r * T, x.length);
+                    Arrays.fill(buf, r * T + x.length, (r + 1) * T, p.eosId());
+                    lens[r] = x.length;
+                    keys[r] = start + r;
+                }
+                Generation g = gen.generate(p.params(), buf, T, lens, b, gc, keys);
+                for (int r = 0; r < b; r++) {
+                    int len = g.length(r) - (g.endedWithEos(r) ? 1 : 0);
+                    texts[start + r] = p.tokenizer().decode(g.completion(r), 0, len);
+                    stopped[start + r] = g.endedWithEos(r);
+                }
+            }
+        });
         List<String> graded = new ArrayList<>(total);
-        List<String> completions = new ArrayList<>(total);
         List<Completion> out = new ArrayList<>(total);
-        for (int start = 0; start < total; start += B) {
-            int b = Math.min(B, total - start);
-            int T = 1;
-            for (int r = 0; r < b; r++) {
-                T = Math.max(T, ids[(start + r) / s.samples()].length);
-            }
-            for (int r = 0; r < b; r++) {
-                int[] x = ids[(start + r) / s.samples()];
-                System.arraycopy(x, 0, buf, r * T, x.length);
-                Arrays.fill(buf, r * T + x.length, (r + 1) * T, p.eosId());
-                lens[r] = x.length;
-                keys[r] = start + r;
-            }
-            Generation g = gen.generate(p.params(), buf, T, lens, b, gc, keys);
-            for (int r = 0; r < b; r++) {
-                int len = g.length(r) - (g.endedWithEos(r) ? 1 : 0);
-                String text = p.tokenizer().decode(g.completion(r), 0, len);
-                String prompt = prompts.get((start + r) / s.samples());
-                graded.add(prompt);
-                completions.add(text);
-                out.add(new Completion(prompt, text, oracle.score(prompt, text), g.endedWithEos(r)));
-            }
+        for (int i = 0; i < total; i++) {
+            String prompt = prompts.get(i / s.samples());
+            graded.add(prompt);
+            out.add(new Completion(prompt, texts[i], oracle.score(prompt, texts[i]), stopped[i]));
         }
+        List<String> completions = Arrays.asList(texts);
         return new Result(p.name(), s, Evaluation.evaluate(graded, completions, oracle), out);
     }
 

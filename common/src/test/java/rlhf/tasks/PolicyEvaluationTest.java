@@ -161,7 +161,7 @@ class PolicyEvaluationTest {
         PolicyEvaluation.Policy p = new PolicyEvaluation.Policy("short", short12, w, BYTES, EOS);
         e = assertThrows(IllegalArgumentException.class, () -> PolicyEvaluation.evaluate(p, List.of("add 1 and 2",
                 "sort 5 2 9 in descending order"), settings(0, 1, 4, 8, 0), oracle));
-        assertTrue(e.getMessage().contains("prompt 2 has 31 tokens") && e.getMessage().contains("at most 20"),
+        assertTrue(e.getMessage().contains("prompt 2 has 30 tokens") && e.getMessage().contains("at most 20"),
                 e.getMessage());
     }
 
