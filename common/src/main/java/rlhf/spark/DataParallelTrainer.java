@@ -1,17 +1,22 @@
 package rlhf.spark;
 
 import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import rlhf.tensor.Parallel;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 import scala.runtime.BoxedUnit;
@@ -137,28 +142,20 @@ public final class DataParallelTrainer<E, S> {
         Broadcast<float[]> bc = sc.broadcast(params);
         LossStats sums = new LossStats(loss.statNames().length);
         int[] examples = new int[1];
-        boolean[] any = new boolean[1];
+        Arrays.fill(gradSum, 0f);
         try {
             StepTask<E, S> task = new StepTask<>(loss, bc, d.count(), config, s, epoch, batchInEpoch);
             InOrderSum merge = new InOrderSum(d.partitions(), (i, r) -> {
                 examples[0] += r.examples;
                 sums.addAll(r.stats);
                 if (r.grads != null) {
-                    if (!any[0]) {
-                        System.arraycopy(r.grads, 0, gradSum, 0, gradSum.length);
-                        any[0] = true;
-                    } else {
-                        add(gradSum, r.grads);
-                    }
+                    addEncoded(gradSum, r.grads);
                 }
             });
             runInOrder(sc, d, task, merge);
         } finally {
             bc.destroy();
             sc.clearJobGroup();
-        }
-        if (!any[0]) {
-            Arrays.fill(gradSum, 0f);
         }
         if (!(sums.weight() > 0)) {
             throw new IllegalStateException(what + ": the global batch (" + examples[0]
@@ -193,10 +190,27 @@ public final class DataParallelTrainer<E, S> {
         return Math.sqrt(sq);
     }
 
-    static void add(float[] acc, float[] x) {
-        for (int i = 0; i < acc.length; i++) {
-            acc[i] += x[i];
+    /** acc += the floats encoded little-endian in {@code bytes} (a partition's gradient sum). */
+    static void addEncoded(float[] acc, byte[] bytes) {
+        if (bytes.length != 4L * acc.length) {
+            throw new IllegalStateException("a partition returned " + bytes.length / 4 + " gradients for "
+                    + acc.length + " parameters");
         }
+        FloatBuffer fb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        for (int i = 0; i < acc.length; i++) {
+            acc[i] += fb.get(i);
+        }
+    }
+
+    /**
+     * The gradient as little-endian bytes: the task result must be a copy (the buffer goes back to
+     * the per-JVM pool before Spark serializes the result), and a byte[] is serialized as one block
+     * copy, where a float[] goes element by element. At most 2^31 bytes: 536M parameters.
+     */
+    static byte[] encode(float[] g) {
+        byte[] b = new byte[Math.multiplyExact(4, g.length)];
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(g);
+        return b;
     }
 
     /** A copy of the current parameters as a broadcast the caller owns and destroys (PPO rollouts). */
@@ -211,10 +225,10 @@ public final class DataParallelTrainer<E, S> {
         private static final long serialVersionUID = 1L;
         final int partition;
         final int examples;
-        final float[] grads;
+        final byte[] grads;
         final LossStats stats;
 
-        PartitionResult(int partition, int examples, float[] grads, LossStats stats) {
+        PartitionResult(int partition, int examples, byte[] grads, LossStats stats) {
             this.partition = partition;
             this.examples = examples;
             this.grads = grads;
@@ -260,6 +274,7 @@ public final class DataParallelTrainer<E, S> {
         }
 
         PartitionResult run(int partition, Iterator<IndexedData.Shard<E>> shards) {
+            useTaskCpus();
             float[] p = params.value();
             EpochPermutation perm = new EpochPermutation(n, seed, epoch);
             List<E> batch = new ArrayList<>();
@@ -293,13 +308,26 @@ public final class DataParallelTrainer<E, S> {
                 if (!batch.isEmpty()) {
                     loss.accumulate(slot.state, p, batch, Arrays.copyOf(seeds, batch.size()), slot.grads, stats);
                 }
-                // A copy: the buffer goes back to the pool now, the result is serialized later.
-                return new PartitionResult(partition, count, slot == null ? null : slot.grads.clone(), stats);
+                return new PartitionResult(partition, count, slot == null ? null : encode(slot.grads), stats);
             } finally {
                 if (slot != null) {
                     ExecutorStates.release(key, slot);
                 }
             }
+        }
+    }
+
+    /**
+     * On a real executor, sizes the kernel pool to the task's cores ({@code spark.task.cpus}), as
+     * {@link Parallel} expects, unless {@code rlhf.threads} is set. Not in local mode, where the
+     * pool is the driver's too.
+     */
+    static void useTaskCpus() {
+        TaskContext ctx = TaskContext.get();
+        SparkEnv env = SparkEnv.get();
+        if (ctx != null && env != null && !"driver".equals(env.executorId())
+                && System.getProperty("rlhf.threads") == null) {
+            Parallel.setThreads(ctx.cpus());
         }
     }
 

@@ -60,7 +60,7 @@ public final class IndexedData<E> implements Serializable {
     public static <E> IndexedData<E> cache(JavaRDD<E> source, StorageLevel level, String what) {
         JavaRDD<Shard<E>> shards = source.zipWithIndex().mapPartitions(IndexedData::toShard, true);
         shards.setName("indexed " + what).persist(level);
-        long n = shards.map(Shard::size).fold(0, Integer::sum);
+        long n = shards.map(s -> (long) s.size()).fold(0L, Long::sum);
         if (n == 0) {
             shards.unpersist(false);
             throw new IllegalArgumentException("no examples in " + what + ": expected at least one row");

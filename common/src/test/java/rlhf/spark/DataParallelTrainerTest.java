@@ -12,6 +12,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.junit.jupiter.api.AfterAll;
@@ -122,13 +124,25 @@ class DataParallelTrainerTest {
     }
 
     @Test
-    void stepResultAveragesLossAndStatsPerToken() {
+    void stepResultAveragesLossAndStatsPerTokenAndStepJobIsDescribed() throws InterruptedException {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
         float[] p = SoftmaxRegression.initParams(7);
         var t = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), p,
                 new SoftmaxRegression.Momentum(0.5f, 0.9f, p.length), d);
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        sc.sc().addSparkListener(new SparkListener() {
+            @Override
+            public void onJobStart(SparkListenerJobStart job) {
+                seen.add(job.properties().getProperty("spark.jobGroup.id") + " | "
+                        + job.properties().getProperty("spark.job.description"));
+            }
+        });
         StepResult r = t.step();
         d.unpersist();
+        for (int i = 0; i < 100 && !seen.contains("test-step-1 | test step 1/14"); i++) {
+            Thread.sleep(50); // listener events arrive asynchronously
+        }
+        assertTrue(seen.contains("test-step-1 | test step 1/14"), seen.toString());
         // Independent count: tokens of the examples at positions [0, 16) of epoch 0.
         EpochPermutation perm = new EpochPermutation(DATA.size(), CONFIG.seed(), 0);
         int tokens = 0;

@@ -38,6 +38,32 @@ public final class TestSpark {
         return SparkSession.builder().config(conf).getOrCreate();
     }
 
+    /**
+     * Stops a {@link #localCluster} session and deletes the executor logs its workers wrote under
+     * {@code ./work/<app id>} (the in-process workers' default directory), and {@code ./work} if
+     * that leaves it empty.
+     */
+    public static void stopCluster(SparkSession spark) {
+        String app = spark.sparkContext().applicationId();
+        spark.stop();
+        File work = new File("work");
+        deleteTree(new File(work, app));
+        String[] left = work.list();
+        if (left != null && left.length == 0) {
+            work.delete();
+        }
+    }
+
+    private static void deleteTree(File f) {
+        File[] children = f.listFiles();
+        if (children != null) {
+            for (File c : children) {
+                deleteTree(c);
+            }
+        }
+        f.delete();
+    }
+
     private static SparkConf base(String app) {
         return SparkDefaults.apply(new SparkConf().setAppName(app)
                 .set("spark.ui.enabled", "false")
