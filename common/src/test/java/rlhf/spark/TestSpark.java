@@ -23,7 +23,7 @@ public final class TestSpark {
 
     /** {@code local[threads]} without UI, with the trainer defaults. Stop it after the test. */
     public static SparkSession local(int threads, String app) {
-        SparkConf conf = base(app).setMaster("local[" + threads + "]");
+        SparkConf conf = SparkDefaults.apply(base(app).setMaster("local[" + threads + "]"));
         return SparkSession.builder().config(conf).getOrCreate();
     }
 
@@ -35,6 +35,7 @@ public final class TestSpark {
                 .set("spark.executorEnv.SPARK_TESTING", "1")
                 .set("spark.executor.extraClassPath", classPath())
                 .set("spark.executor.extraJavaOptions", moduleOptions() + " -Drlhf.threads=1");
+        SparkDefaults.apply(conf);
         return SparkSession.builder().config(conf).getOrCreate();
     }
 
@@ -65,9 +66,9 @@ public final class TestSpark {
     }
 
     private static SparkConf base(String app) {
-        return SparkDefaults.apply(new SparkConf().setAppName(app)
+        return new SparkConf().setAppName(app)
                 .set("spark.ui.enabled", "false")
-                .set("spark.sql.shuffle.partitions", "2"));
+                .set("spark.sql.shuffle.partitions", "2");
     }
 
     /**
