@@ -98,7 +98,7 @@ class DataParallelTrainerTest {
         var opt2 = new SoftmaxRegression.Momentum(0.5f, 0.9f, q.length);
         System.arraycopy(savedVelocity, 0, opt2.v, 0, q.length);
         var second = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), q, opt2, d);
-        second.resumeFrom(saved);
+        second.resumeFrom(TrainerState.fromJson(saved.toJson(), "trainer_state.json")); // as through a checkpoint
         StepResult r = null;
         for (int s = 8; s < 14; s++) {
             r = second.step();
