@@ -44,7 +44,14 @@ import scala.runtime.BoxedUnit;
  * <p>Spark settings this relies on (see {@link SparkDefaults}): {@code spark.driver.maxResultSize=0}
  * (each partition returns a full gradient), {@code spark.broadcast.compress=false} (floats do not
  * compress; it only costs CPU). One serialized parameter array must stay under 2 GB (about 500M
- * floats).
+ * floats), and so must one partition's gradient result (536M parameters).
+ *
+ * <p>Memory: the driver holds the parameters, one gradient sum and the partition results that
+ * arrive ahead of their turn (the sum is folded on Spark's scheduler thread as soon as the lower
+ * partitions are in). An executor holds the broadcast value and its torrent pieces, one gradient
+ * buffer per concurrently running task, and the result bytes being sent. In local mode the
+ * broadcast value is the driver's own array (no copy): losses must never write to it, and the
+ * driver changes it only after the step's job has ended and its broadcast is destroyed.
  */
 public final class DataParallelTrainer<E, S> {
 

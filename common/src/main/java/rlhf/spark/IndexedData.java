@@ -7,6 +7,7 @@ import java.util.Iterator;
 import java.util.List;
 
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;
 
 import scala.Tuple2;
@@ -58,9 +59,17 @@ public final class IndexedData<E> implements Serializable {
      * @param what names the data in messages ("sft train data s3a://.../train.jsonl")
      */
     public static <E> IndexedData<E> cache(JavaRDD<E> source, StorageLevel level, String what) {
-        JavaRDD<Shard<E>> shards = source.zipWithIndex().mapPartitions(IndexedData::toShard, true);
-        shards.setName("indexed " + what).persist(level);
-        long n = shards.map(s -> (long) s.size()).fold(0L, Long::sum);
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(source.context());
+        sc.setJobDescription("index and cache " + what);
+        long n;
+        JavaRDD<Shard<E>> shards;
+        try {
+            shards = source.zipWithIndex().mapPartitions(IndexedData::toShard, true);
+            shards.setName("indexed " + what).persist(level);
+            n = shards.map(s -> (long) s.size()).fold(0L, Long::sum);
+        } finally {
+            sc.setJobDescription(null);
+        }
         if (n == 0) {
             shards.unpersist(false);
             throw new IllegalArgumentException("no examples in " + what + ": expected at least one row");
