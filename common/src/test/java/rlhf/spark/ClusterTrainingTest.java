@@ -112,11 +112,14 @@ class ClusterTrainingTest {
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
-    void executorKilledMidTrainingIsRetriedAndEndsBitIdentical(@TempDir Path dir) {
+    void executorKilledMidTrainingIsRetriedAndEndsBitIdentical(@TempDir Path dir) throws InterruptedException {
         Path marker = dir.resolve("kill-next-attempt-0");
         int removedBefore = EXECUTORS_REMOVED.get();
         float[] p = train(sc, new HaltingLoss(marker.toString()), 4, marker);
         assertFalse(Files.exists(marker), "no task consumed the kill marker");
+        for (int i = 0; i < 100 && EXECUTORS_REMOVED.get() == removedBefore; i++) {
+            Thread.sleep(100); // listener events arrive asynchronously
+        }
         assertTrue(EXECUTORS_REMOVED.get() > removedBefore, "the driver saw no executor removed");
         assertArrayEquals(localResult, p, SoftmaxRegression.diff(localResult, p));
     }
