@@ -71,6 +71,28 @@ class DataParallelTrainerTest {
     }
 
     @Test
+    void partitionsHoldingNoneOfABatchAreSkipped() {
+        // 12 partitions of 8-9 examples (parallelize slices [i*n/12, (i+1)*n/12)); some hold none of a step's 16.
+        int parts = 12;
+        int n = DATA.size();
+        EpochPermutation perm = new EpochPermutation(n, CONFIG.seed(), 0);
+        int empty = 0;
+        for (int step = 0; step < 6; step++) {
+            for (int i = 0; i < parts; i++) {
+                boolean any = false;
+                for (int j = i * n / parts; j < (i + 1) * n / parts; j++) {
+                    any |= perm.position(j) / 16 == step;
+                }
+                empty += any ? 0 : 1;
+            }
+        }
+        assertTrue(empty > 0, "this test needs a partition without examples in some step");
+        float[] ref = SoftmaxRegression.referenceTrain(DATA, CONFIG, 6);
+        float[] many = train(sc, DATA, parts, 6);
+        assertArrayEquals(ref, many, 1e-5f, SoftmaxRegression.diff(ref, many));
+    }
+
+    @Test
     void repeatedRunsWithThreePartitionsAreBitIdentical() {
         float[] a = train(sc, DATA, 3, 8);
         float[] b = train(sc, DATA, 3, 8);
