@@ -16,6 +16,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import rlhf.optim.GradClip;
 import rlhf.tensor.Parallel;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
@@ -168,33 +169,24 @@ public final class DataParallelTrainer<E, S> {
             throw new IllegalStateException(what + ": the global batch (" + examples[0]
                     + " examples) has loss weight " + sums.weight() + "; expected > 0 (e.g. tokens with loss)");
         }
-        double norm = scaleAndNorm(gradSum, 1.0 / sums.weight());
+        scale(gradSum, 1.0 / sums.weight());
+        float norm = GradClip.clipGlobalNorm(gradSum, config.maxGradNorm());
         double meanLoss = sums.loss() / sums.weight();
-        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm)) {
+        if (!Double.isFinite(meanLoss) || !Float.isFinite(norm)) {
             throw new NonFiniteLossException(s, what + ": non-finite " + (Double.isFinite(meanLoss)
                     ? "gradient (norm " + norm + ")" : "loss " + meanLoss) + " over " + examples[0]
                     + " examples; the update was not applied (parameters are those after step " + s + ")");
-        }
-        if (config.maxGradNorm() > 0 && norm > config.maxGradNorm()) {
-            float c = (float) (config.maxGradNorm() / (norm + 1e-6));
-            for (int i = 0; i < gradSum.length; i++) {
-                gradSum[i] *= c;
-            }
         }
         optimizer.step(params, gradSum, s);
         step = s + 1;
         return new StepResult(s, epoch, examples[0], sums, norm, loss.statNames());
     }
 
-    /** g *= scale; returns the L2 norm of the result (double accumulation, fixed order). */
-    static double scaleAndNorm(float[] g, double scale) {
-        double sq = 0;
+    /** g *= scale, the product taken in double: sum over the global batch -> mean per weight unit. */
+    static void scale(float[] g, double scale) {
         for (int i = 0; i < g.length; i++) {
-            float v = (float) (g[i] * scale);
-            g[i] = v;
-            sq += (double) v * v;
+            g[i] = (float) (g[i] * scale);
         }
-        return Math.sqrt(sq);
     }
 
     /** acc += the floats encoded little-endian in {@code bytes} (a partition's gradient sum). */

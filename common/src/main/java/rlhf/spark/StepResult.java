@@ -11,7 +11,7 @@ package rlhf.spark;
  * @param gradNorm  L2 norm of the averaged gradient before clipping
  * @param statNames names of the extra sums
  */
-public record StepResult(int step, long epoch, int examples, LossStats sums, double gradNorm, String[] statNames) {
+public record StepResult(int step, long epoch, int examples, LossStats sums, float gradNorm, String[] statNames) {
 
     /** Loss per weight unit over the global batch. */
     public double loss() {

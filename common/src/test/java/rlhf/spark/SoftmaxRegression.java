@@ -6,6 +6,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import rlhf.optim.GradClip;
+
 /**
  * Stand-in model for trainer tests: per-token softmax regression over sequences, logits (K) =
  * W (K,D) · dropout(x_t) (D) + b (K), cross-entropy per token. Params: W then b in one float[].
@@ -198,13 +200,10 @@ final class SoftmaxRegression implements PartitionLoss<SoftmaxRegression.Seq, So
             if (!mb.isEmpty()) {
                 loss.accumulate(w, p, mb, seeds.stream().mapToLong(Long::longValue).toArray(), g, stats);
             }
-            double norm = DataParallelTrainer.scaleAndNorm(g, 1.0 / stats.weight());
-            if (c.maxGradNorm() > 0 && norm > c.maxGradNorm()) {
-                float f = (float) (c.maxGradNorm() / (norm + 1e-6));
-                for (int i = 0; i < g.length; i++) {
-                    g[i] *= f;
-                }
+            for (int i = 0; i < g.length; i++) {
+                g[i] = (float) (g[i] / stats.weight());
             }
+            GradClip.clipGlobalNorm(g, c.maxGradNorm());
             opt.step(p, g, s);
         }
         return p;
