@@ -24,7 +24,7 @@ public final class TestSpark {
     /** {@code local[threads]} without UI, with the trainer defaults. Stop it after the test. */
     public static SparkSession local(int threads, String app) {
         SparkConf conf = SparkDefaults.apply(base(app).setMaster("local[" + threads + "]"));
-        return SparkSession.builder().config(conf).getOrCreate();
+        return create(conf);
     }
 
     /** {@code local-cluster[executors,1,1024]}: one core and 1 GB per executor JVM. */
@@ -36,7 +36,18 @@ public final class TestSpark {
                 .set("spark.executor.extraClassPath", classPath())
                 .set("spark.executor.extraJavaOptions", moduleOptions() + " -Drlhf.threads=1");
         SparkDefaults.apply(conf);
-        return SparkSession.builder().config(conf).getOrCreate();
+        return create(conf);
+    }
+
+    /** getOrCreate would hand back a session a previous test left running, with its own master. */
+    private static SparkSession create(SparkConf conf) {
+        SparkSession s = SparkSession.builder().config(conf).getOrCreate();
+        String master = s.sparkContext().master();
+        if (!master.equals(conf.get("spark.master"))) {
+            throw new IllegalStateException("asked for master " + conf.get("spark.master") + " but a session on "
+                    + master + " is still running: stop it in @AfterAll");
+        }
+        return s;
     }
 
     /**
