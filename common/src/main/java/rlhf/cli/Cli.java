@@ -2,6 +2,8 @@ package rlhf.cli;
 
 import java.io.IOException;
 
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.core.config.Configurator;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
@@ -15,7 +17,10 @@ import rlhf.config.SparkSessions;
  * load the configuration (conf/COMMAND.properties, --config, --set), start Spark, and turn
  * failures into one line on stderr and an exit code (0 done, 1 failed, 2 usage or configuration
  * error). A failure inside a Spark task is reported by its innermost cause, e.g. the
- * {@link RowException} naming the row, not by Spark's "Job aborted" wrapper.
+ * {@link RowException} naming the row, not by Spark's "Job aborted" wrapper. Spark's own reports
+ * of that failure (the same exception four times over, with stack traces, from the executor, the
+ * task writer and the scheduler) are silenced on this JVM; the stack trace is printed here
+ * instead whenever the failure is not one the user can fix from its message.
  */
 final class Cli {
 
@@ -24,6 +29,11 @@ final class Cli {
     interface Body {
         void run(Args args, JobConfig cfg, SparkSession spark) throws Exception;
     }
+
+    /** Loggers that report a failed task with its full stack trace (driver side, and executor side in local mode). */
+    private static final String[] TASK_FAILURE_LOGGERS = {"org.apache.spark.executor.Executor",
+            "org.apache.spark.scheduler.TaskSetManager", "org.apache.spark.internal.io.SparkHadoopWriter",
+            "org.apache.spark.util.Utils"};
 
     private Cli() {
     }
@@ -41,6 +51,9 @@ final class Cli {
                 return 0;
             }
             JobConfig cfg = JobConfig.load(command, args);
+            for (String logger : TASK_FAILURE_LOGGERS) {
+                Configurator.setLevel(logger, Level.FATAL);
+            }
             spark = SparkSessions.create("rlhf " + command, args.master(), cfg);
             body.run(args, cfg, spark);
             return 0;
