@@ -78,6 +78,7 @@ final class JsonLines {
             }
         }
         JavaRDD<String> all = parts.size() == 1 ? parts.get(0) : sc.union(parts.toArray(new JavaRDD[0]));
+        sc.setJobDescription("count the lines of " + input + " (" + files.size() + " files) to number the rows");
         List<Long> counts = all.mapPartitions(it -> {
             long n = 0;
             for (; it.hasNext(); it.next()) {
@@ -153,8 +154,9 @@ final class JsonLines {
         }
     }
 
-    /** Writes the lines as a directory of part files. */
-    static void write(JavaRDD<String> lines, String output) {
+    /** Writes the lines as a directory of part files; {@code description} names the job in the Spark UI. */
+    static void write(JavaRDD<String> lines, String output, String description) {
+        lines.context().setJobDescription(description);
         lines.saveAsTextFile(output);
     }
 }

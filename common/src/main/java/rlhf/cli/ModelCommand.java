@@ -55,7 +55,8 @@ final class ModelCommand {
                     rows.add(batch.size());
                     return lines;
                 }));
-        JsonLines.write(out, args.get("output"));
+        JsonLines.write(out, args.get("output"), name + " with " + model.path + ": " + args.get("input") + " -> "
+                + args.get("output"));
         bm.destroy();
         System.err.println(name + ": " + rows.value() + " rows -> " + args.get("output"));
     }

@@ -48,7 +48,7 @@ public final class TokenizeCommand {
                         rows.add(batch.size());
                         return lines;
                     }));
-            JsonLines.write(out, args.get("output"));
+            JsonLines.write(out, args.get("output"), "tokenize " + args.get("input") + " -> " + args.get("output"));
             System.err.println("tokenize: " + rows.value() + " rows -> " + args.get("output"));
         });
     }
