@@ -6,6 +6,7 @@ import java.util.List;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import rlhf.config.Args;
+import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.model.Generation;
 import rlhf.model.GenerationConfig;
@@ -52,7 +53,11 @@ public final class GenerateCommand {
             Settings s = new Settings((int) cfg.requireIn("gen.max_new_tokens", 1, 1 << 20),
                     (float) cfg.requireIn("gen.temperature", 0, 1e6), (int) cfg.requireIn("gen.top_k", 0, 1 << 30),
                     cfg.getFloat("gen.top_p"), cfg.getLong("gen.seed"), cfg.getBoolean("gen.stop_at_eos"));
-            s.config(0); // validates top_p and the rest now, on the driver
+            try {
+                s.config(0); // validates top_p and the rest now, on the driver
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("config key gen." + e.getMessage());
+            }
             return s;
         }
 

@@ -31,6 +31,10 @@ public final class ScoreCommand {
                     throw new IllegalArgumentException("checkpoint " + m.path + " is not a reward model: config.json has"
                             + " no score head (architectures GPT2ForSequenceClassification)");
                 }
+                boolean eos = m.config().extraBoolean(RewardScorer.APPENDS_EOS_KEY, false);
+                System.err.println("score: reward at the last token of prompt + response" + (eos ? " + EOS" : "")
+                        + " (config.json " + RewardScorer.APPENDS_EOS_KEY + (m.config().hasExtra(RewardScorer.APPENDS_EOS_KEY)
+                        ? " = " + eos : " not recorded") + ")");
             }, (m, rows) -> scoreBatch(m, rows, B));
         });
     }
