@@ -1,6 +1,7 @@
 package rlhf.cli;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -17,7 +18,8 @@ import rlhf.model.GptConfig;
  * {@code bin/rlhf generate --model DIR --input IN --output OUT [--set gen.temperature=0 ...]}:
  * rows {"prompt": ...} gain "completion" (its text), "completion_ids" (its tokens, without the
  * EOS that ended it) and "finish_reason" ("stop": the model produced EOS; "length":
- * gen.max_new_tokens or the context ran out).
+ * gen.max_new_tokens or the context ran out). A character cut in two by the length limit decodes
+ * as U+FFFD in "completion"; "completion_ids" are exact.
  *
  * <p>Reproducible: token i of a row is drawn with the uniform (gen.seed, row id, i), where the
  * row id is the row's global line number ({@link InputRow}), so the output depends on the input,
@@ -50,8 +52,10 @@ public final class GenerateCommand {
     record Settings(int maxNewTokens, float temperature, int topK, float topP, long seed, boolean stopAtEos)
             implements java.io.Serializable {
         static Settings of(JobConfig cfg) {
-            Settings s = new Settings((int) cfg.requireIn("gen.max_new_tokens", 1, 1 << 20),
-                    (float) cfg.requireIn("gen.temperature", 0, 1e6), (int) cfg.requireIn("gen.top_k", 0, 1 << 30),
+            cfg.requireIn("gen.max_new_tokens", 1, 1 << 20);
+            cfg.requireIn("gen.top_k", 0, 1 << 30);
+            Settings s = new Settings(cfg.getInt("gen.max_new_tokens"),
+                    (float) cfg.requireIn("gen.temperature", 0, 1e6), cfg.getInt("gen.top_k"),
                     cfg.getFloat("gen.top_p"), cfg.getLong("gen.seed"), cfg.getBoolean("gen.stop_at_eos"));
             try {
                 s.config(0); // validates top_p and the rest now, on the driver
@@ -90,7 +94,7 @@ public final class GenerateCommand {
             int[] lens = w.lengths;
             for (int i = 0; i < n; i++) {
                 System.arraycopy(prompts[i], 0, w.prompts, i * T, prompts[i].length);
-                java.util.Arrays.fill(w.prompts, i * T + prompts[i].length, (i + 1) * T, eos);
+                Arrays.fill(w.prompts, i * T + prompts[i].length, (i + 1) * T, eos);
                 lens[i] = prompts[i].length;
             }
             Generation gen = w.generator.generate(m.params, w.prompts, T, lens, n, s.config(eos), keys);

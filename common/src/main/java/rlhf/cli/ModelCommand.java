@@ -1,5 +1,9 @@
 package rlhf.cli;
 
+import java.io.Serializable;
+import java.util.List;
+import java.util.function.Consumer;
+
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -16,8 +20,8 @@ final class ModelCommand {
 
     /** Output lines of one batch, given the broadcast model (see {@link Batches.BatchFn}). */
     @FunctionalInterface
-    interface ModelBatchFn extends java.io.Serializable {
-        java.util.List<String> apply(LoadedModel model, java.util.List<InputRow> rows) throws Exception;
+    interface ModelBatchFn extends Serializable {
+        List<String> apply(LoadedModel model, List<InputRow> rows) throws Exception;
     }
 
     private ModelCommand() {
@@ -35,7 +39,8 @@ final class ModelCommand {
 
     /** A batch size key: an integer >= 1. */
     static int batchSize(JobConfig cfg, String key) {
-        return (int) cfg.requireIn(key, 1, 1 << 16);
+        cfg.requireIn(key, 1, 1 << 16);
+        return cfg.getInt(key);
     }
 
     /**
@@ -43,7 +48,7 @@ final class ModelCommand {
      * result; {@code check} validates the model on the driver before any task starts.
      */
     static void run(String name, Args args, JavaSparkContext sc, int batchSize,
-                    java.util.function.Consumer<LoadedModel> check, ModelBatchFn fn) throws Exception {
+                    Consumer<LoadedModel> check, ModelBatchFn fn) throws Exception {
         JsonLines.prepareOutput(args.get("output"), args.flag("overwrite"), sc.hadoopConfiguration());
         LoadedModel model = LoadedModel.load(args.get("model"), args.get("tokenizer"), sc.hadoopConfiguration());
         check.accept(model);
@@ -51,7 +56,7 @@ final class ModelCommand {
         LongAccumulator rows = sc.sc().longAccumulator("rows");
         JavaRDD<String> out = JsonLines.read(sc, args.get("input")).mapPartitions(it ->
                 new Batches(it, batchSize, batch -> {
-                    java.util.List<String> lines = fn.apply(bm.value(), batch);
+                    List<String> lines = fn.apply(bm.value(), batch);
                     rows.add(batch.size());
                     return lines;
                 }));
