@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 import rlhf.io.Checkpoint;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
+import rlhf.model.ParamLayout;
 import rlhf.model.RewardScorer;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -199,6 +200,33 @@ class ModelCommandsTest {
             assertArrayEquals(expected, ids, "greedy continuation of row " + i);
             assertEquals(tok.decode(ids), o.get("completion").textValue());
             assertEquals("length", o.get("finish_reason").textValue());
+        }
+    }
+
+    @Test
+    void generationStopsAtEosAndLeavesItOut() throws Exception {
+        // ln_f maps every hidden state to its bias b, and EOS's embedding is 10 b: EOS is always the argmax
+        Checkpoint c = Checkpoint.load(lm, false, new Configuration());
+        ParamLayout layout = ParamLayout.of(c.config().model());
+        float[] p = c.params().clone();
+        int C = c.config().model().nEmbd();
+        int lnw = layout.offset("ln_f.weight");
+        int lnb = layout.offset("ln_f.bias");
+        int eosRow = layout.offset("wte.weight") + tok.eosId() * C;
+        for (int i = 0; i < C; i++) {
+            p[lnw + i] = 0f;
+            p[lnb + i] = (i % 2 == 0 ? 1f : -1f);
+            p[eosRow + i] = 10f * p[lnb + i];
+        }
+        String eosLm = tmp.resolve("eos-lm").toString();
+        new Checkpoint(c.config(), p, c.tokenizer(), null).save(eosLm, new Configuration());
+        Path in = write("eos.jsonl", List.of("{\"prompt\": \"the cat\"}", "{\"prompt\": \"\"}"));
+        String out = tmp.resolve("eos-out").toString();
+        ok(run("generate", "--model", eosLm, "--input", in.toString(), "--output", out, "--set", "gen.temperature=0"));
+        for (ObjectNode o : readOutput(out)) {
+            assertEquals("stop", o.get("finish_reason").textValue());
+            assertEquals(0, o.get("completion_ids").size(), "EOS ends the row and is not part of it");
+            assertEquals("", o.get("completion").textValue());
         }
     }
 
