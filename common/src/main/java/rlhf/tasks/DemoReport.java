@@ -227,13 +227,14 @@ public final class DemoReport {
         String sftMetrics = stageDir(run, "sft") + "/metrics.jsonl";
         String rmMetrics = stageDir(run, "reward") + "/metrics.jsonl";
         String ppoMetrics = stageDir(run, "ppo") + "/metrics.jsonl";
-        chart(r, "SFT loss", sftMetrics, List.of("loss", "eval_loss"), hconf);
-        chart(r, "Reward model pairwise accuracy", rmMetrics, List.of("accuracy", "eval_accuracy"), hconf);
-        chart(r, "PPO: reward-model score of the rollouts (raw, and normalised as PPO uses it)", ppoMetrics,
+        chart(r, "SFT loss", "step", sftMetrics, List.of("loss", "eval_loss"), hconf);
+        chart(r, "Reward model pairwise accuracy", "step", rmMetrics, List.of("accuracy", "eval_accuracy"), hconf);
+        chart(r, "PPO: reward-model score of the rollouts (raw, and normalised as PPO uses it)", "iteration",
+                ppoMetrics,
                 List.of("raw_score_mean", "score_mean"), hconf);
-        chart(r, "PPO: KL to the SFT reference (nats per response)", ppoMetrics, List.of("kl"), hconf);
-        chart(r, "PPO: KL coefficient beta", ppoMetrics, List.of("beta"), hconf);
-        chart(r, "PPO: total reward (score - beta KL)", ppoMetrics, List.of("reward_total_mean"), hconf);
+        chart(r, "PPO: KL to the SFT reference (nats per response)", "iteration", ppoMetrics, List.of("kl"), hconf);
+        chart(r, "PPO: KL coefficient beta", "iteration", ppoMetrics, List.of("beta"), hconf);
+        chart(r, "PPO: total reward (score - beta KL)", "iteration", ppoMetrics, List.of("reward_total_mean"), hconf);
         if (s.ppoGold().size() > 1) {
             double[] x = new double[s.ppoGold().size()];
             double[] g = new double[x.length];
@@ -320,8 +321,8 @@ public final class DemoReport {
     }
 
     /** Draws the named metrics of one metrics file in one chart, if the file has any of them. */
-    private static void chart(Report r, String title, String file, List<String> metrics, Configuration hconf)
-            throws IOException {
+    private static void chart(Report r, String title, String xLabel, String file, List<String> metrics,
+                              Configuration hconf) throws IOException {
         Path p = new Path(file);
         if (!p.getFileSystem(hconf).exists(p)) {
             return;
@@ -347,7 +348,7 @@ public final class DemoReport {
             }
         }
         if (!series.isEmpty()) {
-            r.chart(title, "step", String.join(", ", metrics), series);
+            r.chart(title, xLabel, String.join(", ", metrics), series);
         }
     }
 
