@@ -91,16 +91,6 @@ public final class RewardData {
         return new Examples<>(rdd, ex.count(), ex.dropped(), ex.firstDropped());
     }
 
-    /** The prompt template of the job (with its few-shot prefix), as the SFT job builds it. */
-    public static PromptTemplate template(SparkSession spark, RewardSettings s) {
-        PromptTemplate t = PromptTemplate.of(s.template());
-        if (s.fewShotCount() > 0) {
-            t = t.withFewShot(DatasetSource.fromConfig(s.fewShotPath().orElseThrow(), s.config())
-                    .fewShots(spark, s.fewShotCount()));
-        }
-        return t;
-    }
-
     /** Formatted prompts and all responses: the corpus a tokenizer is trained on. */
     public static JavaRDD<String> corpus(Examples<TextGroup> ex) {
         return ex.rdd().flatMap(g -> {

@@ -16,12 +16,12 @@ import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import rlhf.config.Args;
 import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
+import rlhf.data.DatasetSource;
 import rlhf.data.Examples;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
@@ -65,7 +65,6 @@ import rlhf.tokenizer.BpeTrainer;
 public final class RewardJob {
 
     private static final Logger LOG = LoggerFactory.getLogger(RewardJob.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     public static final String MEAN_KEY = "rlhf_reward_mean";
     public static final String STD_KEY = "rlhf_reward_std";
@@ -136,7 +135,7 @@ public final class RewardJob {
         RunCheckpoints checkpoints = new RunCheckpoints(s.outputDir(), s.checkpointEvery(), s.keepLast(), hconf);
 
         // 1. preference rows, and the model + tokenizer we start from
-        PromptTemplate template = RewardData.template(spark, s);
+        PromptTemplate template = DatasetSource.template(s.config(), spark);
         Examples<RewardData.TextGroup> trainRows = RewardData.read(spark, s.trainPath(), s, template);
         Start start = resume ? resumeFrom(checkpoints, hconf) : fresh(s, checkpoints, trainRows, hconf);
         start = new Start(start.config.withExtra(RewardScorer.APPENDS_EOS_KEY, true)
@@ -183,8 +182,7 @@ public final class RewardJob {
         Progress progress = new Progress();
         if (resume) {
             checkSameRun(start.state, s, train.report(), start.dir);
-            trainer.resumeFrom(new TrainerState(start.state.get("step").asInt(), start.state.get("epoch").asLong(),
-                    start.state.get("position").asLong(), start.state.get("seed").asLong()));
+            trainer.resumeFrom(TrainerState.fromJson(start.state, start.dir + "/" + Checkpoint.TRAINER_STATE));
             adam.restore(start.training.adamM(), start.training.adamV(), start.state.get("adam_step").asLong());
             progress.groups = start.state.get("groups_seen").asLong();
             progress.pairs = start.state.get("pairs_seen").asLong();
@@ -225,7 +223,9 @@ public final class RewardJob {
                 m.put("reward_std", Math.sqrt(Math.max(0, r.sums().extra(5) / answers - mean * mean)));
                 m.put("lr", (double) schedule.lr(r.step()));
                 m.put("grad_norm", r.gradNorm());
+                long tokens = (long) r.sums().extra(6);
                 m.put("pairs_per_s", pairs / seconds);
+                m.put("tokens_per_s", tokens / seconds);
                 m.put("groups_seen", (double) progress.groups);
                 m.put("pairs_seen", (double) progress.pairs);
                 m.put("elapsed_s", progress.elapsed);
@@ -235,7 +235,7 @@ public final class RewardJob {
                     evalMetrics(e.result(), m);
                 }
                 metrics.log(done, m);
-                console.update(done, (long) answers, m);
+                console.update(done, tokens, m);
                 if (checkpoints.due(done) || done == stopAt) {
                     Checkpoint c = new Checkpoint(start.config, trainer.params(), start.tokenizerFiles,
                             new Checkpoint.TrainingState(state(trainer, adam, progress, s, train.report(), total),
@@ -398,12 +398,7 @@ public final class RewardJob {
      */
     private static ObjectNode state(DataParallelTrainer<PromptGroup, RewardLoss.State> trainer, AdamW adam,
             Progress p, RewardSettings s, RewardData.Report train, int total) {
-        TrainerState t = trainer.state();
-        ObjectNode n = JSON.createObjectNode();
-        n.put("step", t.step());
-        n.put("epoch", t.epoch());
-        n.put("position", t.position());
-        n.put("seed", t.seed());
+        ObjectNode n = trainer.state().toJson();
         n.put("adam_step", adam.step());
         n.put("groups_seen", p.groups);
         n.put("pairs_seen", p.pairs);
@@ -421,8 +416,7 @@ public final class RewardJob {
         check(st, "global_batch", s.globalBatch(), dir, "train.global_batch");
         check(st, "context_length", s.contextLength(), dir, "data.context_length");
         check(st, "seed", s.seed(), dir, "train.seed");
-        for (String k : List.of("step", "epoch", "position", "adam_step", "groups_seen", "pairs_seen",
-                "elapsed_seconds")) {
+        for (String k : List.of("adam_step", "groups_seen", "pairs_seen", "elapsed_seconds")) {
             if (!st.has(k)) {
                 throw new IllegalArgumentException("--resume: " + dir + "/" + Checkpoint.TRAINER_STATE + " has no '" + k + "'");
             }

@@ -35,9 +35,10 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
 
     /**
      * Extra sums: pairs, pairs ranked right (r_better > r_worse), sum of r_better - r_worse,
-     * answers, sum and sum of squares of their rewards.
+     * answers, sum and sum of squares of their rewards, and their tokens (padding excluded).
      */
-    public static final String[] STATS = {"pairs", "correct", "margin_sum", "answers", "reward_sum", "reward_sq_sum"};
+    public static final String[] STATS = {"pairs", "correct", "margin_sum", "answers", "reward_sum", "reward_sq_sum",
+            "tokens"};
 
     /** config.json bytes of the model: GptConfig is not Serializable, and the loss travels with every task. */
     private final byte[] modelJson;
@@ -204,6 +205,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
                 double v = s.r[off + k];
                 stats.add(4, v);
                 stats.add(5, v * v);
+                stats.add(6, g.sequences()[k].length);
             }
             off += K;
         }

@@ -63,9 +63,9 @@ public record RewardSettings(
     /** Reads and checks every key of conf/reward.properties. */
     public static RewardSettings from(JobConfig c) {
         String out = c.getPath("output.dir");
-        int fewShot = (int) c.requireIn("data.few_shot.count", 0, 1000);
+        int fewShot = (int) c.requireIn("data.few_shot.n", 0, 1000);
         if (fewShot > 0 && c.getOptional("data.few_shot.path").isEmpty()) {
-            throw new ConfigException("config key 'data.few_shot.count' = " + fewShot
+            throw new ConfigException("config key 'data.few_shot.n' = " + fewShot
                     + " needs data.few_shot.path (the dataset the few-shot examples come from)");
         }
         RewardSettings s = new RewardSettings(c,
