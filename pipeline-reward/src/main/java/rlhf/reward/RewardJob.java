@@ -222,7 +222,7 @@ public final class RewardJob {
                 m.put("reward_mean", mean);
                 m.put("reward_std", Math.sqrt(Math.max(0, r.sums().extra(5) / answers - mean * mean)));
                 m.put("lr", (double) schedule.lr(r.step()));
-                m.put("grad_norm", r.gradNorm());
+                m.put("grad_norm", (double) r.gradNorm());
                 long tokens = (long) r.sums().extra(6);
                 m.put("pairs_per_s", pairs / seconds);
                 m.put("tokens_per_s", tokens / seconds);

@@ -223,6 +223,29 @@ class RewardLossTest {
     }
 
     @Test
+    void withBidirectionalAttentionPaddingIsItsOwnSegment() {
+        GptConfig enc = new GptConfig(257, 24, 2, 2, 8, 1e-5f, GptConfig.Activation.GELU, false,
+                GptConfig.Positions.SINUSOIDAL, GptConfig.Norm.POST_LN, 0f, 0f, 0f, true);
+        float[] lm = new float[ParamLayout.of(enc.withScoreHead(false)).size()];
+        Gpt.init(enc.withScoreHead(false), lm, 2);
+        float[] params = ScoreHead.extend(enc.withScoreHead(false), lm, 0.5f, 2);
+        SplittableRandom r = new SplittableRandom(6);
+        PromptGroup small = new PromptGroup(new int[][] {randomSeq(r, 4), randomSeq(r, 6)}, new int[] {1},
+                new int[] {0}, null, "small");
+        PromptGroup big = new PromptGroup(new int[][] {randomSeq(r, 22), randomSeq(r, 17)}, new int[] {0},
+                new int[] {1}, null, "big");
+        RewardLoss loss = new RewardLoss(enc, 2, 2, 24, EOS, 0);
+        RewardLoss.State s = loss.newState();
+        loss.forward(s, params, List.of(small), false, 0L);
+        double[] alone = {s.reward(0), s.reward(1)};
+        loss.forward(s, params, List.of(small, big), false, 0L);
+        for (int k = 0; k < 2; k++) {
+            assertEquals(alone[k], s.reward(k), 1e-5, "answer " + k + " padded from " + small.sequences()[k].length
+                    + " to 22 tokens next to a longer group, bidirectional attention");
+        }
+    }
+
+    @Test
     void trainingSequencesAreScoredAsTheSharedScorerScores() throws Exception {
         float[] params = RewardFixtures.tinyModel(CFG, 8);
         BpeTokenizer tok = RewardFixtures.byteTokenizer();
