@@ -250,6 +250,11 @@ class RewardJobTest {
         assertEquals("plain", cfg.extraString(RewardJob.TEMPLATE_KEY));
     }
 
+    private static Map<String, Object> withMargin(Map<String, Object> row, double margin) {
+        row.put("margin", margin);
+        return row;
+    }
+
     private static RewardSettings settings(String[] common, String... more) {
         List<String> all = new ArrayList<>(Arrays.asList(common));
         all.addAll(Arrays.asList(more));
@@ -262,7 +267,7 @@ class RewardJobTest {
                 RewardFixtures.pair("p1", " good", " bad"),
                 RewardFixtures.pair("p2", " same", " same"),
                 RewardFixtures.pair("p3", " fine", ""),
-                RewardFixtures.pair("p4", " ok", " not ok")));
+                withMargin(RewardFixtures.pair("p4", " ok", " not ok"), 0.5)));
         String ranks = RewardFixtures.writeJsonl(tmp.resolve("bad/ranks.jsonl"), List.of(
                 RewardFixtures.ranking("r1", List.of(" a", " b", " c"), 2, 0, 1),
                 RewardFixtures.ranking("r2", List.of(" a", " b", " c"), 0, 0, 1),
@@ -280,6 +285,9 @@ class RewardJobTest {
         String named = String.join("; ", p.report().firstBad());
         assertTrue(named.contains("pairs.jsonl row 2") && named.contains("identical"), named);
         assertTrue(named.contains("pairs.jsonl row 3") && named.contains("empty"), named);
+        List<PromptGroup> kept = p.data().shards().flatMap(s -> s.examples.iterator()).collect();
+        assertEquals(List.of("[0.5]", "null"), kept.stream().map(x -> x.margin() == null ? "null"
+                : Arrays.toString(x.margin())).sorted().toList(), "the optional margin column, where given");
         p.data().unpersist();
 
         RewardData.Prepared q = RewardData.prepare(sc, RewardData.read(spark, ranks, drop, plain), tok, drop, "ranks");
