@@ -1,10 +1,8 @@
 package rlhf.reward;
 
-import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
 
-import rlhf.io.ModelConfigJson;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
@@ -40,9 +38,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
     public static final String[] STATS = {"pairs", "correct", "margin_sum", "answers", "reward_sum", "reward_sq_sum",
             "tokens"};
 
-    /** config.json bytes of the model: GptConfig is not Serializable, and the loss travels with every task. */
-    private final byte[] modelJson;
-    private transient GptConfig model;
+    private final GptConfig model;
     private final int microBatch;
     private final int maxK;
     private final int maxT;
@@ -68,24 +64,11 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
             throw new IllegalArgumentException("pad id " + padId + " outside the vocabulary [0, " + model.vocabSize() + ")");
         }
         this.model = model;
-        this.modelJson = ModelConfigJson.of(model, padId).toBytes();
         this.microBatch = microBatch;
         this.maxK = maxK;
         this.maxT = maxT;
         this.padId = padId;
         this.center = center;
-    }
-
-    /** The model's shape (parsed once per deserialized copy). */
-    GptConfig model() {
-        if (model == null) {
-            try {
-                model = ModelConfigJson.parse(modelJson, "reward loss model config").model();
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        return model;
     }
 
     /** Per-task workspace: the model for (microBatch·maxK, maxT) and the batch arrays. */
@@ -128,12 +111,12 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
 
     @Override
     public String stateKey() {
-        return "reward:" + model() + ":" + microBatch + "x" + maxK + "x" + maxT;
+        return "reward:" + model + ":" + microBatch + "x" + maxK + "x" + maxT;
     }
 
     @Override
     public State createState(int paramCount) {
-        int expected = ParamLayout.of(model()).size();
+        int expected = ParamLayout.of(model).size();
         if (paramCount != expected) {
             throw new IllegalArgumentException("parameters have " + paramCount + " floats, the reward model needs " + expected);
         }
@@ -142,7 +125,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
 
     /** A fresh workspace of this loss's shape (evaluation, tests). */
     public State newState() {
-        return new State(model(), microBatch * maxK, maxT);
+        return new State(model, microBatch * maxK, maxT);
     }
 
     @Override
@@ -176,7 +159,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
     int forward(State s, float[] params, List<PromptGroup> batch, boolean training, long seed) {
         int R = layout(s, batch);
         int T = s.T;
-        s.gpt.forward(params, s.tokens, null, model().causal() ? null : s.segments, R, T, training, seed);
+        s.gpt.forward(params, s.tokens, null, model.causal() ? null : s.segments, R, T, training, seed);
         s.forwards++;
         s.rowsForwarded += R;
         s.gpt.scoreHeadForward(params, s.values);

@@ -97,25 +97,23 @@ public final class RewardScoring {
         return spark.createDataFrame(rows, schema.add("reward", DataTypes.FloatType, true));
     }
 
-    /** What the executors need of the checkpoint; config.json as bytes since GptConfig is not Serializable. */
+    /** What the executors need of the checkpoint. */
     static final class Model implements Serializable {
         private static final long serialVersionUID = 1L;
         final String dir;
         final float[] params;
         final BpeTokenizer tokenizer;
-        final byte[] configJson;
+        final GptConfig gpt;
         final boolean appendEos;
         final int eos;
-        private transient GptConfig gpt;
 
         private Model(String dir, ModelConfigJson config, float[] params, BpeTokenizer tokenizer) {
             this.dir = dir;
             this.params = params;
             this.tokenizer = tokenizer;
-            this.configJson = config.toBytes();
+            this.gpt = config.model();
             this.appendEos = config.extraBoolean(RewardScorer.APPENDS_EOS_KEY, false);
             this.eos = config.eosTokenId();
-            this.gpt = config.model();
         }
 
         static Model load(String dir, JavaSparkContext sc) {
@@ -138,16 +136,6 @@ public final class RewardScoring {
             }
         }
 
-        synchronized GptConfig gpt() {
-            if (gpt == null) {
-                try {
-                    gpt = ModelConfigJson.parse(configJson, dir + "/" + ModelConfigJson.FILE).model();
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-            return gpt;
-        }
     }
 
     /** Workspace length for sequences of up to n tokens: the next power of two >= max(n, 16), at most max. */
@@ -206,7 +194,7 @@ public final class RewardScoring {
         }
 
         private void scoreBatch() {
-            GptConfig g = m.gpt();
+            GptConfig g = m.gpt;
             int n = batch.size();
             int[][] prompts = new int[n][];
             int[][] responses = new int[n][];
