@@ -306,6 +306,19 @@ class RewardJobTest {
         assertArrayEquals(new int[] {0, 1, 1}, g.worse());
         q.data().unpersist();
 
+        // the same pairs as Parquet with the user's own column names
+        String parquet = tmp.resolve("bad/pairs.parquet").toString();
+        spark.read().json(pairs).withColumnRenamed("prompt", "question").withColumnRenamed("chosen", "good")
+                .withColumnRenamed("rejected", "bad").coalesce(1).write().parquet(parquet);
+        RewardSettings mapped = RewardFixtures.settings("data.train=" + parquet, "data.template=plain",
+                "data.context_length=16", "data.columns.prompt=question", "data.columns.chosen=good",
+                "data.columns.rejected=bad");
+        RewardData.Prepared pq = RewardData.prepare(sc, RewardData.read(spark, parquet, mapped, plain), tok, mapped,
+                "parquet pairs");
+        assertEquals(2, pq.report().groups());
+        assertEquals(2, pq.report().badRows(), String.join("; ", pq.report().firstBad()));
+        pq.data().unpersist();
+
         // over-long: dropped and counted, or failed
         RewardSettings tight = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=9");
         RewardData.Prepared o = RewardData.prepare(sc, RewardData.read(spark, pairs, tight, plain), tok, tight, "pairs");
