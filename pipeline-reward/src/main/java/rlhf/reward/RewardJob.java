@@ -138,9 +138,8 @@ public final class RewardJob {
         PromptTemplate template = DatasetSource.template(s.config(), spark);
         Examples<RewardData.TextGroup> trainRows = RewardData.read(spark, s.trainPath(), s, template);
         Start start = resume ? resumeFrom(checkpoints, hconf) : fresh(s, checkpoints, trainRows, hconf);
-        start = new Start(start.config.withExtra(RewardScorer.APPENDS_EOS_KEY, true)
-                .withExtra(TEMPLATE_KEY, template.name()), start.params, start.tokenizer, start.tokenizerFiles,
-                start.training, start.state, start.dir);
+        start = start.withConfig(start.config.withExtra(RewardScorer.APPENDS_EOS_KEY, true)
+                .withExtra(TEMPLATE_KEY, template.name()));
         GptConfig model = start.config.model();
         LOG.info("reward model: {} layers, {} heads, width {}, vocabulary {}, {} parameters{}", model.nLayer(),
                 model.nHead(), model.nEmbd(), model.vocabSize(), start.params.length,
@@ -300,6 +299,10 @@ public final class RewardJob {
     /** The model (with score head), tokenizer and (when resuming) training state a run starts from. */
     private record Start(ModelConfigJson config, float[] params, BpeTokenizer tokenizer,
             Checkpoint.Tokenizer tokenizerFiles, Checkpoint.TrainingState training, ObjectNode state, String dir) {
+
+        Start withConfig(ModelConfigJson c) {
+            return new Start(c, params, tokenizer, tokenizerFiles, training, state, dir);
+        }
     }
 
     private static Start resumeFrom(RunCheckpoints checkpoints, Configuration hconf) throws IOException {
