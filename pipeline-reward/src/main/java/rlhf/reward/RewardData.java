@@ -156,6 +156,7 @@ public final class RewardData {
         int T = s.contextLength();
         JavaRDD<Outcome> outcomes = ex.rdd().map(g -> convert(tok.value(), g, T));
         outcomes.setName("tokenized " + what).persist(StorageLevel.MEMORY_AND_DISK());
+        sc.setJobDescription("check, tokenize and cache " + what);
         try {
             Counts c = new Counts();
             for (Counts part : outcomes.mapPartitions(RewardData::count).collect()) { // partition order
@@ -198,6 +199,7 @@ public final class RewardData {
             LOG.info(r.summary());
             return new Prepared(data, r);
         } finally {
+            sc.setJobDescription(null);
             outcomes.unpersist(false);
             tok.destroy(false);
         }
