@@ -1,0 +1,350 @@
+package rlhf.tensor;
+
+import java.util.Arrays;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The fast kernels behind {@link Matmul}: a GotoBLAS-style blocked product on the Vector API.
+ *
+ * <pre>
+ * gemm:  c (M,N) (+)= a (M,K) · b (K,N)      a(m,k) = a[aOff + m*aRs + k*aCs]
+ *                                          b(k,n) = b[bOff + k*bRs + n*bCs]
+ * </pre>
+ *
+ * Strides let the three products of a linear layer use one kernel without copying whole
+ * matrices: forward reads w (OC,C) as b with bRs=1 (a transposed view), dw reads dout (BT,OC) as
+ * a with aRs=1. Blocks of a (MC x KC) and b (KC x NC) are packed into per-thread scratch so that
+ * the micro-kernel reads both contiguously: for each k it broadcasts MR values of a and
+ * multiplies them by NR = 4 vectors of b, keeping MR x 4 vector accumulators in registers.
+ *
+ * <p>Work is split over rows m (each thread owns whole rows of c), so there are no races, and
+ * every element of c is summed in the same k order whatever the thread count: results do not
+ * depend on thread timing nor on the number of threads.
+ */
+final class MatmulGemm {
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    /** Rows of a per micro-tile. */
+    static final int MR = 4;
+    /** Columns of b per micro-tile: four vectors. */
+    static final int NR = 4 * L;
+    /** Depth of a packed block (the k extent of one pass over c). */
+    static final int KC = Integer.getInteger("rlhf.matmul.kc", 256);
+    /** Rows of a in a packed block (kept in L2). */
+    static final int MC = roundUp(Integer.getInteger("rlhf.matmul.mc", 64), MR);
+    /** Columns of b in a packed block. */
+    static final int NC = roundUp(Integer.getInteger("rlhf.matmul.nc", 1024), NR);
+    /** Below this many rows the forward product skips packing and does register-tiled dot products. */
+    static final int SMALL_M = 16;
+
+    private MatmulGemm() {
+    }
+
+    /** Per-thread packing buffers, sized once. */
+    private static final class Scratch {
+        final float[] ap = new float[MC * KC];
+        final float[] bp = new float[KC * NC];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    static int roundUp(int x, int m) {
+        return Math.max(m, (x + m - 1) / m * m);
+    }
+
+    /**
+     * c (M,N) (+)= a (M,K) · b (K,N), parallel over rows of c. With {@code set} the first k block
+     * writes {@code acc + bias(n)} (bias may be null: zero) instead of adding into c.
+     */
+    static void gemm(int M, int N, int K,
+                     float[] a, int aOff, int aRs, int aCs,
+                     float[] b, int bOff, int bRs, int bCs,
+                     float[] c, int cOff, int ldc,
+                     float[] bias, int biasOff, boolean set) {
+        if (M <= 0 || N <= 0) {
+            return;
+        }
+        if (K <= 0) {
+            if (set) {
+                setBias(c, cOff, ldc, M, N, bias, biasOff);
+            }
+            return;
+        }
+        Parallel.forRange(M, MR, (m0, m1) -> gemmRows(m0, m1, N, K, a, aOff, aRs, aCs, b, bOff, bRs, bCs,
+                c, cOff, ldc, bias, biasOff, set));
+    }
+
+    private static void gemmRows(int m0, int m1, int N, int K,
+                                 float[] a, int aOff, int aRs, int aCs,
+                                 float[] b, int bOff, int bRs, int bCs,
+                                 float[] c, int cOff, int ldc,
+                                 float[] bias, int biasOff, boolean set) {
+        Scratch s = SCRATCH.get();
+        float[] ap = s.ap;
+        float[] bp = s.bp;
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc);
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                boolean first = set && pc == 0;
+                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp);
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ap);
+                    if (first) {
+                        // forward: c starts from the bias (or zero); done here, not in the
+                        // micro-kernel, because a call there with live vectors costs 4x
+                        setBias(c, cOff + ic * ldc + jc, ldc, mc, nc, bias, biasOff + jc);
+                    }
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int nr = Math.min(NR, nc - jr);
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            kernel(kc, ap, ir * kc, bp, jr * kc, c, cOff + (ic + ir) * ldc + jc + jr, ldc,
+                                    mr, nr, s.tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs b (kc,nc) into panels of NR columns: bp[jr*kc + k*NR + j] = b(k, jr+j). Lanes past
+     * nc in the last panel keep stale values: they only feed columns that are never stored.
+     */
+    private static void packB(int kc, int nc, float[] b, int bo, int bRs, int bCs, float[] bp) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int p = jr * kc;
+            if (bCs == 1) {
+                int src = bo + jr;
+                if (nr == NR) {
+                    for (int k = 0; k < kc; k++, src += bRs, p += NR) {
+                        FloatVector.fromArray(S, b, src).intoArray(bp, p);
+                        FloatVector.fromArray(S, b, src + L).intoArray(bp, p + L);
+                        FloatVector.fromArray(S, b, src + 2 * L).intoArray(bp, p + 2 * L);
+                        FloatVector.fromArray(S, b, src + 3 * L).intoArray(bp, p + 3 * L);
+                    }
+                } else {
+                    for (int k = 0; k < kc; k++, src += bRs, p += NR) {
+                        System.arraycopy(b, src, bp, p, nr);
+                    }
+                }
+            } else {
+                // transposed view (bRs == 1 for forward): read each column of b contiguously
+                for (int j = 0; j < nr; j++) {
+                    int src = bo + (jr + j) * bCs;
+                    int dst = p + j;
+                    for (int k = 0; k < kc; k++) {
+                        bp[dst + k * NR] = b[src + k * bRs];
+                    }
+                }
+            }
+        }
+    }
+
+    /** Packs a (mc,kc) into panels of MR rows: ap[ir*kc + k*MR + i] = a(ir+i, k). */
+    private static void packA(int mc, int kc, float[] a, int ao, int aRs, int aCs, float[] ap) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir);
+            int p = ir * kc;
+            if (aRs == 1 && mr == MR) {
+                int src = ao + ir;
+                for (int k = 0; k < kc; k++, src += aCs, p += MR) {
+                    ap[p] = a[src];
+                    ap[p + 1] = a[src + 1];
+                    ap[p + 2] = a[src + 2];
+                    ap[p + 3] = a[src + 3];
+                }
+            } else {
+                for (int i = 0; i < mr; i++) {
+                    int src = ao + (ir + i) * aRs;
+                    int dst = p + i;
+                    for (int k = 0; k < kc; k++) {
+                        ap[dst + k * MR] = a[src + k * aCs];
+                    }
+                }
+            }
+        }
+    }
+
+    /** The MR x NR micro-tile: 16 vector accumulators, one broadcast of a per row and k. */
+    private static void kernel(int kc, float[] ap, int pa, float[] bp, int pb,
+                               float[] c, int co, int ldc, int mr, int nr, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        for (int k = 0; k < kc; k++, pa += MR, pb += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, pb);
+            FloatVector b1 = FloatVector.fromArray(S, bp, pb + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, pb + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, pb + 3 * L);
+            FloatVector x = FloatVector.broadcast(S, ap[pa]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            c02 = x.fma(b2, c02);
+            c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(S, ap[pa + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            c12 = x.fma(b2, c12);
+            c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(S, ap[pa + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            c22 = x.fma(b2, c22);
+            c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(S, ap[pa + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            c32 = x.fma(b2, c32);
+            c33 = x.fma(b3, c33);
+        }
+        if (mr == MR && nr == NR) {
+            // inline on purpose: passing vectors to a helper that C2 does not inline boxes them
+            int c0 = co, c1 = co + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+            c00.add(FloatVector.fromArray(S, c, c0)).intoArray(c, c0);
+            c01.add(FloatVector.fromArray(S, c, c0 + L)).intoArray(c, c0 + L);
+            c02.add(FloatVector.fromArray(S, c, c0 + 2 * L)).intoArray(c, c0 + 2 * L);
+            c03.add(FloatVector.fromArray(S, c, c0 + 3 * L)).intoArray(c, c0 + 3 * L);
+            c10.add(FloatVector.fromArray(S, c, c1)).intoArray(c, c1);
+            c11.add(FloatVector.fromArray(S, c, c1 + L)).intoArray(c, c1 + L);
+            c12.add(FloatVector.fromArray(S, c, c1 + 2 * L)).intoArray(c, c1 + 2 * L);
+            c13.add(FloatVector.fromArray(S, c, c1 + 3 * L)).intoArray(c, c1 + 3 * L);
+            c20.add(FloatVector.fromArray(S, c, c2)).intoArray(c, c2);
+            c21.add(FloatVector.fromArray(S, c, c2 + L)).intoArray(c, c2 + L);
+            c22.add(FloatVector.fromArray(S, c, c2 + 2 * L)).intoArray(c, c2 + 2 * L);
+            c23.add(FloatVector.fromArray(S, c, c2 + 3 * L)).intoArray(c, c2 + 3 * L);
+            c30.add(FloatVector.fromArray(S, c, c3)).intoArray(c, c3);
+            c31.add(FloatVector.fromArray(S, c, c3 + L)).intoArray(c, c3 + L);
+            c32.add(FloatVector.fromArray(S, c, c3 + 2 * L)).intoArray(c, c3 + 2 * L);
+            c33.add(FloatVector.fromArray(S, c, c3 + 3 * L)).intoArray(c, c3 + 3 * L);
+            return;
+        }
+        // edge tile: spill to scratch and add only the valid mr x nr part (scalar tail)
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c02.intoArray(tile, 2 * L);
+        c03.intoArray(tile, 3 * L);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + L);
+        c12.intoArray(tile, NR + 2 * L);
+        c13.intoArray(tile, NR + 3 * L);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + L);
+        c22.intoArray(tile, 2 * NR + 2 * L);
+        c23.intoArray(tile, 2 * NR + 3 * L);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + L);
+        c32.intoArray(tile, 3 * NR + 2 * L);
+        c33.intoArray(tile, 3 * NR + 3 * L);
+        for (int i = 0; i < mr; i++) {
+            int ci = co + i * ldc;
+            for (int j = 0; j < nr; j++) {
+                c[ci + j] += tile[i * NR + j];
+            }
+        }
+    }
+
+    /** c (M,N) = bias (N) broadcast over rows, or zero when bias is null. */
+    private static void setBias(float[] c, int cOff, int ldc, int M, int N, float[] bias, int biasOff) {
+        for (int m = 0; m < M; m++) {
+            int cm = cOff + m * ldc;
+            if (bias == null) {
+                Arrays.fill(c, cm, cm + N, 0f);
+            } else {
+                System.arraycopy(bias, biasOff, c, cm, N);
+            }
+        }
+    }
+
+    /**
+     * Forward for few rows (generation): out (BT,OC) = inp (BT,C) · w (OC,C)^T + bias, as dot
+     * products of contiguous rows, 4 output channels at a time so each w row is read once from
+     * memory per call. Parallel over output channels (each thread owns whole columns of out).
+     */
+    static void forwardFewRows(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
+                               float[] bias, int biasOff, int BT, int C, int OC) {
+        Parallel.forRange(OC, 16, (o0, o1) -> {
+            int cv = C - C % L;
+            int oc = o0;
+            for (; oc + 4 <= o1; oc += 4) {
+                int w0 = wOff + oc * C, w1 = w0 + C, w2 = w1 + C, w3 = w2 + C;
+                for (int bt = 0; bt < BT; bt++) {
+                    int in = inpOff + bt * C;
+                    FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                    for (int i = 0; i < cv; i += L) {
+                        FloatVector x = FloatVector.fromArray(S, inp, in + i);
+                        a0 = x.fma(FloatVector.fromArray(S, w, w0 + i), a0);
+                        a1 = x.fma(FloatVector.fromArray(S, w, w1 + i), a1);
+                        a2 = x.fma(FloatVector.fromArray(S, w, w2 + i), a2);
+                        a3 = x.fma(FloatVector.fromArray(S, w, w3 + i), a3);
+                    }
+                    float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                    float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                    for (int i = cv; i < C; i++) {
+                        float x = inp[in + i];
+                        s0 += x * w[w0 + i];
+                        s1 += x * w[w1 + i];
+                        s2 += x * w[w2 + i];
+                        s3 += x * w[w3 + i];
+                    }
+                    int o = outOff + bt * OC + oc;
+                    if (bias != null) {
+                        s0 += bias[biasOff + oc];
+                        s1 += bias[biasOff + oc + 1];
+                        s2 += bias[biasOff + oc + 2];
+                        s3 += bias[biasOff + oc + 3];
+                    }
+                    out[o] = s0;
+                    out[o + 1] = s1;
+                    out[o + 2] = s2;
+                    out[o + 3] = s3;
+                }
+            }
+            for (; oc < o1; oc++) {
+                int w0 = wOff + oc * C;
+                for (int bt = 0; bt < BT; bt++) {
+                    int in = inpOff + bt * C;
+                    FloatVector a0 = FloatVector.zero(S);
+                    for (int i = 0; i < cv; i += L) {
+                        a0 = FloatVector.fromArray(S, inp, in + i).fma(FloatVector.fromArray(S, w, w0 + i), a0);
+                    }
+                    float s0 = a0.reduceLanes(VectorOperators.ADD);
+                    for (int i = cv; i < C; i++) {
+                        s0 += inp[in + i] * w[w0 + i];
+                    }
+                    out[outOff + bt * OC + oc] = bias == null ? s0 : s0 + bias[biasOff + oc];
+                }
+            }
+        });
+    }
+
+    /** dbias (OC) += sum over BT of dout (BT,OC), parallel over output channels. */
+    static void biasBackward(float[] dbias, int dbiasOff, float[] dout, int doutOff, int BT, int OC) {
+        Parallel.forRange(OC, 4 * L, (o0, o1) -> {
+            int ov = o0 + (o1 - o0) / L * L;
+            for (int oc = o0; oc < ov; oc += L) {
+                FloatVector acc = FloatVector.zero(S);
+                for (int bt = 0; bt < BT; bt++) {
+                    acc = acc.add(FloatVector.fromArray(S, dout, doutOff + bt * OC + oc));
+                }
+                acc.add(FloatVector.fromArray(S, dbias, dbiasOff + oc)).intoArray(dbias, dbiasOff + oc);
+            }
+            for (int oc = ov; oc < o1; oc++) {
+                float acc = 0f;
+                for (int bt = 0; bt < BT; bt++) {
+                    acc += dout[doutOff + bt * OC + oc];
+                }
+                dbias[dbiasOff + oc] += acc;
+            }
+        });
+    }
+}
