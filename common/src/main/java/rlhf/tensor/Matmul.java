@@ -34,8 +34,9 @@ public final class Matmul {
         } else if (BT < MatmulGemm.SMALL_M) {
             MatmulGemm.forwardFewRows(out, outOff, inp, inpOff, w, wOff, bias, biasOff, BT, C, OC);
         } else {
-            // a = inp (BT,C); b(k=c, n=oc) = w[oc*C + c], a transposed view of w
-            MatmulGemm.gemm(BT, OC, C, inp, inpOff, C, 1, w, wOff, 1, C, out, outOff, OC, bias, biasOff, true);
+            // a = inp (BT,C); b(k=c, n=oc) = w[oc*C + c], a transposed view of w whose packing
+            // costs most: split over output channels so each thread packs only its share of w
+            MatmulGemm.gemm(BT, OC, C, inp, inpOff, C, 1, w, wOff, 1, C, out, outOff, OC, bias, biasOff, true, true);
         }
     }
 
@@ -48,11 +49,11 @@ public final class Matmul {
         }
         if (dinp != null) {
             // dinp (BT,C) += dout (BT,OC) · w (OC,C), split over rows bt
-            MatmulGemm.gemm(BT, C, OC, dout, doutOff, OC, 1, w, wOff, C, 1, dinp, dinpOff, C, null, 0, false);
+            MatmulGemm.gemm(BT, C, OC, dout, doutOff, OC, 1, w, wOff, C, 1, dinp, dinpOff, C, null, 0, false, false);
         }
         if (dw != null) {
             // dw (OC,C) += dout^T (OC,BT) · inp (BT,C): a(m=oc, k=bt) = dout[bt*OC + oc], split over oc
-            MatmulGemm.gemm(OC, C, BT, dout, doutOff, 1, OC, inp, inpOff, C, 1, dw, dwOff, C, null, 0, false);
+            MatmulGemm.gemm(OC, C, BT, dout, doutOff, 1, OC, inp, inpOff, C, 1, dw, dwOff, C, null, 0, false, false);
         }
         if (dbias != null) {
             MatmulGemm.biasBackward(dbias, dbiasOff, dout, doutOff, BT, OC);

@@ -20,7 +20,7 @@ import jdk.incubator.vector.VectorSpecies;
  * the micro-kernel reads both contiguously: for each k it broadcasts MR values of a and
  * multiplies them by NR = 4 vectors of b, keeping MR x 4 vector accumulators in registers.
  *
- * <p>Work is split over rows m (each thread owns whole rows of c), so there are no races, and
+ * <p>Work is split over rows m or columns n (each thread owns a block of c), so there are no races, and
  * every element of c is summed in the same k order whatever the thread count: results do not
  * depend on thread timing nor on the number of threads.
  */
@@ -38,6 +38,9 @@ final class MatmulGemm {
     static final int MC = roundUp(Integer.getInteger("rlhf.matmul.mc", 64), MR);
     /** Columns of b in a packed block. */
     static final int NC = roundUp(Integer.getInteger("rlhf.matmul.nc", 1024), NR);
+    /** k slice of the transposing pack. */
+    private static final int TK = Integer.getInteger("rlhf.matmul.tk", 16);
+    private static final boolean GATHER = !"false".equals(System.getProperty("rlhf.matmul.gather"));
     /** Below this many rows the forward product skips packing and does register-tiled dot products. */
     static final int SMALL_M = 16;
 
@@ -49,6 +52,8 @@ final class MatmulGemm {
         final float[] ap = new float[MC * KC];
         final float[] bp = new float[KC * NC];
         final float[] tile = new float[MR * NR];
+        /** Gather offsets j * bCs of the transposing pack. */
+        final int[] idx = new int[L];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -58,14 +63,16 @@ final class MatmulGemm {
     }
 
     /**
-     * c (M,N) (+)= a (M,K) · b (K,N), parallel over rows of c. With {@code set} the first k block
-     * writes {@code acc + bias(n)} (bias may be null: zero) instead of adding into c.
+     * c (M,N) (+)= a (M,K) · b (K,N), parallel over rows of c, or over columns with
+     * {@code splitColumns} (then each thread packs only its own part of b: the choice when b is
+     * the big operand and its packing is the expensive one). With {@code set} c is first set to
+     * bias(n) (or zero when bias is null) instead of accumulated into.
      */
     static void gemm(int M, int N, int K,
                      float[] a, int aOff, int aRs, int aCs,
                      float[] b, int bOff, int bRs, int bCs,
                      float[] c, int cOff, int ldc,
-                     float[] bias, int biasOff, boolean set) {
+                     float[] bias, int biasOff, boolean set, boolean splitColumns) {
         if (M <= 0 || N <= 0) {
             return;
         }
@@ -75,11 +82,17 @@ final class MatmulGemm {
             }
             return;
         }
-        Parallel.forRange(M, MR, (m0, m1) -> gemmRows(m0, m1, N, K, a, aOff, aRs, aCs, b, bOff, bRs, bCs,
-                c, cOff, ldc, bias, biasOff, set));
+        if (splitColumns) {
+            Parallel.forRange(N, NR, (n0, n1) -> gemmBlock(0, M, n0, n1, K, a, aOff, aRs, aCs, b, bOff, bRs, bCs,
+                    c, cOff, ldc, bias, biasOff, set));
+        } else {
+            Parallel.forRange(M, MR, (m0, m1) -> gemmBlock(m0, m1, 0, N, K, a, aOff, aRs, aCs, b, bOff, bRs, bCs,
+                    c, cOff, ldc, bias, biasOff, set));
+        }
     }
 
-    private static void gemmRows(int m0, int m1, int N, int K,
+    /** c[m0:m1, n0:n1] (+)= a[m0:m1, :] · b[:, n0:n1], one thread. */
+    private static void gemmBlock(int m0, int m1, int n0, int n1, int K,
                                  float[] a, int aOff, int aRs, int aCs,
                                  float[] b, int bOff, int bRs, int bCs,
                                  float[] c, int cOff, int ldc,
@@ -87,12 +100,12 @@ final class MatmulGemm {
         Scratch s = SCRATCH.get();
         float[] ap = s.ap;
         float[] bp = s.bp;
-        for (int jc = 0; jc < N; jc += NC) {
-            int nc = Math.min(NC, N - jc);
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < K; pc += KC) {
                 int kc = Math.min(KC, K - pc);
                 boolean first = set && pc == 0;
-                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp);
+                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp, s.idx);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ap);
@@ -118,7 +131,12 @@ final class MatmulGemm {
      * Packs b (kc,nc) into panels of NR columns: bp[jr*kc + k*NR + j] = b(k, jr+j). Lanes past
      * nc in the last panel keep stale values: they only feed columns that are never stored.
      */
-    private static void packB(int kc, int nc, float[] b, int bo, int bRs, int bCs, float[] bp) {
+    private static void packB(int kc, int nc, float[] b, int bo, int bRs, int bCs, float[] bp, int[] idx) {
+        if (bCs != 1 && idx[1] != bCs) {
+            for (int j = 0; j < L; j++) {
+                idx[j] = j * bCs;
+            }
+        }
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             int p = jr * kc;
@@ -137,12 +155,26 @@ final class MatmulGemm {
                     }
                 }
             } else {
-                // transposed view (bRs == 1 for forward): read each column of b contiguously
-                for (int j = 0; j < nr; j++) {
-                    int src = bo + (jr + j) * bCs;
-                    int dst = p + j;
-                    for (int k = 0; k < kc; k++) {
-                        bp[dst + k * NR] = b[src + k * bRs];
+                // transposed view (bRs == 1 for forward)
+                if (nr == NR && GATHER) {
+                    // one gather of L values from L rows of w per (k, vector): contiguous stores
+                    for (int j = 0; j < NR; j += L) {
+                        int src = bo + (jr + j) * bCs;
+                        for (int k = 0; k < kc; k++) {
+                            FloatVector.fromArray(S, b, src + k * bRs, idx, 0).intoArray(bp, p + k * NR + j);
+                        }
+                    }
+                } else {
+                    // scalar, in slices of TK k so the strided writes stay within a few L1 lines
+                    for (int k0 = 0; k0 < kc; k0 += TK) {
+                        int k1 = Math.min(kc, k0 + TK);
+                        for (int j = 0; j < nr; j++) {
+                            int src = bo + (jr + j) * bCs;
+                            int dst = p + j;
+                            for (int k = k0; k < k1; k++) {
+                                bp[dst + k * NR] = b[src + k * bRs];
+                            }
+                        }
                     }
                 }
             }
