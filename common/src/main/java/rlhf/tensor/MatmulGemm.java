@@ -4,6 +4,8 @@ import java.util.Arrays;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,9 +40,6 @@ final class MatmulGemm {
     static final int MC = roundUp(Integer.getInteger("rlhf.matmul.mc", 64), MR);
     /** Columns of b in a packed block. */
     static final int NC = roundUp(Integer.getInteger("rlhf.matmul.nc", 1024), NR);
-    /** k slice of the transposing pack. */
-    private static final int TK = Integer.getInteger("rlhf.matmul.tk", 16);
-    private static final boolean GATHER = !"false".equals(System.getProperty("rlhf.matmul.gather"));
     /** Below this many rows the forward product skips packing and does register-tiled dot products. */
     static final int SMALL_M = 16;
 
@@ -52,8 +51,6 @@ final class MatmulGemm {
         final float[] ap = new float[MC * KC];
         final float[] bp = new float[KC * NC];
         final float[] tile = new float[MR * NR];
-        /** Gather offsets j * bCs of the transposing pack. */
-        final int[] idx = new int[L];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -105,7 +102,7 @@ final class MatmulGemm {
             for (int pc = 0; pc < K; pc += KC) {
                 int kc = Math.min(KC, K - pc);
                 boolean first = set && pc == 0;
-                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp, s.idx);
+                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ap);
@@ -131,12 +128,8 @@ final class MatmulGemm {
      * Packs b (kc,nc) into panels of NR columns: bp[jr*kc + k*NR + j] = b(k, jr+j). Lanes past
      * nc in the last panel keep stale values: they only feed columns that are never stored.
      */
-    private static void packB(int kc, int nc, float[] b, int bo, int bRs, int bCs, float[] bp, int[] idx) {
-        if (bCs != 1 && idx[1] != bCs) {
-            for (int j = 0; j < L; j++) {
-                idx[j] = j * bCs;
-            }
-        }
+    private static void packB(int kc, int nc, float[] b, int bo, int bRs, int bCs, float[] bp) {
+
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             int p = jr * kc;
@@ -155,30 +148,166 @@ final class MatmulGemm {
                     }
                 }
             } else {
-                // transposed view (bRs == 1 for forward)
-                if (nr == NR && GATHER) {
-                    // one gather of L values from L rows of w per (k, vector): contiguous stores
-                    for (int j = 0; j < NR; j += L) {
-                        int src = bo + (jr + j) * bCs;
-                        for (int k = 0; k < kc; k++) {
-                            FloatVector.fromArray(S, b, src + k * bRs, idx, 0).intoArray(bp, p + k * NR + j);
-                        }
+                // transposed view (bRs == 1 for forward): 16 x 16 blocks transposed in registers,
+                // the rest (and other vector widths) element by element
+                int kt = L == 16 && bRs == 1 ? kc - kc % 16 : 0;
+                int jt = L == 16 && bRs == 1 ? nr - nr % 16 : 0;
+                for (int j = 0; j < jt; j += 16) {
+                    int src = bo + (jr + j) * bCs;
+                    for (int k = 0; k < kt; k += 16) {
+                        transpose16(b, src + k, bCs, bp, p + k * NR + j, NR);
                     }
-                } else {
-                    // scalar, in slices of TK k so the strided writes stay within a few L1 lines
-                    for (int k0 = 0; k0 < kc; k0 += TK) {
-                        int k1 = Math.min(kc, k0 + TK);
-                        for (int j = 0; j < nr; j++) {
-                            int src = bo + (jr + j) * bCs;
-                            int dst = p + j;
-                            for (int k = k0; k < k1; k++) {
-                                bp[dst + k * NR] = b[src + k * bRs];
-                            }
-                        }
-                    }
+                }
+                packStrided(b, bo + jr * bCs, bRs, bCs, bp, p, kt, kc, 0, jt);
+                packStrided(b, bo + jr * bCs, bRs, bCs, bp, p, 0, kc, jt, nr);
+            }
+        }
+    }
+
+    /** bp[p + k*NR + j] = b[src + k*bRs + j*bCs] for k in [k0,k1), j in [j0,j1), in k slices of 16. */
+    private static void packStrided(float[] b, int src, int bRs, int bCs, float[] bp, int p,
+                                    int k0, int k1, int j0, int j1) {
+        for (int ks = k0; ks < k1; ks += 16) {
+            int ke = Math.min(k1, ks + 16);
+            for (int j = j0; j < j1; j++) {
+                for (int k = ks; k < ke; k++) {
+                    bp[p + k * NR + j] = b[src + k * bRs + j * bCs];
                 }
             }
         }
+    }
+
+    private static final VectorShuffle<Float>[] UP = shuffles(-1);
+    private static final VectorShuffle<Float>[] DOWN = shuffles(1);
+    private static final VectorMask<Float>[] HIGH = highMasks();
+
+    /** Lane l takes lane (l + sign*s) mod L, for s = 1, 2, 4, 8 (index log2 s). */
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] shuffles(int sign) {
+        VectorShuffle<Float>[] r = new VectorShuffle[4];
+        for (int i = 0; i < 4; i++) {
+            int d = sign * (1 << i);
+            r[i] = VectorShuffle.fromOp(S, l -> Math.floorMod(l + d, L));
+        }
+        return r;
+    }
+
+    /** Lanes l with bit s set, for s = 1, 2, 4, 8. */
+    @SuppressWarnings("unchecked")
+    private static VectorMask<Float>[] highMasks() {
+        VectorMask<Float>[] r = new VectorMask[4];
+        for (int i = 0; i < 4; i++) {
+            boolean[] bits = new boolean[L];
+            for (int l = 0; l < L; l++) {
+                bits[l] = (l & (1 << i)) != 0;
+            }
+            r[i] = VectorMask.fromArray(S, bits, 0);
+        }
+        return r;
+    }
+
+    /**
+     * Transposes a 16 x 16 block (L == 16): dst[d + k*ldd + j] = src[o + j*lds + k]. Four stages,
+     * each swapping the off-diagonal s x s blocks of row pairs (i, i+s) with a rearrange and a
+     * blend; written out so the 16 vectors stay in registers.
+     */
+    private static void transpose16(float[] src, int o, int lds, float[] dst, int d, int ldd) {
+        FloatVector v0 = FloatVector.fromArray(S, src, o + 0 * lds);
+        FloatVector v1 = FloatVector.fromArray(S, src, o + 1 * lds);
+        FloatVector v2 = FloatVector.fromArray(S, src, o + 2 * lds);
+        FloatVector v3 = FloatVector.fromArray(S, src, o + 3 * lds);
+        FloatVector v4 = FloatVector.fromArray(S, src, o + 4 * lds);
+        FloatVector v5 = FloatVector.fromArray(S, src, o + 5 * lds);
+        FloatVector v6 = FloatVector.fromArray(S, src, o + 6 * lds);
+        FloatVector v7 = FloatVector.fromArray(S, src, o + 7 * lds);
+        FloatVector v8 = FloatVector.fromArray(S, src, o + 8 * lds);
+        FloatVector v9 = FloatVector.fromArray(S, src, o + 9 * lds);
+        FloatVector v10 = FloatVector.fromArray(S, src, o + 10 * lds);
+        FloatVector v11 = FloatVector.fromArray(S, src, o + 11 * lds);
+        FloatVector v12 = FloatVector.fromArray(S, src, o + 12 * lds);
+        FloatVector v13 = FloatVector.fromArray(S, src, o + 13 * lds);
+        FloatVector v14 = FloatVector.fromArray(S, src, o + 14 * lds);
+        FloatVector v15 = FloatVector.fromArray(S, src, o + 15 * lds);
+        FloatVector a0 = v0.blend(v8.rearrange(UP[3]), HIGH[3]);
+        FloatVector a8 = v0.rearrange(DOWN[3]).blend(v8, HIGH[3]);
+        FloatVector a1 = v1.blend(v9.rearrange(UP[3]), HIGH[3]);
+        FloatVector a9 = v1.rearrange(DOWN[3]).blend(v9, HIGH[3]);
+        FloatVector a2 = v2.blend(v10.rearrange(UP[3]), HIGH[3]);
+        FloatVector a10 = v2.rearrange(DOWN[3]).blend(v10, HIGH[3]);
+        FloatVector a3 = v3.blend(v11.rearrange(UP[3]), HIGH[3]);
+        FloatVector a11 = v3.rearrange(DOWN[3]).blend(v11, HIGH[3]);
+        FloatVector a4 = v4.blend(v12.rearrange(UP[3]), HIGH[3]);
+        FloatVector a12 = v4.rearrange(DOWN[3]).blend(v12, HIGH[3]);
+        FloatVector a5 = v5.blend(v13.rearrange(UP[3]), HIGH[3]);
+        FloatVector a13 = v5.rearrange(DOWN[3]).blend(v13, HIGH[3]);
+        FloatVector a6 = v6.blend(v14.rearrange(UP[3]), HIGH[3]);
+        FloatVector a14 = v6.rearrange(DOWN[3]).blend(v14, HIGH[3]);
+        FloatVector a7 = v7.blend(v15.rearrange(UP[3]), HIGH[3]);
+        FloatVector a15 = v7.rearrange(DOWN[3]).blend(v15, HIGH[3]);
+        FloatVector b0 = a0.blend(a4.rearrange(UP[2]), HIGH[2]);
+        FloatVector b4 = a0.rearrange(DOWN[2]).blend(a4, HIGH[2]);
+        FloatVector b1 = a1.blend(a5.rearrange(UP[2]), HIGH[2]);
+        FloatVector b5 = a1.rearrange(DOWN[2]).blend(a5, HIGH[2]);
+        FloatVector b2 = a2.blend(a6.rearrange(UP[2]), HIGH[2]);
+        FloatVector b6 = a2.rearrange(DOWN[2]).blend(a6, HIGH[2]);
+        FloatVector b3 = a3.blend(a7.rearrange(UP[2]), HIGH[2]);
+        FloatVector b7 = a3.rearrange(DOWN[2]).blend(a7, HIGH[2]);
+        FloatVector b8 = a8.blend(a12.rearrange(UP[2]), HIGH[2]);
+        FloatVector b12 = a8.rearrange(DOWN[2]).blend(a12, HIGH[2]);
+        FloatVector b9 = a9.blend(a13.rearrange(UP[2]), HIGH[2]);
+        FloatVector b13 = a9.rearrange(DOWN[2]).blend(a13, HIGH[2]);
+        FloatVector b10 = a10.blend(a14.rearrange(UP[2]), HIGH[2]);
+        FloatVector b14 = a10.rearrange(DOWN[2]).blend(a14, HIGH[2]);
+        FloatVector b11 = a11.blend(a15.rearrange(UP[2]), HIGH[2]);
+        FloatVector b15 = a11.rearrange(DOWN[2]).blend(a15, HIGH[2]);
+        FloatVector c0 = b0.blend(b2.rearrange(UP[1]), HIGH[1]);
+        FloatVector c2 = b0.rearrange(DOWN[1]).blend(b2, HIGH[1]);
+        FloatVector c1 = b1.blend(b3.rearrange(UP[1]), HIGH[1]);
+        FloatVector c3 = b1.rearrange(DOWN[1]).blend(b3, HIGH[1]);
+        FloatVector c4 = b4.blend(b6.rearrange(UP[1]), HIGH[1]);
+        FloatVector c6 = b4.rearrange(DOWN[1]).blend(b6, HIGH[1]);
+        FloatVector c5 = b5.blend(b7.rearrange(UP[1]), HIGH[1]);
+        FloatVector c7 = b5.rearrange(DOWN[1]).blend(b7, HIGH[1]);
+        FloatVector c8 = b8.blend(b10.rearrange(UP[1]), HIGH[1]);
+        FloatVector c10 = b8.rearrange(DOWN[1]).blend(b10, HIGH[1]);
+        FloatVector c9 = b9.blend(b11.rearrange(UP[1]), HIGH[1]);
+        FloatVector c11 = b9.rearrange(DOWN[1]).blend(b11, HIGH[1]);
+        FloatVector c12 = b12.blend(b14.rearrange(UP[1]), HIGH[1]);
+        FloatVector c14 = b12.rearrange(DOWN[1]).blend(b14, HIGH[1]);
+        FloatVector c13 = b13.blend(b15.rearrange(UP[1]), HIGH[1]);
+        FloatVector c15 = b13.rearrange(DOWN[1]).blend(b15, HIGH[1]);
+        FloatVector e0 = c0.blend(c1.rearrange(UP[0]), HIGH[0]);
+        FloatVector e1 = c0.rearrange(DOWN[0]).blend(c1, HIGH[0]);
+        FloatVector e2 = c2.blend(c3.rearrange(UP[0]), HIGH[0]);
+        FloatVector e3 = c2.rearrange(DOWN[0]).blend(c3, HIGH[0]);
+        FloatVector e4 = c4.blend(c5.rearrange(UP[0]), HIGH[0]);
+        FloatVector e5 = c4.rearrange(DOWN[0]).blend(c5, HIGH[0]);
+        FloatVector e6 = c6.blend(c7.rearrange(UP[0]), HIGH[0]);
+        FloatVector e7 = c6.rearrange(DOWN[0]).blend(c7, HIGH[0]);
+        FloatVector e8 = c8.blend(c9.rearrange(UP[0]), HIGH[0]);
+        FloatVector e9 = c8.rearrange(DOWN[0]).blend(c9, HIGH[0]);
+        FloatVector e10 = c10.blend(c11.rearrange(UP[0]), HIGH[0]);
+        FloatVector e11 = c10.rearrange(DOWN[0]).blend(c11, HIGH[0]);
+        FloatVector e12 = c12.blend(c13.rearrange(UP[0]), HIGH[0]);
+        FloatVector e13 = c12.rearrange(DOWN[0]).blend(c13, HIGH[0]);
+        FloatVector e14 = c14.blend(c15.rearrange(UP[0]), HIGH[0]);
+        FloatVector e15 = c14.rearrange(DOWN[0]).blend(c15, HIGH[0]);
+        e0.intoArray(dst, d + 0 * ldd);
+        e1.intoArray(dst, d + 1 * ldd);
+        e2.intoArray(dst, d + 2 * ldd);
+        e3.intoArray(dst, d + 3 * ldd);
+        e4.intoArray(dst, d + 4 * ldd);
+        e5.intoArray(dst, d + 5 * ldd);
+        e6.intoArray(dst, d + 6 * ldd);
+        e7.intoArray(dst, d + 7 * ldd);
+        e8.intoArray(dst, d + 8 * ldd);
+        e9.intoArray(dst, d + 9 * ldd);
+        e10.intoArray(dst, d + 10 * ldd);
+        e11.intoArray(dst, d + 11 * ldd);
+        e12.intoArray(dst, d + 12 * ldd);
+        e13.intoArray(dst, d + 13 * ldd);
+        e14.intoArray(dst, d + 14 * ldd);
+        e15.intoArray(dst, d + 15 * ldd);
     }
 
     /** Packs a (mc,kc) into panels of MR rows: ap[ir*kc + k*MR + i] = a(ir+i, k). */

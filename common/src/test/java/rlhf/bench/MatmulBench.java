@@ -60,12 +60,18 @@ public final class MatmulBench {
         }
     }
 
-    /** Compiles the kernels on small odd and even shapes before anything is timed. */
+    /**
+     * Compiles the kernels (all paths: tails, transposing pack, bias) before anything is timed:
+     * small odd shapes, then a GPT-2 sized product for at least 3 seconds.
+     */
     private static void warmUp() {
         Parallel.setThreads(1);
         for (int rep = 0; rep < 30; rep++) {
-            run1(128, 256, 320);
             run1(67, 129, 95);
+        }
+        long start = System.nanoTime();
+        for (int rep = 0; rep < 10 || System.nanoTime() - start < 3_000_000_000L; rep++) {
+            run1(256, 768, 1024);
         }
     }
 
@@ -97,12 +103,11 @@ public final class MatmulBench {
     }
 
     /**
-     * Runs body twice untimed, then at least 3 and at most 15 timed runs within ~seconds. Returns
+     * Runs body once untimed (the JIT is warm already), then at least 3 and at most 15 timed runs within ~seconds. Returns
      * the medians of wall time and of CPU time (all threads of the JVM) divided by the thread
      * count: the second one is less disturbed by other processes on a shared machine.
      */
     static double[] medianSeconds(Runnable body, double seconds, int threads) {
-        body.run();
         body.run();
         double[] wall = new double[15];
         double[] cpu = new double[15];
