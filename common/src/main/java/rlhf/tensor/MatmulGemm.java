@@ -53,7 +53,8 @@ final class MatmulGemm {
     private static final class Scratch {
         final float[] ap = new float[MC * KC];
         final float[] bp = new float[KC * NC];
-        final float[] tile = new float[MR * NR];
+        /** Product of one (MC x NC) block before it is added into c in row order. */
+        final float[] cbuf = new float[MC * NC];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -100,6 +101,7 @@ final class MatmulGemm {
         Scratch s = SCRATCH.get();
         float[] ap = s.ap;
         float[] bp = s.bp;
+        float[] cb = s.cbuf;
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < K; pc += KC) {
@@ -110,18 +112,19 @@ final class MatmulGemm {
                     int mc = Math.min(MC, m1 - ic);
                     packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ap);
                     if (first) {
-                        // forward: c starts from the bias (or zero); done here, not in the
-                        // micro-kernel, because a call there with live vectors costs 4x
+                        // forward: c starts from the bias (or zero)
                         setBias(c, cOff + ic * ldc + jc, ldc, mc, nc, bias, biasOff + jc);
                     }
+                    // tiles go to a cached buffer (full tiles, padded), then one row-ordered
+                    // pass adds the block into c: c is touched in streams the prefetcher
+                    // follows instead of 4 x 64 tiles that miss (Java has no prefetch)
+                    int ldb = roundUp(nc, NR);
                     for (int jr = 0; jr < nc; jr += NR) {
-                        int nr = Math.min(NR, nc - jr);
                         for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir);
-                            kernel(kc, ap, ir * kc, bp, jr * kc, c, cOff + (ic + ir) * ldc + jc + jr, ldc,
-                                    mr, nr, s.tile);
+                            kernel(kc, ap, ir * kc, bp, jr * kc, cb, ir * ldb + jr, ldb);
                         }
                     }
+                    addInto(c, cOff + ic * ldc + jc, ldc, cb, ldb, mc, nc);
                 }
             }
         }
@@ -129,7 +132,8 @@ final class MatmulGemm {
 
     /**
      * Packs b (kc,nc) into panels of NR columns: bp[jr*kc + k*NR + j] = b(k, jr+j). Lanes past
-     * nc in the last panel keep stale values: they only feed columns that are never stored.
+     * nc in the last panel (and rows past mc in packA) keep stale values: they only feed padding
+     * of the block buffer that is never added into c.
      */
     private static void packB(int kc, int nc, float[] b, int bo, int bRs, int bCs, float[] bp) {
         for (int jr = 0; jr < nc; jr += NR) {
@@ -337,9 +341,11 @@ final class MatmulGemm {
         }
     }
 
-    /** The MR x NR micro-tile: 16 vector accumulators, one broadcast of a per row and k. */
-    private static void kernel(int kc, float[] ap, int pa, float[] bp, int pb,
-                               float[] c, int co, int ldc, int mr, int nr, float[] tile) {
+    /**
+     * The MR x NR micro-tile: 16 vector accumulators, one broadcast of a per row and k; writes
+     * the full tile (the buffer is padded, so no tails here).
+     */
+    private static void kernel(int kc, float[] ap, int pa, float[] bp, int pb, float[] c, int co, int ldc) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -370,48 +376,36 @@ final class MatmulGemm {
             c32 = x.fma(b2, c32);
             c33 = x.fma(b3, c33);
         }
-        if (mr == MR && nr == NR) {
-            // inline on purpose: passing vectors to a helper that C2 does not inline boxes them
-            int c0 = co, c1 = co + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-            c00.add(FloatVector.fromArray(S, c, c0)).intoArray(c, c0);
-            c01.add(FloatVector.fromArray(S, c, c0 + L)).intoArray(c, c0 + L);
-            c02.add(FloatVector.fromArray(S, c, c0 + 2 * L)).intoArray(c, c0 + 2 * L);
-            c03.add(FloatVector.fromArray(S, c, c0 + 3 * L)).intoArray(c, c0 + 3 * L);
-            c10.add(FloatVector.fromArray(S, c, c1)).intoArray(c, c1);
-            c11.add(FloatVector.fromArray(S, c, c1 + L)).intoArray(c, c1 + L);
-            c12.add(FloatVector.fromArray(S, c, c1 + 2 * L)).intoArray(c, c1 + 2 * L);
-            c13.add(FloatVector.fromArray(S, c, c1 + 3 * L)).intoArray(c, c1 + 3 * L);
-            c20.add(FloatVector.fromArray(S, c, c2)).intoArray(c, c2);
-            c21.add(FloatVector.fromArray(S, c, c2 + L)).intoArray(c, c2 + L);
-            c22.add(FloatVector.fromArray(S, c, c2 + 2 * L)).intoArray(c, c2 + 2 * L);
-            c23.add(FloatVector.fromArray(S, c, c2 + 3 * L)).intoArray(c, c2 + 3 * L);
-            c30.add(FloatVector.fromArray(S, c, c3)).intoArray(c, c3);
-            c31.add(FloatVector.fromArray(S, c, c3 + L)).intoArray(c, c3 + L);
-            c32.add(FloatVector.fromArray(S, c, c3 + 2 * L)).intoArray(c, c3 + 2 * L);
-            c33.add(FloatVector.fromArray(S, c, c3 + 3 * L)).intoArray(c, c3 + 3 * L);
-            return;
-        }
-        // edge tile: spill to scratch and add only the valid mr x nr part (scalar tail)
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, L);
-        c02.intoArray(tile, 2 * L);
-        c03.intoArray(tile, 3 * L);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + L);
-        c12.intoArray(tile, NR + 2 * L);
-        c13.intoArray(tile, NR + 3 * L);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + L);
-        c22.intoArray(tile, 2 * NR + 2 * L);
-        c23.intoArray(tile, 2 * NR + 3 * L);
-        c30.intoArray(tile, 3 * NR);
-        c31.intoArray(tile, 3 * NR + L);
-        c32.intoArray(tile, 3 * NR + 2 * L);
-        c33.intoArray(tile, 3 * NR + 3 * L);
-        for (int i = 0; i < mr; i++) {
+        int c0 = co, c1 = co + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        c00.intoArray(c, c0);
+        c01.intoArray(c, c0 + L);
+        c02.intoArray(c, c0 + 2 * L);
+        c03.intoArray(c, c0 + 3 * L);
+        c10.intoArray(c, c1);
+        c11.intoArray(c, c1 + L);
+        c12.intoArray(c, c1 + 2 * L);
+        c13.intoArray(c, c1 + 3 * L);
+        c20.intoArray(c, c2);
+        c21.intoArray(c, c2 + L);
+        c22.intoArray(c, c2 + 2 * L);
+        c23.intoArray(c, c2 + 3 * L);
+        c30.intoArray(c, c3);
+        c31.intoArray(c, c3 + L);
+        c32.intoArray(c, c3 + 2 * L);
+        c33.intoArray(c, c3 + 3 * L);
+    }
+
+    /** c[i*ldc + j] += cb[i*ldb + j] for i < rows, j < cols. */
+    private static void addInto(float[] c, int co, int ldc, float[] cb, int ldb, int rows, int cols) {
+        int cv = cols - cols % L;
+        for (int i = 0; i < rows; i++) {
             int ci = co + i * ldc;
-            for (int j = 0; j < nr; j++) {
-                c[ci + j] += tile[i * NR + j];
+            int bi = i * ldb;
+            for (int j = 0; j < cv; j += L) {
+                FloatVector.fromArray(S, c, ci + j).add(FloatVector.fromArray(S, cb, bi + j)).intoArray(c, ci + j);
+            }
+            for (int j = cv; j < cols; j++) {
+                c[ci + j] += cb[bi + j];
             }
         }
     }
