@@ -27,7 +27,7 @@ import jdk.incubator.vector.VectorSpecies;
  * do not depend on thread timing nor on the number of threads.
  *
  * <p>Measured on Zen 5 (bench/RESULTS.md): the micro-kernel alone runs at ~95% of the FMA peak;
- * the whole product at ~65-80%, the rest going to packing and to misses on c.
+ * the whole product at ~60-75% (0.8x OpenBLAS), the rest going to packing and to traffic on c.
  */
 final class MatmulGemm {
 
