@@ -220,14 +220,4 @@ class GptThroughTrainerTest {
         assertArrayEquals(ref, one, SoftmaxRegression.diff(ref, one));
         assertArrayEquals(ref, two, ADAMW_TOLERANCE, "2 partitions within 2e-4: " + SoftmaxRegression.diff(ref, two));
     }
-
-    @Test
-    void paddedMicroBatchesOfThreeWithoutDropout() {
-        TrainerConfig c = new TrainerConfig("gpt", 8, 3, 11, 1.0f, STEPS);
-        float[] ref = reference(c, 0f);
-        float[] one = train(c, 0f, 1);
-        float[] two = train(c, 0f, 2);
-        assertArrayEquals(ref, one, SoftmaxRegression.diff(ref, one));
-        assertArrayEquals(ref, two, ADAMW_TOLERANCE, "2 partitions within 2e-4: " + SoftmaxRegression.diff(ref, two));
-    }
 }
