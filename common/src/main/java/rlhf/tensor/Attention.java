@@ -165,25 +165,16 @@ public final class Attention {
         float scale = (float) (1.0 / Math.sqrt(HS));
         for (int h = 0; h < NH; h++) {
             int qh = qOff + h * HS;
-            float max = Float.NEGATIVE_INFINITY;
             for (int t2 = 0; t2 < len; t2++) {
-                float s = dot(q, qh, kc, kOff + t2 * C + h * HS, HS) * scale;
-                p[pOff + t2] = s;
-                max = Math.max(max, s);
+                p[pOff + t2] = dot(q, qh, kc, kOff + t2 * C + h * HS, HS) * scale;
             }
-            double sum = 0;
-            for (int t2 = 0; t2 < len; t2++) {
-                float e = (float) Math.exp(p[pOff + t2] - max);
-                p[pOff + t2] = e;
-                sum += e;
-            }
-            float inv = (float) (1.0 / sum);
+            Softmax.forward(p, pOff, p, pOff, 1, len);
             int o = outOff + h * HS;
             for (int i = 0; i < HS; i++) {
                 out[o + i] = 0f;
             }
             for (int t2 = 0; t2 < len; t2++) {
-                float a = p[pOff + t2] * inv;
+                float a = p[pOff + t2];
                 int v = vOff + t2 * C + h * HS;
                 for (int i = 0; i < HS; i++) {
                     out[o + i] += a * vc[v + i];
