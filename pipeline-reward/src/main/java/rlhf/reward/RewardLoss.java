@@ -8,6 +8,7 @@ import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.spark.LossStats;
 import rlhf.spark.PartitionLoss;
+import rlhf.tensor.Rng;
 
 /**
  * The reward model's loss on the data-parallel trainer: for each prompt group, the ranking loss
@@ -83,6 +84,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
         final float[] drf;      // (R)
         final double[] r;       // (R)
         final double[] dr;      // (R)
+        final long[] rowSeeds;  // (R) dropout seed of each answer row, from its group's seed
         /** Sequence length T of the last layout. */
         int T;
         /** Forward passes and rows forwarded so far (tests count them). */
@@ -98,6 +100,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
             values = new float[n];
             dvalues = new float[n];
             rewards = new float[maxRows];
+            rowSeeds = new long[maxRows];
             drf = new float[maxRows];
             r = new double[maxRows];
             dr = new double[maxRows];
@@ -136,7 +139,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
     @Override
     public void accumulate(State s, float[] params, List<PromptGroup> batch, long[] seeds, float[] grads,
             LossStats stats) {
-        int R = forward(s, params, batch, true, seeds[0]);
+        int R = forward(s, params, batch, true, seeds);
         int T = s.gpt.time();
         Arrays.fill(s.dr, 0, R, 0);
         groupLosses(s, batch, stats, true);
@@ -151,15 +154,27 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
 
     /** The loss sums of a batch without dropout or gradient (evaluation). */
     public void evaluate(State s, float[] params, List<PromptGroup> batch, LossStats stats) {
-        forward(s, params, batch, false, 0L);
+        forward(s, params, batch, false, null);
         groupLosses(s, batch, stats, false);
     }
 
-    /** Lays out the batch, runs the model once over all its answers; rewards in s.r; returns R. */
-    int forward(State s, float[] params, List<PromptGroup> batch, boolean training, long seed) {
+    /**
+     * Lays out the batch, runs the model once over all its answers; rewards in s.r; returns R.
+     * Answer k of group g draws its dropout from (groupSeeds[g], k), so an answer's masks don't
+     * depend on which groups share its micro-batch; groupSeeds may be null when not training.
+     */
+    int forward(State s, float[] params, List<PromptGroup> batch, boolean training, long[] groupSeeds) {
         int R = layout(s, batch);
         int T = s.T;
-        s.gpt.forward(params, s.tokens, null, model.causal() ? null : s.segments, R, T, training, seed);
+        if (training) {
+            int row = 0;
+            for (int g = 0; g < batch.size(); g++) {
+                for (int k = 0; k < batch.get(g).answers(); k++) {
+                    s.rowSeeds[row++] = Rng.bits(groupSeeds[g], -2, k);
+                }
+            }
+        }
+        s.gpt.forward(params, s.tokens, null, model.causal() ? null : s.segments, R, T, training, s.rowSeeds);
         s.forwards++;
         s.rowsForwarded += R;
         s.gpt.scoreHeadForward(params, s.values);

@@ -188,10 +188,10 @@ class RewardLossTest {
                 new int[] {0, 0, 1}, new int[] {1, 2, 2}, null, "big");
         RewardLoss loss = new RewardLoss(CFG, 2, 3, 24, EOS, 0);
         RewardLoss.State s = loss.newState();
-        loss.forward(s, params, List.of(small), false, 0L);
+        loss.forward(s, params, List.of(small), false, null);
         double[] alone = {s.reward(0), s.reward(1)};
         assertEquals(5, s.T, "T = longest answer of the batch");
-        loss.forward(s, params, List.of(big, small), false, 0L);
+        loss.forward(s, params, List.of(big, small), false, null);
         assertEquals(24, s.T);
         for (int k = 0; k < 2; k++) {
             double single = alone(params, small.sequences()[k]);
@@ -236,9 +236,9 @@ class RewardLossTest {
                 new int[] {1}, null, "big");
         RewardLoss loss = new RewardLoss(enc, 2, 2, 24, EOS, 0);
         RewardLoss.State s = loss.newState();
-        loss.forward(s, params, List.of(small), false, 0L);
+        loss.forward(s, params, List.of(small), false, null);
         double[] alone = {s.reward(0), s.reward(1)};
-        loss.forward(s, params, List.of(small, big), false, 0L);
+        loss.forward(s, params, List.of(small, big), false, null);
         for (int k = 0; k < 2; k++) {
             assertEquals(alone[k], s.reward(k), 1e-5, "answer " + k + " padded from " + small.sequences()[k].length
                     + " to 22 tokens next to a longer group, bidirectional attention");
@@ -257,7 +257,7 @@ class RewardLossTest {
         assertEquals(EOS, g.sequences()[0][g.sequences()[0].length - 1]);
         RewardLoss loss = new RewardLoss(CFG, 1, 3, 24, EOS, 0);
         RewardLoss.State s = loss.newState();
-        loss.forward(s, params, List.of(g), false, 0L);
+        loss.forward(s, params, List.of(g), false, null);
 
         RewardScorer scorer = new RewardScorer(CFG, 3, 24);
         int[][] prompts = new int[3][];
