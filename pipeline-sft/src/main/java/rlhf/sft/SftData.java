@@ -51,8 +51,16 @@ public final class SftData {
         }
     }
 
-    /** The cached sequences and what it took to make them. */
-    public record Prepared(IndexedData<Sequence> data, Report report) {
+    /**
+     * The cached sequences and what it took to make them. The tokenizer broadcast stays alive with
+     * the data: a lost partition is recomputed from its lineage, which uses it.
+     */
+    public record Prepared(IndexedData<Sequence> data, Report report, Broadcast<BpeTokenizer> tokenizer) {
+        /** Unpersists the data and destroys the broadcast. */
+        public void release() {
+            data.unpersist();
+            tokenizer.destroy(false);
+        }
     }
 
     /** Demonstrations of a dataset, formatted by the template (and the few-shot prefix). */
@@ -92,6 +100,7 @@ public final class SftData {
             return new Outcome(o.sequence(), o.kind(), o.fullLength(), d.where());
         });
         outcomes.setName("tokenized " + what).persist(StorageLevel.MEMORY_AND_DISK());
+        boolean ok = false;
         try {
             Counts c = new Counts();
             for (Counts part : outcomes.mapPartitions(SftData::count).collect()) { // partition order
@@ -124,10 +133,13 @@ public final class SftData {
                 LOG.warn("{}: over-long examples (longer than {} tokens), policy {}: {}", what, T,
                         policy.name().toLowerCase(), String.join(", ", c.firstOverlong));
             }
-            return new Prepared(data, r);
+            ok = true;
+            return new Prepared(data, r, tok);
         } finally {
             outcomes.unpersist(false);
-            tok.destroy(false);
+            if (!ok) {
+                tok.destroy(false);
+            }
         }
     }
 

@@ -134,9 +134,9 @@ public final class SftJob {
         try {
             return train(sc, s, start, train, eval, checkpoints, resume);
         } finally {
-            train.data().unpersist();
+            train.release();
             if (eval != null) {
-                eval.data().unpersist();
+                eval.release();
             }
         }
     }
