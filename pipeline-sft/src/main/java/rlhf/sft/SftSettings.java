@@ -63,9 +63,9 @@ public record SftSettings(
         String out = c.getPath("output.dir");
         Optional<String> dropout = c.getOptional("model.dropout");
         int context = (int) c.requireIn("data.context_length", 2, 1 << 20);
-        int fewShot = (int) c.requireIn("data.few_shot.count", 0, 1000);
+        int fewShot = (int) c.requireIn("data.few_shot.n", 0, 1000);
         if (fewShot > 0 && c.getOptional("data.few_shot.path").isEmpty()) {
-            throw new ConfigException("config key 'data.few_shot.count' = " + fewShot
+            throw new ConfigException("config key 'data.few_shot.n' = " + fewShot
                     + " needs data.few_shot.path (the dataset the few-shot examples come from)");
         }
         SftSettings s = new SftSettings(c,
