@@ -1,0 +1,65 @@
+package rlhf.config;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Creates the Spark session of a job.
+ *
+ * <p>Master: the {@code --master} given, else the one spark-submit set ({@code spark.master}),
+ * else {@code local[*]}. Settings, lowest precedence first:
+ * <ol>
+ *   <li>our defaults for these jobs ({@link #DEFAULTS}),</li>
+ *   <li>the {@code spark.*} keys of the job's defaults file,</li>
+ *   <li>whatever spark-submit ({@code --conf}, spark-defaults.conf) set,</li>
+ *   <li>{@code spark.*} keys the user gave in {@code --config} or {@code --set}.</li>
+ * </ol>
+ */
+public final class SparkSessions {
+
+    /**
+     * Defaults for our jobs. Gradients and parameters travel as large float arrays:
+     * results are not capped ({@code maxResultSize=0}), and broadcasts are not compressed
+     * since float weights don't compress and compressing costs time on every step. Spark's
+     * console progress bar is off because {@code rlhf.metrics.ConsoleProgress} prints our own.
+     */
+    public static final Map<String, String> DEFAULTS = Map.of(
+            "spark.driver.maxResultSize", "0",
+            "spark.broadcast.compress", "false",
+            "spark.ui.showConsoleProgress", "false");
+
+    private SparkSessions() {}
+
+    /** The settings {@link #create} applies on top of {@code submitted} (what spark-submit set). */
+    static Map<String, String> settings(String master, JobConfig cfg, SparkConf submitted) {
+        Map<String, String> out = new LinkedHashMap<>();
+        DEFAULTS.forEach((k, v) -> {
+            if (!submitted.contains(k)) {
+                out.put(k, v);
+            }
+        });
+        if (cfg != null) {
+            cfg.sparkValues().forEach((k, v) -> {
+                if (cfg.isUserSet(k) || !submitted.contains(k)) {
+                    out.put(k, v);
+                }
+            });
+        }
+        if (master != null) {
+            out.put("spark.master", master);
+        } else if (!out.containsKey("spark.master") && !submitted.contains("spark.master")) {
+            out.put("spark.master", "local[*]");
+        }
+        return out;
+    }
+
+    /** A session named {@code appName}; {@code master} and {@code cfg} may be null. */
+    public static SparkSession create(String appName, String master, JobConfig cfg) {
+        SparkSession.Builder b = SparkSession.builder().appName(appName);
+        settings(master, cfg, new SparkConf()).forEach(b::config);
+        return b.getOrCreate();
+    }
+}

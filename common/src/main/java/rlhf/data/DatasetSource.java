@@ -1,0 +1,733 @@
+package rlhf.data;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import rlhf.config.JobConfig;
+
+/**
+ * A dataset read with Spark SQL and turned into example records on the executors.
+ *
+ * <p>Input: a path (a {@code .jsonl}/{@code .json} JSON-lines file, a {@code .parquet} file, or a
+ * directory of those; any Hadoop file system) or a table name {@code table:NAME}. Format
+ * {@code auto} decides from the {@code table:} prefix, the extension, or the files in the
+ * directory. A column mapping renames the user's columns to ours ({@code prompt -> question}
+ * reads column "question" as "prompt").
+ *
+ * <p>Row formats, detected from the columns present (after mapping):
+ * <ul>
+ *   <li>SFT: {@code prompt}/{@code response}; Alpaca {@code instruction}/{@code input}(optional)/{@code output};
+ *       chat {@code messages} = array of {role, content} (see {@link ChatTemplate}).</li>
+ *   <li>preferences: {@code prompt}/{@code chosen}/{@code rejected}/{@code margin}(optional), or
+ *       {@code prompt}/{@code responses}/{@code ranking} (see {@link Ranking}).</li>
+ *   <li>PPO: {@code prompt}, or Alpaca {@code instruction}/{@code input}.</li>
+ * </ul>
+ *
+ * <p>Every example keeps its source file (or table) and its 1-based record number within it.
+ * Rows with null, empty or malformed fields are bad rows: counted and dropped, or the read
+ * fails ({@link OnBadRow}); either way the first few are named with file and row. A missing
+ * column, an empty dataset or a dataset of only bad rows is an error naming the dataset.
+ *
+ * <p>Conversion runs on the executors in two passes over the rows: the first counts the rows
+ * of each file in each partition and validates them (only counts and a few messages come back to
+ * the driver), the second numbers the rows and converts them.
+ */
+public final class DatasetSource {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DatasetSource.class);
+
+    /** Bad rows named in messages and logs. */
+    static final int FIRST_BAD = 5;
+
+    /** Our column names, each of which {@code data.columns.<name>} may map. */
+    public static final List<String> COLUMNS = List.of("prompt", "response", "instruction", "input", "output",
+            "messages", "chosen", "rejected", "margin", "responses", "ranking");
+
+    public enum Format { AUTO, JSON, PARQUET, TABLE }
+
+    public enum OnBadRow { DROP, FAIL }
+
+    /** The two preference row formats. */
+    public enum PreferenceFormat { PAIRS, RANKINGS }
+
+    private static final String FILE_COL = "__rlhf_file";
+    private static final String CORRUPT_COL = "_corrupt_record";
+
+    private final String input;
+    private final Format format;
+    private final Map<String, String> columns;
+    private final OnBadRow onBadRow;
+
+    /**
+     * @param input   path or {@code table:NAME}
+     * @param columns our column name -> the user's column name (entries with an empty value ignored)
+     */
+    public DatasetSource(String input, Format format, Map<String, String> columns, OnBadRow onBadRow) {
+        this.input = input;
+        this.format = format;
+        this.columns = new LinkedHashMap<>();
+        columns.forEach((ours, theirs) -> {
+            if (!COLUMNS.contains(ours)) {
+                throw new IllegalArgumentException("unknown column '" + ours + "' in the column mapping; ours are " + COLUMNS);
+            }
+            if (theirs != null && !theirs.isBlank()) {
+                this.columns.put(ours, theirs.strip());
+            }
+        });
+        this.onBadRow = onBadRow;
+    }
+
+    /**
+     * From a job's configuration: {@code data.format}, {@code data.on_bad_row} and every declared
+     * {@code data.columns.<ours>} key (empty = same name).
+     */
+    public static DatasetSource fromConfig(String input, JobConfig cfg) {
+        Map<String, String> cols = new LinkedHashMap<>();
+        for (String c : COLUMNS) {
+            String key = "data.columns." + c;
+            if (cfg.isDeclared(key)) {
+                cols.put(c, cfg.getString(key));
+            }
+        }
+        return new DatasetSource(input, cfg.getEnum("data.format", Format.class), cols,
+                cfg.getEnum("data.on_bad_row", OnBadRow.class));
+    }
+
+    /**
+     * The prompt template of a job: {@code data.template} (alpaca, plain or a user template), with
+     * the first {@code data.few_shot.n} rows of {@code data.few_shot.path} as few-shot prefix when
+     * the job declares those keys and n > 0 (read with this job's column mapping).
+     */
+    public static PromptTemplate template(JobConfig cfg, SparkSession spark) {
+        PromptTemplate t = PromptTemplate.of(cfg.getString("data.template"));
+        if (cfg.isDeclared("data.few_shot.n") && cfg.getInt("data.few_shot.n") > 0) {
+            int n = cfg.getInt("data.few_shot.n");
+            t = t.withFewShot(fromConfig(cfg.getPath("data.few_shot.path"), cfg).fewShots(spark, n));
+        }
+        return t;
+    }
+
+    /** The dataset in messages: the path, or table:NAME. */
+    public String describe() {
+        return input;
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /** Which of json, parquet or table {@code auto} means for this input. */
+    Format resolveFormat(SparkSession spark) {
+        if (format != Format.AUTO) {
+            return format;
+        }
+        if (input.startsWith("table:")) {
+            return Format.TABLE;
+        }
+        Format f = byExtension(input);
+        if (f != null) {
+            return f;
+        }
+        try {
+            Path p = new Path(input);
+            FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            if (!fs.exists(p)) {
+                throw new IllegalArgumentException("dataset " + input + " does not exist");
+            }
+            if (!fs.getFileStatus(p).isDirectory()) {
+                throw new IllegalArgumentException("cannot tell the format of dataset " + input
+                        + " from its name: expected .jsonl, .json or .parquet, or set data.format=json|parquet");
+            }
+            Set<Format> found = new TreeSet<>();
+            for (FileStatus s : fs.listStatus(p)) {
+                String n = s.getPath().getName();
+                if (n.startsWith("_") || n.startsWith(".")) {
+                    continue;
+                }
+                Format ff = byExtension(n);
+                if (ff != null) {
+                    found.add(ff);
+                }
+            }
+            if (found.size() != 1) {
+                throw new IllegalArgumentException("directory " + input + (found.isEmpty()
+                        ? " has no .jsonl, .json or .parquet files" : " mixes JSON and Parquet files")
+                        + "; set data.format=json|parquet to read it anyway");
+            }
+            return found.iterator().next();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot list dataset " + input + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Format byExtension(String name) {
+        String n = name.toLowerCase(Locale.ROOT);
+        if (n.endsWith(".jsonl") || n.endsWith(".json") || n.endsWith(".jsonl.gz") || n.endsWith(".json.gz")) {
+            return Format.JSON;
+        }
+        if (n.endsWith(".parquet")) {
+            return Format.PARQUET;
+        }
+        return null;
+    }
+
+    /** The rows with the user's columns renamed to ours (plus any other columns as they are). */
+    public Dataset<Row> read(SparkSession spark) {
+        Format f = resolveFormat(spark);
+        Dataset<Row> df = switch (f) {
+            case JSON -> spark.read().json(input);
+            case PARQUET -> spark.read().parquet(input);
+            case TABLE -> spark.table(input.startsWith("table:") ? input.substring(6) : input);
+            case AUTO -> throw new IllegalStateException();
+        };
+        List<String> present = Arrays.asList(df.columns());
+        if (present.isEmpty()) { // e.g. an empty JSON file: Spark infers no columns
+            throw new IllegalArgumentException("dataset " + input + " is empty (no rows, no columns)");
+        }
+        for (Map.Entry<String, String> m : columns.entrySet()) {
+            String ours = m.getKey();
+            String theirs = m.getValue();
+            if (theirs.equals(ours)) {
+                continue;
+            }
+            if (!present.contains(theirs)) {
+                throw new IllegalArgumentException("dataset " + input + " has no column '" + theirs
+                        + "' (data.columns." + ours + " maps it to '" + ours + "'); columns present: " + userColumns(present));
+            }
+            if (present.contains(ours)) {
+                df = df.drop(ours);
+            }
+            df = df.withColumnRenamed(theirs, ours);
+        }
+        return df;
+    }
+
+    private static List<String> userColumns(List<String> cols) {
+        List<String> out = new ArrayList<>(cols);
+        out.remove(CORRUPT_COL);
+        return out;
+    }
+
+    /** The user's name of our column, for messages. */
+    private String userName(String ours) {
+        String theirs = columns.get(ours);
+        return theirs == null || theirs.equals(ours) ? "'" + ours + "'" : "'" + theirs + "' (mapped to " + ours + ")";
+    }
+
+    // ---------------------------------------------------------------- typed readers
+
+    /** SFT demonstrations from prompt/response, Alpaca or chat rows; {@code template} builds non-chat prompts. */
+    public Examples<Demonstration> demonstrations(SparkSession spark, PromptTemplate template) {
+        Dataset<Row> df = read(spark);
+        Set<String> cols = Set.of(df.columns());
+        if (cols.contains("messages")) {
+            requireColumns(df, "chat", "messages");
+            requireMessages(df);
+            return convert(df, List.of("messages"), new ChatConverter());
+        }
+        if (!(cols.contains("prompt") && cols.contains("response")) && cols.contains("instruction")) {
+            requireColumns(df, "Alpaca", "instruction", "output");
+            List<String> use = cols.contains("input") ? List.of("instruction", "output", "input") : List.of("instruction", "output");
+            requireStrings(df, use);
+            return convert(df, use, new AlpacaConverter(template));
+        }
+        requireColumns(df, "prompt/response (or Alpaca instruction/input/output, or chat messages)", "prompt", "response");
+        requireStrings(df, List.of("prompt", "response"));
+        return convert(df, List.of("prompt", "response"), new PromptResponseConverter(template));
+    }
+
+    /** PPO prompts from {@code prompt} or Alpaca {@code instruction}/{@code input} rows, formatted by {@code template}. */
+    public Examples<Prompt> prompts(SparkSession spark, PromptTemplate template) {
+        Dataset<Row> df = read(spark);
+        Set<String> cols = Set.of(df.columns());
+        if (!cols.contains("prompt") && cols.contains("instruction")) {
+            List<String> use = cols.contains("input") ? List.of("instruction", "input") : List.of("instruction");
+            requireStrings(df, use);
+            return convert(df, use, new PromptConverter(template));
+        }
+        requireColumns(df, "prompt (or Alpaca instruction/input)", "prompt");
+        requireStrings(df, List.of("prompt"));
+        return convert(df, List.of("prompt"), new PromptConverter(template));
+    }
+
+    /** Which preference format the dataset has: chosen/rejected pairs or K-wise rankings. */
+    public PreferenceFormat preferenceFormat(SparkSession spark) {
+        return preferenceFormat(read(spark));
+    }
+
+    private PreferenceFormat preferenceFormat(Dataset<Row> df) {
+        Set<String> cols = Set.of(df.columns());
+        if (cols.contains("responses") || cols.contains("ranking")) {
+            return PreferenceFormat.RANKINGS;
+        }
+        return PreferenceFormat.PAIRS;
+    }
+
+    /** Preference pairs from prompt/chosen/rejected(/margin) rows; prompts are used as they are. */
+    public Examples<PreferencePair> preferencePairs(SparkSession spark) {
+        Dataset<Row> df = read(spark);
+        requireColumns(df, "preference pairs prompt/chosen/rejected (or rankings prompt/responses/ranking)",
+                "prompt", "chosen", "rejected");
+        requireStrings(df, List.of("prompt", "chosen", "rejected"));
+        List<String> use = new ArrayList<>(List.of("prompt", "chosen", "rejected"));
+        if (Set.of(df.columns()).contains("margin")) {
+            DataType t = df.schema().apply("margin").dataType();
+            if (!(t instanceof NumericType)) {
+                throw new IllegalArgumentException("column " + userName("margin") + " of dataset " + input
+                        + " has type " + t.simpleString() + ", expected a number");
+            }
+            use.add("margin");
+        }
+        return convert(df, use, new PairConverter());
+    }
+
+    /** K-wise rankings from prompt/responses/ranking rows. */
+    public Examples<Ranking> rankings(SparkSession spark) {
+        Dataset<Row> df = read(spark);
+        requireColumns(df, "rankings prompt/responses/ranking", "prompt", "responses", "ranking");
+        requireStrings(df, List.of("prompt"));
+        requireArray(df, "responses", DataTypes.StringType);
+        requireArray(df, "ranking", null);
+        return convert(df, List.of("prompt", "responses", "ranking"), new RankingConverter());
+    }
+
+    /** The first {@code n} rows as few-shot examples (Alpaca or prompt/response rows), collected to the driver. */
+    public List<PromptTemplate.Shot> fewShots(SparkSession spark, int n) {
+        Dataset<Row> df = read(spark);
+        Set<String> cols = Set.of(df.columns());
+        boolean alpaca = cols.contains("instruction");
+        if (alpaca) {
+            requireColumns(df, "Alpaca", "instruction", "output");
+        } else {
+            requireColumns(df, "prompt/response", "prompt", "response");
+        }
+        List<PromptTemplate.Shot> out = new ArrayList<>();
+        for (Row r : df.limit(n).collectAsList()) {
+            if (alpaca) {
+                String in = cols.contains("input") ? r.getAs("input") : "";
+                out.add(new PromptTemplate.Shot(r.getAs("instruction"), in == null ? "" : in, r.getAs("output")));
+            } else {
+                out.add(new PromptTemplate.Shot(r.getAs("prompt"), "", r.getAs("response")));
+            }
+        }
+        if (out.size() < n) {
+            throw new IllegalArgumentException("few-shot dataset " + input + " has " + out.size() + " rows, "
+                    + n + " requested");
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- schema checks
+
+    private void requireColumns(Dataset<Row> df, String what, String... needed) {
+        List<String> present = Arrays.asList(df.columns());
+        for (String c : needed) {
+            if (!present.contains(c)) {
+                throw new IllegalArgumentException("dataset " + input + " has no column " + userName(c)
+                        + ", needed by the " + what + " format; columns present: " + userColumns(present)
+                        + (columns.isEmpty() ? "; map yours with data.columns." + c + "=YOUR_COLUMN" : ""));
+            }
+        }
+    }
+
+    private void requireStrings(Dataset<Row> df, List<String> cols) {
+        for (String c : cols) {
+            DataType t = df.schema().apply(c).dataType();
+            if (!t.equals(DataTypes.StringType)) {
+                throw new IllegalArgumentException("column " + userName(c) + " of dataset " + input
+                        + " has type " + t.simpleString() + ", expected string");
+            }
+        }
+    }
+
+    /** {@code elem} null: any numeric element type. */
+    private void requireArray(Dataset<Row> df, String c, DataType elem) {
+        DataType t = df.schema().apply(c).dataType();
+        boolean ok = t instanceof ArrayType a
+                && (elem == null ? a.elementType() instanceof NumericType : a.elementType().equals(elem));
+        if (!ok) {
+            throw new IllegalArgumentException("column " + userName(c) + " of dataset " + input + " has type "
+                    + t.simpleString() + ", expected " + (elem == null ? "an array of integers" : "an array of strings"));
+        }
+    }
+
+    private void requireMessages(Dataset<Row> df) {
+        DataType t = df.schema().apply("messages").dataType();
+        if (t instanceof ArrayType a && a.elementType() instanceof StructType s) {
+            Set<String> f = Set.of(s.fieldNames());
+            if (f.contains("role") && f.contains("content")) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("column " + userName("messages") + " of dataset " + input
+                + " has type " + t.simpleString() + ", expected an array of {role, content}");
+    }
+
+    // ---------------------------------------------------------------- conversion
+
+    /** A row that cannot become an example; cheap (no stack trace). */
+    static final class BadRow extends Exception {
+        BadRow(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    /** Converts one row whose first columns are {@code use} (in order); the row's location is given. */
+    interface Converter<T> extends Serializable {
+        T convert(Row r, String source, long row) throws BadRow;
+    }
+
+    /** What pass 1 brings back from one partition: rows per file (in order seen) and bad rows. */
+    record PartitionStats(int partition, LinkedHashMap<String, Long> rowsPerFile, long good,
+                          long bad, List<BadRowAt> firstBad) implements Serializable {}
+
+    /** A bad row located by partition and its 1-based index among its file's rows in that partition. */
+    record BadRowAt(String file, int partition, long localRow, String reason) implements Serializable {}
+
+    private <T> Examples<T> convert(Dataset<Row> df, List<String> use, Converter<T> conv) {
+        List<Column> sel = new ArrayList<>();
+        for (String c : use) {
+            sel.add(functions.col(c));
+        }
+        boolean hasCorrupt = Arrays.asList(df.columns()).contains(CORRUPT_COL);
+        sel.add(hasCorrupt ? functions.col(CORRUPT_COL) : functions.lit(null).cast(DataTypes.StringType).as(CORRUPT_COL));
+        sel.add(functions.input_file_name().as(FILE_COL));
+        JavaRDD<Row> rows = df.select(sel.toArray(new Column[0])).javaRDD();
+        int n = use.size();
+        String fallbackSource = input;
+
+        List<PartitionStats> stats = rows.mapPartitionsWithIndex(new Validate<>(conv, n, fallbackSource), true).collect();
+        // Per file, its rows are numbered in partition order: partition p's first row of file f is
+        // row (rows of f in partitions < p) + 1.
+        Map<Integer, Map<String, Long>> offsets = new LinkedHashMap<>();
+        Map<String, Long> running = new LinkedHashMap<>();
+        long good = 0;
+        long bad = 0;
+        List<BadRowAt> badRows = new ArrayList<>();
+        for (PartitionStats s : stats) {
+            Map<String, Long> start = new LinkedHashMap<>();
+            for (Map.Entry<String, Long> e : s.rowsPerFile().entrySet()) {
+                long before = running.getOrDefault(e.getKey(), 0L);
+                start.put(e.getKey(), before);
+                running.put(e.getKey(), before + e.getValue());
+            }
+            offsets.put(s.partition(), start);
+            good += s.good();
+            bad += s.bad();
+            badRows.addAll(s.firstBad());
+        }
+        List<String> named = new ArrayList<>();
+        for (BadRowAt b : badRows) {
+            if (named.size() == FIRST_BAD) {
+                break;
+            }
+            long row = offsets.get(b.partition()).get(b.file()) + b.localRow();
+            named.add(b.file() + " row " + row + ": " + b.reason());
+        }
+        long total = good + bad;
+        if (total == 0) {
+            throw new IllegalArgumentException("dataset " + input + " is empty (no rows)");
+        }
+        if (bad > 0 && onBadRow == OnBadRow.FAIL) {
+            throw new IllegalArgumentException(bad + " bad row(s) of " + total + " in dataset " + input
+                    + " (data.on_bad_row=fail; set drop to skip them); first: " + String.join("; ", named));
+        }
+        if (good == 0) {
+            throw new IllegalArgumentException("dataset " + input + " has no usable rows: all " + total
+                    + " are bad; first: " + String.join("; ", named));
+        }
+        if (bad > 0) {
+            LOG.warn("dropped {} bad row(s) of {} in dataset {}; first: {}", bad, total, input, String.join("; ", named));
+        }
+        JavaRDD<T> out = rows.mapPartitionsWithIndex(new Convert<>(conv, n, fallbackSource, offsets), true);
+        return new Examples<>(out, good, bad, List.copyOf(named));
+    }
+
+    /**
+     * The row's file (one String per file and partition), a plain path for local files, or the
+     * dataset's name for tables without files.
+     */
+    private static String fileOf(Row r, int n, String fallback, Map<String, String> interned) {
+        String f = r.getString(n + 1);
+        if (f == null || f.isEmpty()) {
+            f = fallback;
+        }
+        return interned.computeIfAbsent(f, DatasetSource::displayName);
+    }
+
+    /** "file:///tmp/a%20b.jsonl" -> "/tmp/a b.jsonl"; other URIs as they are. */
+    static String displayName(String uri) {
+        if (uri.startsWith("file:")) {
+            try {
+                return new java.net.URI(uri).getPath();
+            } catch (java.net.URISyntaxException e) {
+                return uri;
+            }
+        }
+        return uri;
+    }
+
+    /** Pass 1: count rows per file, validate, and keep the first few bad rows. */
+    private static final class Validate<T> implements Function2<Integer, Iterator<Row>, Iterator<PartitionStats>> {
+        private final Converter<T> conv;
+        private final int n;
+        private final String fallback;
+
+        Validate(Converter<T> conv, int n, String fallback) {
+            this.conv = conv;
+            this.n = n;
+            this.fallback = fallback;
+        }
+
+        @Override
+        public Iterator<PartitionStats> call(Integer partition, Iterator<Row> it) {
+            LinkedHashMap<String, Long> perFile = new LinkedHashMap<>();
+            Map<String, String> interned = new LinkedHashMap<>();
+            long good = 0;
+            long bad = 0;
+            List<BadRowAt> first = new ArrayList<>();
+            while (it.hasNext()) {
+                Row r = it.next();
+                String file = fileOf(r, n, fallback, interned);
+                long local = perFile.merge(file, 1L, Long::sum);
+                try {
+                    checkCorrupt(r, n);
+                    conv.convert(r, file, local);
+                    good++;
+                } catch (BadRow e) {
+                    bad++;
+                    if (first.size() < FIRST_BAD) {
+                        first.add(new BadRowAt(file, partition, local, e.getMessage()));
+                    }
+                }
+            }
+            return List.of(new PartitionStats(partition, perFile, good, bad, first)).iterator();
+        }
+    }
+
+    /** Pass 2: number the rows within their files and convert the good ones. */
+    private static final class Convert<T> implements Function2<Integer, Iterator<Row>, Iterator<T>> {
+        private final Converter<T> conv;
+        private final int n;
+        private final String fallback;
+        private final Map<Integer, Map<String, Long>> offsets;
+
+        Convert(Converter<T> conv, int n, String fallback, Map<Integer, Map<String, Long>> offsets) {
+            this.conv = conv;
+            this.n = n;
+            this.fallback = fallback;
+            this.offsets = offsets;
+        }
+
+        @Override
+        public Iterator<T> call(Integer partition, Iterator<Row> it) {
+            Map<String, Long> start = offsets.getOrDefault(partition, Map.of());
+            Map<String, Long> seen = new LinkedHashMap<>();
+            Map<String, String> interned = new LinkedHashMap<>();
+            return new Iterator<T>() {
+                T next = advance();
+
+                private T advance() {
+                    while (it.hasNext()) {
+                        Row r = it.next();
+                        String file = fileOf(r, n, fallback, interned);
+                        long row = start.getOrDefault(file, 0L) + seen.merge(file, 1L, Long::sum);
+                        try {
+                            checkCorrupt(r, n);
+                            return conv.convert(r, file, row);
+                        } catch (BadRow e) {
+                            // counted and reported by pass 1
+                        }
+                    }
+                    return null;
+                }
+
+                @Override
+                public boolean hasNext() {
+                    return next != null;
+                }
+
+                @Override
+                public T next() {
+                    if (next == null) {
+                        throw new java.util.NoSuchElementException();
+                    }
+                    T t = next;
+                    next = advance();
+                    return t;
+                }
+            };
+        }
+    }
+
+    private static void checkCorrupt(Row r, int n) throws BadRow {
+        String c = r.getString(n);
+        if (c != null) {
+            throw new BadRow("malformed JSON (expected one object per line): " + (c.length() > 60 ? c.substring(0, 60) + "..." : c));
+        }
+    }
+
+    /** A non-empty string column; {@code name} is our column name, for the message. */
+    static String text(Row r, int i, String name) throws BadRow {
+        if (r.isNullAt(i)) {
+            throw new BadRow("'" + name + "' is null");
+        }
+        String s = r.getString(i);
+        if (s.isBlank()) {
+            throw new BadRow("'" + name + "' is empty");
+        }
+        return s;
+    }
+
+    private record PromptResponseConverter(PromptTemplate template) implements Converter<Demonstration> {
+        @Override
+        public Demonstration convert(Row r, String source, long row) throws BadRow {
+            return new Demonstration(template.format(text(r, 0, "prompt")), text(r, 1, "response"), source, row);
+        }
+    }
+
+    /** Columns: instruction, output, [input]. */
+    private record AlpacaConverter(PromptTemplate template) implements Converter<Demonstration> {
+        @Override
+        public Demonstration convert(Row r, String source, long row) throws BadRow {
+            String in = r.length() > 4 && !r.isNullAt(2) ? r.getString(2) : "";
+            return new Demonstration(template.format(text(r, 0, "instruction"), in), text(r, 1, "output"), source, row);
+        }
+    }
+
+    private record ChatConverter() implements Converter<Demonstration> {
+        @Override
+        public Demonstration convert(Row r, String source, long row) throws BadRow {
+            if (r.isNullAt(0)) {
+                throw new BadRow("'messages' is null");
+            }
+            List<Row> msgs = r.getList(0);
+            int last = -1;
+            for (int i = 0; i < msgs.size(); i++) {
+                Row m = msgs.get(i);
+                if (m == null || m.getAs("role") == null || m.getAs("content") == null) {
+                    throw new BadRow("message " + i + " has no role or no content");
+                }
+                if ("assistant".equals(m.getAs("role"))) {
+                    last = i;
+                }
+            }
+            if (last < 0) {
+                throw new BadRow("no assistant message");
+            }
+            String response = msgs.get(last).getAs("content");
+            if (response.isBlank()) {
+                throw new BadRow("last assistant message is empty");
+            }
+            StringBuilder prompt = new StringBuilder();
+            for (int i = 0; i < last; i++) {
+                Row m = msgs.get(i);
+                prompt.append(ChatTemplate.turn(m.getAs("role"), m.getAs("content")));
+            }
+            prompt.append(ChatTemplate.assistantHeader());
+            return new Demonstration(prompt.toString(), response, source, row);
+        }
+    }
+
+    /** Columns: prompt, or instruction[, input]. */
+    private record PromptConverter(PromptTemplate template) implements Converter<Prompt> {
+        @Override
+        public Prompt convert(Row r, String source, long row) throws BadRow {
+            String first = r.schema().fieldNames()[0];
+            String in = first.equals("instruction") && r.length() > 3 && !r.isNullAt(1) ? r.getString(1) : "";
+            return new Prompt(template.format(text(r, 0, first), in), source, row);
+        }
+    }
+
+    /** Columns: prompt, chosen, rejected, [margin]. */
+    private record PairConverter() implements Converter<PreferencePair> {
+        @Override
+        public PreferencePair convert(Row r, String source, long row) throws BadRow {
+            String chosen = text(r, 1, "chosen");
+            String rejected = text(r, 2, "rejected");
+            if (chosen.equals(rejected)) {
+                throw new BadRow("'chosen' and 'rejected' are identical");
+            }
+            float margin = 0f;
+            if (r.length() > 5 && !r.isNullAt(3)) {
+                margin = ((Number) r.get(3)).floatValue();
+                if (!Float.isFinite(margin)) {
+                    throw new BadRow("'margin' is not finite");
+                }
+            }
+            return new PreferencePair(text(r, 0, "prompt"), chosen, rejected, margin, source, row);
+        }
+    }
+
+    /** Columns: prompt, responses, ranking. */
+    private record RankingConverter() implements Converter<Ranking> {
+        @Override
+        public Ranking convert(Row r, String source, long row) throws BadRow {
+            String prompt = text(r, 0, "prompt");
+            if (r.isNullAt(1) || r.isNullAt(2)) {
+                throw new BadRow("'" + (r.isNullAt(1) ? "responses" : "ranking") + "' is null");
+            }
+            List<String> resp = r.getList(1);
+            List<Object> rank = r.getList(2);
+            int k = resp.size();
+            if (k < 2) {
+                throw new BadRow("a ranking needs at least 2 responses, found " + k);
+            }
+            if (rank.size() != k) {
+                throw new BadRow("'ranking' has " + rank.size() + " entries for " + k + " responses");
+            }
+            String[] responses = new String[k];
+            int[] ranks = new int[k];
+            int min = Integer.MAX_VALUE;
+            for (int i = 0; i < k; i++) {
+                String s = resp.get(i);
+                if (s == null || s.isBlank()) {
+                    throw new BadRow("response " + i + " is null or empty");
+                }
+                responses[i] = s;
+                if (rank.get(i) == null) {
+                    throw new BadRow("rank " + i + " is null");
+                }
+                ranks[i] = ((Number) rank.get(i)).intValue();
+                min = Math.min(min, ranks[i]);
+            }
+            boolean[] seen = new boolean[k];
+            for (int i = 0; i < k; i++) {
+                int v = ranks[i] - min;
+                if ((min != 0 && min != 1) || v >= k || seen[v]) {
+                    throw new BadRow("'ranking' " + rank + " is not a permutation of 0.." + (k - 1) + " or 1.." + k);
+                }
+                seen[v] = true;
+                ranks[i] = v;
+            }
+            return new Ranking(prompt, responses, ranks, source, row);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+package rlhf.data;
+
+import java.io.Serializable;
+
+/**
+ * K >= 2 responses to one prompt ranked by a labeller (InstructGPT): {@code ranking[i]} is the
+ * rank of {@code responses[i]}, 0 = best. The input may give ranks 0..K-1 or 1..K; both are
+ * stored 0-based. The reward model trains on all K(K-1)/2 pairs of a prompt together.
+ */
+public record Ranking(String prompt, String[] responses, int[] ranking, String source, long row)
+        implements Serializable {
+    public String where() {
+        return source + " row " + row;
+    }
+
+    /** Number of responses K. */
+    public int size() {
+        return responses.length;
+    }
+}

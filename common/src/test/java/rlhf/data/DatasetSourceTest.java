@@ -1,0 +1,313 @@
+package rlhf.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import rlhf.config.JobConfig;
+import rlhf.config.SparkSessions;
+import rlhf.data.DatasetSource.Format;
+import rlhf.data.DatasetSource.OnBadRow;
+
+class DatasetSourceTest {
+
+    static SparkSession spark;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void start() {
+        // Also the check that SparkSessions makes a working session with its defaults and the config's spark.* keys.
+        spark = SparkSessions.create("DatasetSourceTest", "local[2]", JobConfig.defaultsFromText("test",
+                "spark.ui.enabled = false\nspark.sql.shuffle.partitions = 2\nspark.sql.codegen.wholeStage = false\n"));
+        assertEquals("local[2]", spark.sparkContext().master());
+        assertEquals("false", spark.conf().get("spark.broadcast.compress"));
+        assertEquals("0", spark.conf().get("spark.driver.maxResultSize"));
+        assertEquals("false", spark.conf().get("spark.ui.enabled"));
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    private String jsonl(String name, String... lines) throws Exception {
+        Path p = tmp.resolve(name);
+        Files.writeString(p, String.join("\n", lines) + "\n");
+        return p.toString();
+    }
+
+    private String parquet(String name, StructType schema, Row... rows) {
+        String dir = tmp.resolve(name).toString();
+        spark.createDataFrame(List.of(rows), schema).coalesce(1).write().parquet(dir);
+        return dir;
+    }
+
+    private static DatasetSource source(String input) {
+        return new DatasetSource(input, Format.AUTO, Map.of(), OnBadRow.DROP);
+    }
+
+    private static <T> List<T> collect(Examples<T> ex) {
+        return ex.rdd().collect();
+    }
+
+    @Test
+    void promptResponseJsonlKeepsFileAndRowNumbers() throws Exception {
+        String f = jsonl("pr.jsonl",
+                "{\"prompt\":\"2+2=\",\"response\":\" 4\",\"extra\":1}",
+                "{\"prompt\":\"3+3=\",\"response\":\" 6\"}",
+                "{\"prompt\":\"1+0=\",\"response\":\" 1\"}");
+        Examples<Demonstration> ex = source(f).demonstrations(spark, PromptTemplate.plain());
+        assertEquals(3, ex.count());
+        assertEquals(0, ex.dropped());
+        List<Demonstration> d = collect(ex);
+        assertEquals(List.of("2+2=", "3+3=", "1+0="), d.stream().map(Demonstration::prompt).toList());
+        assertEquals(List.of(" 4", " 6", " 1"), d.stream().map(Demonstration::response).toList());
+        assertEquals(List.of(1L, 2L, 3L), d.stream().map(Demonstration::row).toList());
+        assertTrue(d.get(1).source().endsWith("/pr.jsonl"), d.get(1).source());
+        assertTrue(d.get(1).where().endsWith("/pr.jsonl row 2"), d.get(1).where());
+    }
+
+    @Test
+    void alpacaParquetUsesTheTemplateWithAndWithoutInput() {
+        StructType schema = new StructType().add("instruction", DataTypes.StringType)
+                .add("input", DataTypes.StringType).add("output", DataTypes.StringType);
+        String dir = parquet("alpaca", schema,
+                RowFactory.create("Translate.", "Hello", "Bonjour"),
+                RowFactory.create("Name a colour.", null, "Blue"),
+                RowFactory.create("Count to 3.", "", "1 2 3"));
+        List<Demonstration> d = new ArrayList<>(collect(source(dir).demonstrations(spark, PromptTemplate.alpaca())));
+        d.sort(Comparator.comparingLong(Demonstration::row));
+        assertEquals(PromptTemplate.alpaca().format("Translate.", "Hello"), d.get(0).prompt());
+        assertTrue(d.get(0).prompt().contains("### Input:\nHello\n\n### Response:"));
+        assertEquals(PromptTemplate.ALPACA_NO_INPUT.replace("{instruction}", "Name a colour."), d.get(1).prompt());
+        assertEquals(PromptTemplate.ALPACA_NO_INPUT.replace("{instruction}", "Count to 3."), d.get(2).prompt());
+        assertEquals(List.of("Bonjour", "Blue", "1 2 3"), d.stream().map(Demonstration::response).toList());
+        assertTrue(d.get(2).source().endsWith(".parquet"), d.get(2).source());
+    }
+
+    @Test
+    void chatMessagesBecomeTemplatedPromptAndLastAssistantResponse() throws Exception {
+        String f = jsonl("chat.jsonl",
+                "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"},"
+                        + "{\"role\":\"assistant\",\"content\":\"Hello!\"},{\"role\":\"user\",\"content\":\"2+2?\"},"
+                        + "{\"role\":\"assistant\",\"content\":\"4\"}]}",
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"no answer\"}]}");
+        Examples<Demonstration> ex = source(f).demonstrations(spark, PromptTemplate.alpaca());
+        assertEquals(1, ex.count());
+        assertEquals(1, ex.dropped());
+        assertTrue(ex.firstDropped().get(0).endsWith("/chat.jsonl row 2: no assistant message"), ex.firstDropped().toString());
+        Demonstration d = collect(ex).get(0);
+        assertEquals("<|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\nHello!\n<|user|>\n2+2?\n<|assistant|>\n", d.prompt());
+        assertEquals("4", d.response());
+    }
+
+    @Test
+    void columnMappingRenamesUserColumns() throws Exception {
+        String f = jsonl("qa.jsonl", "{\"question\":\"Why?\",\"answer\":\"Because.\",\"prompt\":\"ignored\"}");
+        DatasetSource s = new DatasetSource(f, Format.JSON, Map.of("prompt", "question", "response", "answer"), OnBadRow.FAIL);
+        Demonstration d = collect(s.demonstrations(spark, PromptTemplate.plain())).get(0);
+        assertEquals("Why?", d.prompt());
+        assertEquals("Because.", d.response());
+    }
+
+    @Test
+    void columnMappingFromConfig() throws Exception {
+        String f = jsonl("qa2.jsonl", "{\"question\":\"Why?\",\"answer\":\"Because.\"}");
+        JobConfig cfg = JobConfig.defaultsFromText("d", "data.format = auto\ndata.on_bad_row = fail\n"
+                + "data.columns.prompt =\ndata.columns.response =\n").applySets(List.of("data.columns.prompt=question",
+                "data.columns.response = answer"));
+        Demonstration d = collect(DatasetSource.fromConfig(f, cfg).demonstrations(spark, PromptTemplate.plain())).get(0);
+        assertEquals("Because.", d.response());
+    }
+
+    @Test
+    void missingColumnNamesColumnDatasetAndColumnsPresent() throws Exception {
+        String f = jsonl("missing.jsonl", "{\"prompt\":\"a\",\"answer\":\"b\"}");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> source(f).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + f + " has no column 'response', needed by the prompt/response (or Alpaca "
+                + "instruction/input/output, or chat messages) format; columns present: [answer, prompt]; "
+                + "map yours with data.columns.response=YOUR_COLUMN", e.getMessage());
+
+        DatasetSource mapped = new DatasetSource(f, Format.AUTO, Map.of("response", "reply"), OnBadRow.DROP);
+        e = assertThrows(IllegalArgumentException.class, () -> mapped.demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + f + " has no column 'reply' (data.columns.response maps it to 'response'); "
+                + "columns present: [answer, prompt]", e.getMessage());
+    }
+
+    @Test
+    void badRowsAreCountedAndDroppedWithTheFirstNamed() throws Exception {
+        String f = jsonl("bad.jsonl",
+                "{\"prompt\":\"ok1\",\"response\":\"r1\"}",
+                "{\"prompt\":\"ok2\",\"response\":null}",
+                "{\"prompt\":\"   \",\"response\":\"r3\"}",
+                "{\"prompt\":\"broken\", \"response\": ",
+                "{\"prompt\":\"ok5\",\"response\":\"r5\"}");
+        Examples<Demonstration> ex = source(f).demonstrations(spark, PromptTemplate.plain());
+        assertEquals(2, ex.count());
+        assertEquals(3, ex.dropped());
+        assertEquals(List.of(f + " row 2: 'response' is null", f + " row 3: 'prompt' is empty",
+                        f + " row 4: malformed JSON (expected one object per line): {\"prompt\":\"broken\", \"response\": "),
+                ex.firstDropped());
+        List<Demonstration> d = collect(ex);
+        assertEquals(List.of(1L, 5L), d.stream().map(Demonstration::row).toList());
+        assertEquals(List.of("ok1", "ok5"), d.stream().map(Demonstration::prompt).toList());
+
+        DatasetSource failing = new DatasetSource(f, Format.AUTO, Map.of(), OnBadRow.FAIL);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> failing.demonstrations(spark, PromptTemplate.plain()));
+        assertTrue(e.getMessage().startsWith("3 bad row(s) of 5 in dataset " + f
+                + " (data.on_bad_row=fail; set drop to skip them); first: " + f + " row 2: 'response' is null; "),
+                e.getMessage());
+    }
+
+    @Test
+    void emptyDatasetsAreClearErrors() throws Exception {
+        String f = jsonl("empty.jsonl");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> source(f).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + f + " is empty (no rows, no columns)", e.getMessage());
+
+        StructType schema = new StructType().add("prompt", DataTypes.StringType).add("response", DataTypes.StringType);
+        String dir = parquet("empty-parquet", schema);
+        e = assertThrows(IllegalArgumentException.class, () -> source(dir).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + dir + " is empty (no rows)", e.getMessage());
+
+        String allBad = jsonl("allbad.jsonl", "{\"prompt\":\"a\",\"response\":\"\"}");
+        e = assertThrows(IllegalArgumentException.class, () -> source(allBad).demonstrations(spark, PromptTemplate.plain()));
+        assertTrue(e.getMessage().startsWith("dataset " + allBad + " has no usable rows: all 1 are bad; first: "), e.getMessage());
+    }
+
+    @Test
+    void rowNumbersCountWithinEachFileAcrossSplitPartitions() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("many"));
+        List<String> a = new ArrayList<>();
+        List<String> b = new ArrayList<>();
+        for (int i = 1; i <= 300; i++) {
+            a.add("{\"prompt\":\"a" + i + "\",\"response\":\"x\"}");
+            if (i <= 120) {
+                b.add("{\"prompt\":\"b" + i + "\",\"response\":\"y\"}");
+            }
+        }
+        Files.write(dir.resolve("a.jsonl"), a);
+        Files.write(dir.resolve("b.jsonl"), b);
+        spark.conf().set("spark.sql.files.maxPartitionBytes", "1000");
+        spark.conf().set("spark.sql.files.openCostInBytes", "0");
+        try {
+            Examples<Demonstration> ex = source(dir.toString()).demonstrations(spark, PromptTemplate.plain());
+            assertTrue(ex.rdd().getNumPartitions() > 5, "partitions: " + ex.rdd().getNumPartitions());
+            List<Demonstration> d = collect(ex);
+            assertEquals(420, d.size());
+            for (Demonstration x : d) {
+                String file = x.source().endsWith("/a.jsonl") ? "a" : "b";
+                assertEquals(file + x.row(), x.prompt(), "row number of " + x.where());
+            }
+        } finally {
+            spark.conf().unset("spark.sql.files.maxPartitionBytes");
+            spark.conf().unset("spark.sql.files.openCostInBytes");
+        }
+    }
+
+    @Test
+    void preferencePairsFromParquetWithMargin() {
+        StructType schema = new StructType().add("prompt", DataTypes.StringType).add("chosen", DataTypes.StringType)
+                .add("rejected", DataTypes.StringType).add("margin", DataTypes.DoubleType);
+        String dir = parquet("pairs", schema,
+                RowFactory.create("p1", "good", "bad", 2.5),
+                RowFactory.create("p2", "fine", "worse", null),
+                RowFactory.create("p3", "same", "same", 1.0));
+        DatasetSource s = source(dir);
+        assertEquals(DatasetSource.PreferenceFormat.PAIRS, s.preferenceFormat(spark));
+        Examples<PreferencePair> ex = s.preferencePairs(spark);
+        assertEquals(2, ex.count());
+        assertTrue(ex.firstDropped().get(0).endsWith(" row 3: 'chosen' and 'rejected' are identical"), ex.firstDropped().toString());
+        List<PreferencePair> p = collect(ex);
+        assertEquals(new PreferencePair("p1", "good", "bad", 2.5f, p.get(0).source(), 1), p.get(0));
+        assertEquals(0f, p.get(1).margin());
+    }
+
+    @Test
+    void rankingsFromJsonlAcceptZeroAndOneBasedRanks() throws Exception {
+        String f = jsonl("rank.jsonl",
+                "{\"prompt\":\"p\",\"responses\":[\"a\",\"b\",\"c\"],\"ranking\":[2,0,1]}",
+                "{\"prompt\":\"q\",\"responses\":[\"a\",\"b\"],\"ranking\":[1,2]}",
+                "{\"prompt\":\"r\",\"responses\":[\"a\",\"b\"],\"ranking\":[0,0]}",
+                "{\"prompt\":\"s\",\"responses\":[\"a\",\"b\",\"c\"],\"ranking\":[0,1]}");
+        DatasetSource s = source(f);
+        assertEquals(DatasetSource.PreferenceFormat.RANKINGS, s.preferenceFormat(spark));
+        Examples<Ranking> ex = s.rankings(spark);
+        assertEquals(2, ex.count());
+        assertEquals(List.of(f + " row 3: 'ranking' [0, 0] is not a permutation of 0..1 or 1..2",
+                        f + " row 4: 'ranking' has 2 entries for 3 responses"),
+                ex.firstDropped());
+        List<Ranking> r = collect(ex);
+        assertArrayEquals(new String[] {"a", "b", "c"}, r.get(0).responses());
+        assertArrayEquals(new int[] {2, 0, 1}, r.get(0).ranking());
+        assertArrayEquals(new int[] {0, 1}, r.get(1).ranking());
+    }
+
+    @Test
+    void ppoPromptsFromATableAndFromAlpacaRows() throws Exception {
+        spark.createDataFrame(List.of(RowFactory.create("Tell a joke."), RowFactory.create("Name a prime.")),
+                new StructType().add("prompt", DataTypes.StringType)).createOrReplaceTempView("ppo_prompts");
+        Examples<Prompt> ex = source("table:ppo_prompts").prompts(spark, PromptTemplate.of("Q: {prompt}\\nA:"));
+        List<Prompt> p = collect(ex);
+        assertEquals(List.of("Q: Tell a joke.\nA:", "Q: Name a prime.\nA:"), p.stream().map(Prompt::prompt).toList());
+        assertEquals("table:ppo_prompts row 2", p.get(1).where());
+
+        String f = jsonl("alpaca-prompts.jsonl", "{\"instruction\":\"Add.\",\"input\":\"1 2\"}");
+        assertEquals(PromptTemplate.alpaca().format("Add.", "1 2"),
+                collect(source(f).prompts(spark, PromptTemplate.alpaca())).get(0).prompt());
+    }
+
+    @Test
+    void fewShotsComeFromTheFirstRows() throws Exception {
+        String f = jsonl("shots.jsonl", "{\"prompt\":\"1+1\",\"response\":\" 2\"}", "{\"prompt\":\"2+2\",\"response\":\" 4\"}");
+        List<PromptTemplate.Shot> shots = source(f).fewShots(spark, 2);
+        assertEquals(new PromptTemplate.Shot("1+1", "", " 2"), shots.get(0));
+        PromptTemplate t = PromptTemplate.of("{prompt} =").withFewShot(shots);
+        assertEquals("1+1 = 2\n\n2+2 = 4\n\n3+3 =", t.format("3+3"));
+        assertThrows(IllegalArgumentException.class, () -> source(f).fewShots(spark, 3));
+
+        JobConfig cfg = JobConfig.defaultsFromText("d", "data.format = auto\ndata.on_bad_row = fail\n"
+                + "data.template = alpaca\ndata.few_shot.n = 0\ndata.few_shot.path =\n");
+        assertEquals(PromptTemplate.alpaca().format("x"), DatasetSource.template(cfg, spark).format("x"));
+        cfg.applySets(List.of("data.template=Q: {prompt}\\nA:", "data.few_shot.n=1", "data.few_shot.path=" + f));
+        assertEquals("Q: 1+1\nA: 2\n\nQ: x\nA:", DatasetSource.template(cfg, spark).format("x"));
+    }
+
+    @Test
+    void wrongColumnTypeAndUnknownFormatAreNamed() throws Exception {
+        String f = jsonl("types.jsonl", "{\"prompt\":{\"a\":1},\"response\":\"x\"}");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> source(f).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("column 'prompt' of dataset " + f + " has type struct<a:bigint>, expected string", e.getMessage());
+
+        String csv = jsonl("data.csv", "prompt,response");
+        e = assertThrows(IllegalArgumentException.class, () -> source(csv).demonstrations(spark, PromptTemplate.plain()));
+        assertTrue(e.getMessage().startsWith("cannot tell the format of dataset " + csv), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> source(tmp.resolve("nope").toString()).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + tmp.resolve("nope") + " does not exist", e.getMessage());
+    }
+}

@@ -1,0 +1,102 @@
+package rlhf.io;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import rlhf.model.GptConfig;
+
+class ModelConfigJsonTest {
+
+    static byte[] gpt2ConfigJson() throws IOException {
+        try (InputStream in = ModelConfigJsonTest.class.getResourceAsStream("/io/gpt2-config.json")) {
+            return in.readAllBytes();
+        }
+    }
+
+    @Test
+    void readsTheHubGpt2ConfigAsGpt2SmallWithItsDropoutIgnoringUnknownFields() throws IOException {
+        ModelConfigJson c = ModelConfigJson.parse(gpt2ConfigJson(), "gpt2/config.json");
+        assertEquals(GptConfig.gpt2Small().withDropout(0.1f, 0.1f, 0.1f), c.model());
+        assertEquals(50256, c.bosTokenId());
+        assertEquals(50256, c.eosTokenId());
+        assertNull(c.padTokenId());
+        assertEquals(List.of(), c.extraKeys(), "HF fields such as task_specific_params are not extras");
+    }
+
+    @Test
+    void writesHuggingFaceFieldNamesAndRoundTripsVariantsScoreHeadAndExtras() throws IOException {
+        GptConfig m = new GptConfig(300, 32, 2, 4, 16, 1e-6f, GptConfig.Activation.RELU, false,
+                GptConfig.Positions.SINUSOIDAL, GptConfig.Norm.POST_LN, 0.05f, 0f, 0.2f, true);
+        ModelConfigJson c = new ModelConfigJson(m, 1, 2, 0)
+                .withExtra("rlhf_reward_appends_eos", true)
+                .withExtra("rlhf_reward_mean", -0.25)
+                .withExtra("rlhf_reward_std", 1.5f)
+                .withExtra("rlhf_stage", "reward")
+                .withExtra("rlhf_step", 1200);
+        JsonNode j = c.toJson();
+        assertEquals("gpt2", j.get("model_type").asText());
+        assertEquals("GPT2ForSequenceClassification", j.get("architectures").get(0).asText());
+        assertEquals(1, j.get("num_labels").asInt());
+        assertEquals("LABEL_0", j.get("id2label").get("0").asText());
+        assertEquals("relu", j.get("activation_function").asText());
+        assertEquals(32, j.get("n_ctx").asInt());
+        assertEquals(1e-6, j.get("layer_norm_epsilon").asDouble(), 0.0, "written as the float's shortest decimal");
+        assertEquals(0, j.get("pad_token_id").asInt());
+
+        ModelConfigJson back = ModelConfigJson.parse(c.toBytes(), "x/config.json");
+        assertEquals(m, back.model());
+        assertEquals(1, back.bosTokenId());
+        assertEquals(2, back.eosTokenId());
+        assertEquals(0, back.padTokenId());
+        assertTrue(back.extraBoolean("rlhf_reward_appends_eos"));
+        assertEquals(-0.25, back.extraDouble("rlhf_reward_mean"));
+        assertEquals(1.5, back.extraDouble("rlhf_reward_std"));
+        assertEquals(7.0, back.extraDouble("rlhf_missing", 7.0));
+        assertEquals("reward", back.extraString("rlhf_stage"));
+        assertEquals(List.of("rlhf_reward_appends_eos", "rlhf_reward_mean", "rlhf_reward_std", "rlhf_stage",
+                "rlhf_step"), back.extraKeys());
+        assertEquals(1200, back.extraLong("rlhf_step"));
+        var wrong = assertThrows(IllegalArgumentException.class, () -> back.extraDouble("rlhf_stage"));
+        assertTrue(wrong.getMessage().contains("'rlhf_stage' must be a number"), wrong.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> c.withExtra("n_layer", 3));
+        assertEquals(GptConfig.gpt2(300, 32, 2, 4, 16),
+                ModelConfigJson.parse(ModelConfigJson.of(GptConfig.gpt2(300, 32, 2, 4, 16), 299).toBytes(), "f")
+                        .model());
+    }
+
+    private static String parseError(String json) {
+        var e = assertThrows(CheckpointFormatException.class,
+                () -> ModelConfigJson.parse(json.getBytes(StandardCharsets.UTF_8), "run/config.json"));
+        assertTrue(e.getMessage().startsWith("run/config.json: "), e.getMessage());
+        return e.getMessage();
+    }
+
+    @Test
+    void missingOrWrongFieldsNameTheKeyAndFile() throws IOException {
+        String full = new String(gpt2ConfigJson(), StandardCharsets.UTF_8);
+        assertTrue(parseError(full.replace("\"n_embd\": 768,", ""))
+                .contains("missing required key 'n_embd'"));
+        assertTrue(parseError(full.replace("\"n_layer\": 12", "\"n_layer\": \"12\""))
+                .contains("'n_layer' must be an integer, found \"12\""));
+        assertTrue(parseError(full.replace("gelu_new", "gelu"))
+                .contains("'activation_function' must be \"gelu_new\""));
+        assertTrue(parseError(full.replace("\"model_type\": \"gpt2\"", "\"model_type\": \"llama\""))
+                .contains("'model_type'"));
+        assertTrue(parseError(full.replace("\"n_head\": 12", "\"n_head\": 7")).contains("n_head"));
+        assertTrue(parseError(full.replace("\"eos_token_id\": 50256", "\"eos_token_id\": 50257"))
+                .contains("eos_token_id must be in [0, vocab_size=50257)"));
+        String cls = full.replace("GPT2LMHeadModel", "GPT2ForSequenceClassification");
+        assertTrue(parseError(cls.replace("\"n_ctx\"", "\"num_labels\": 2, \"n_ctx\""))
+                .contains("'num_labels' must be 1"));
+        assertTrue(ModelConfigJson.parse(cls.getBytes(StandardCharsets.UTF_8), "f").model().scoreHead());
+        assertTrue(parseError("{\"n_layer\": ").contains("not valid JSON"));
+    }
+}
