@@ -17,7 +17,6 @@ import org.slf4j.LoggerFactory;
 import rlhf.data.DatasetSource;
 import rlhf.data.Demonstration;
 import rlhf.data.Examples;
-import rlhf.data.PromptTemplate;
 import rlhf.spark.IndexedData;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -65,16 +64,8 @@ public final class SftData {
 
     /** Demonstrations of a dataset, formatted by the template (and the few-shot prefix). */
     public static Examples<Demonstration> read(SparkSession spark, String path, SftSettings s) {
-        return DatasetSource.fromConfig(path, s.config()).demonstrations(spark, template(spark, s));
-    }
-
-    static PromptTemplate template(SparkSession spark, SftSettings s) {
-        PromptTemplate t = PromptTemplate.of(s.template());
-        if (s.fewShotCount() > 0) {
-            t = t.withFewShot(DatasetSource.fromConfig(s.fewShotPath().orElseThrow(), s.config())
-                    .fewShots(spark, s.fewShotCount()));
-        }
-        return t;
+        return DatasetSource.fromConfig(path, s.config()).demonstrations(spark,
+                DatasetSource.template(s.config(), spark));
     }
 
     /** Formatted prompts and responses of the demonstrations: the corpus a tokenizer is trained on. */

@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -57,8 +56,6 @@ import rlhf.tokenizer.BpeTrainer;
 public final class SftJob {
 
     private static final Logger LOG = LoggerFactory.getLogger(SftJob.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private SftJob() {
     }
 
@@ -157,8 +154,7 @@ public final class SftJob {
         Progress progress = new Progress();
         if (resume) {
             checkSameRun(start.state, s, train.report(), start.dir);
-            trainer.resumeFrom(new TrainerState(start.state.get("step").asInt(), start.state.get("epoch").asLong(),
-                    start.state.get("position").asLong(), start.state.get("seed").asLong()));
+            trainer.resumeFrom(TrainerState.fromJson(start.state, start.dir + "/" + Checkpoint.TRAINER_STATE));
             adam.restore(start.training.adamM(), start.training.adamV(), start.state.get("adam_step").asLong());
             progress.examples = start.state.get("examples_seen").asLong();
             progress.tokens = start.state.get("tokens_seen").asLong();
@@ -339,12 +335,7 @@ public final class SftJob {
      */
     private static ObjectNode state(DataParallelTrainer<Sequence, SftLoss.State> trainer, AdamW adam, Progress p,
             SftSettings s, SftData.Report train, int total) {
-        TrainerState t = trainer.state();
-        ObjectNode n = JSON.createObjectNode();
-        n.put("step", t.step());
-        n.put("epoch", t.epoch());
-        n.put("position", t.position());
-        n.put("seed", t.seed());
+        ObjectNode n = trainer.state().toJson();
         n.put("adam_step", adam.step());
         n.put("examples_seen", p.examples);
         n.put("tokens_seen", p.tokens);
@@ -370,8 +361,7 @@ public final class SftJob {
                     + st.path("packing").asBoolean() + " train.loss_on=" + st.path("loss_on").asText()
                     + ", this run has " + s.packing() + " / " + s.lossOn().name().toLowerCase(Locale.ROOT));
         }
-        for (String k : List.of("step", "epoch", "position", "adam_step", "examples_seen", "tokens_seen",
-                "elapsed_seconds")) {
+        for (String k : List.of("adam_step", "examples_seen", "tokens_seen", "elapsed_seconds")) {
             if (!st.has(k)) {
                 throw new IllegalArgumentException("--resume: " + dir + "/" + Checkpoint.TRAINER_STATE + " has no '" + k + "'");
             }

@@ -4,6 +4,7 @@ import java.util.Optional;
 
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.data.PromptTemplate;
 
 /**
  * The SFT job's configuration, typed and checked once (keys and meanings: conf/sft.properties).
@@ -11,12 +12,9 @@ import rlhf.config.JobConfig;
  */
 public record SftSettings(
         JobConfig config,
-        // data
+        // data (template and few-shot prefix: read by rlhf.data from the config)
         String trainPath,
         Optional<String> evalPath,
-        String template,
-        Optional<String> fewShotPath,
-        int fewShotCount,
         int contextLength,
         SftExamples.Overlong overlong,
         boolean packing,
@@ -64,6 +62,12 @@ public record SftSettings(
         Optional<String> dropout = c.getOptional("model.dropout");
         int context = (int) c.requireIn("data.context_length", 2, 1 << 20);
         int fewShot = (int) c.requireIn("data.few_shot.n", 0, 1000);
+        try {
+            PromptTemplate.of(c.getString("data.template")); // a bad template fails here, before Spark starts
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("config key 'data.template' (from " + c.source("data.template") + "): "
+                    + e.getMessage(), e);
+        }
         if (fewShot > 0 && c.getOptional("data.few_shot.path").isEmpty()) {
             throw new ConfigException("config key 'data.few_shot.n' = " + fewShot
                     + " needs data.few_shot.path (the dataset the few-shot examples come from)");
@@ -71,9 +75,6 @@ public record SftSettings(
         SftSettings s = new SftSettings(c,
                 requireData(c),
                 c.getOptional("data.eval"),
-                c.getString("data.template"),
-                c.getOptional("data.few_shot.path"),
-                fewShot,
                 context,
                 c.getEnum("data.overlong", SftExamples.Overlong.class),
                 c.getBoolean("data.packing"),
