@@ -18,6 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import rlhf.config.Args;
+import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
 import rlhf.data.Demonstration;
@@ -61,13 +62,23 @@ public final class SftJob {
 
     public static void main(String[] argv) throws IOException {
         Args.Spec spec = Args.command("sft", "supervised fine-tuning of a GPT model on instruction data");
-        Args args = spec.parse(argv);
-        if (args.help()) {
-            System.out.print(spec.usage(JobConfig.defaults("sft")));
+        Args args;
+        JobConfig config;
+        SftSettings settings;
+        try {
+            args = spec.parse(argv);
+            if (args.help()) {
+                System.out.print(spec.usage(JobConfig.defaults("sft")));
+                return;
+            }
+            config = JobConfig.load("sft", args);
+            settings = SftSettings.from(config);
+        } catch (ConfigException e) {
+            // a mistake on the command line or in the config file: the message says it all
+            System.err.println("sft: " + e.getMessage());
+            System.exit(2);
             return;
         }
-        JobConfig config = JobConfig.load("sft", args);
-        SftSettings settings = SftSettings.from(config);
         LOG.info("sft configuration changes:\n{}", config.describeChanges());
         SparkSession spark = SparkSessions.create("rlhf sft", args.master(), config);
         try {
@@ -101,8 +112,12 @@ public final class SftJob {
             if (!evals.isEmpty()) {
                 EvalPoint a = evals.get(0);
                 EvalPoint b = evals.get(evals.size() - 1);
-                sb.append(String.format(Locale.ROOT, ", eval loss %.4f (step %d) -> %.4f (step %d), perplexity %.2f",
-                        a.loss(), a.step(), b.loss(), b.step(), b.perplexity()));
+                sb.append(", eval loss ");
+                if (evals.size() > 1) {
+                    sb.append(String.format(Locale.ROOT, "%.4f (step %d) -> ", a.loss(), a.step()));
+                }
+                sb.append(String.format(Locale.ROOT, "%.4f (step %d), perplexity %.2f", b.loss(), b.step(),
+                        b.perplexity()));
             }
             sb.append(finalDir != null ? ", model saved to " + finalDir : ", stopped early (continue with --resume)");
             return sb.toString();
