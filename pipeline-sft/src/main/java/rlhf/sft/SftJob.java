@@ -203,7 +203,7 @@ public final class SftJob {
                 Map<String, Double> m = new LinkedHashMap<>();
                 m.put("loss", r.loss());
                 m.put("lr", (double) schedule.lr(r.step()));
-                m.put("grad_norm", r.gradNorm());
+                m.put("grad_norm", (double) r.gradNorm());
                 m.put("tokens_per_s", tokens / seconds);
                 m.put("examples_seen", (double) progress.examples);
                 m.put("tokens_seen", (double) progress.tokens);

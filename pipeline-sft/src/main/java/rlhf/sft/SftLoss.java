@@ -31,9 +31,7 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
     /** Extra sums: input tokens (padding excluded) and examples (packed ones counted one by one). */
     public static final String[] STATS = {"tokens", "examples"};
 
-    /** GptConfig is not Serializable: the loss travels with its fields and rebuilds it. */
-    private final Shape shape;
-    private transient GptConfig model;
+    private final GptConfig model;
     private final int microBatch;
     private final int contextLength;
     private final int padId;
@@ -50,36 +48,14 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
         if (padId < 0 || padId >= model.vocabSize()) {
             throw new IllegalArgumentException("pad id " + padId + " outside the vocabulary [0, " + model.vocabSize() + ")");
         }
-        this.shape = Shape.of(model);
         this.model = model;
         this.microBatch = microBatch;
         this.contextLength = contextLength;
         this.padId = padId;
     }
 
-    /** The model's shape and variant (rebuilt after deserialization). */
     public GptConfig model() {
-        if (model == null) {
-            model = shape.config();
-        }
         return model;
-    }
-
-    /** The fields of a GptConfig, serializable. */
-    private record Shape(int vocabSize, int maxSeqLen, int nLayer, int nHead, int nEmbd, float eps,
-            GptConfig.Activation activation, boolean causal, GptConfig.Positions positions, GptConfig.Norm norm,
-            float embdDropout, float attnDropout, float residDropout, boolean scoreHead) implements java.io.Serializable {
-
-        static Shape of(GptConfig c) {
-            return new Shape(c.vocabSize(), c.maxSeqLen(), c.nLayer(), c.nHead(), c.nEmbd(), c.layerNormEpsilon(),
-                    c.activation(), c.causal(), c.positions(), c.norm(), c.embdDropout(), c.attnDropout(),
-                    c.residDropout(), c.scoreHead());
-        }
-
-        GptConfig config() {
-            return new GptConfig(vocabSize, maxSeqLen, nLayer, nHead, nEmbd, eps, activation, causal, positions, norm,
-                    embdDropout, attnDropout, residDropout, scoreHead);
-        }
     }
 
     /** Per-task workspace: the model's activations and the batch arrays for (microBatch, T-1). */
@@ -106,16 +82,16 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
 
     @Override
     public String stateKey() {
-        return "sft:" + model() + ":" + microBatch + "x" + (contextLength - 1);
+        return "sft:" + model + ":" + microBatch + "x" + (contextLength - 1);
     }
 
     @Override
     public State createState(int paramCount) {
-        int expected = ParamLayout.of(model()).size();
+        int expected = ParamLayout.of(model).size();
         if (paramCount != expected) {
             throw new IllegalArgumentException("parameters have " + paramCount + " floats, the SFT model needs " + expected);
         }
-        return new State(model(), microBatch, contextLength - 1);
+        return new State(model, microBatch, contextLength - 1);
     }
 
     @Override
@@ -148,7 +124,7 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
 
     /** A fresh workspace of this loss's shape (driver-side evaluation, tests, benchmarks). */
     public State newState() {
-        return new State(model(), microBatch, contextLength - 1);
+        return new State(model, microBatch, contextLength - 1);
     }
 
     private static void addStats(State s, List<Sequence> batch, int BT, LossStats stats) {
@@ -192,7 +168,7 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
             for (int t = n; t < T; t++) {
                 s.tokens[o + t] = padId;
                 s.targets[o + t] = -1;
-                s.positions[o + t] = Math.min(++last, model().maxSeqLen() - 1);
+                s.positions[o + t] = Math.min(++last, model.maxSeqLen() - 1);
                 s.segments[o + t] = -1;
             }
         }

@@ -15,6 +15,7 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.optim.AdamW;
+import rlhf.optim.GradClip;
 import rlhf.sft.Sequence;
 import rlhf.sft.SftLoss;
 import rlhf.spark.DataParallelTrainer;
@@ -114,18 +115,11 @@ public final class SparkOverheadBench {
                 for (int m = 0; m < ACCUM; m++) {
                     loss.accumulate(state, params, data.subList(m * MICRO, (m + 1) * MICRO), seeds, grads, stats);
                 }
-                double sq = 0;
+                double inv = 1.0 / stats.weight();
                 for (int i = 0; i < grads.length; i++) {
-                    grads[i] = (float) (grads[i] / stats.weight());
-                    sq += (double) grads[i] * grads[i];
+                    grads[i] = (float) (grads[i] * inv);
                 }
-                double norm = Math.sqrt(sq);
-                if (norm > 1.0) {
-                    float c = (float) (1.0 / (norm + 1e-6));
-                    for (int i = 0; i < grads.length; i++) {
-                        grads[i] *= c;
-                    }
-                }
+                GradClip.clipGlobalNorm(grads, 1f);
                 adam.update(params, grads, 1e-4f);
                 double sec = (System.nanoTime() - t0) / 1e9;
                 System.out.printf(Locale.ROOT, "  1 process step %d: %.2f s (loss %.4f)%n", s, sec, stats.loss() / stats.weight());

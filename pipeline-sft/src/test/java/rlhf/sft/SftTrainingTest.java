@@ -28,6 +28,7 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.optim.AdamW;
+import rlhf.optim.GradClip;
 import rlhf.optim.LrSchedule;
 import rlhf.spark.EpochPermutation;
 import rlhf.spark.LossStats;
@@ -159,18 +160,11 @@ class SftTrainingTest {
             if (!micro.isEmpty()) {
                 loss.accumulate(state, params, micro, seeds.stream().mapToLong(Long::longValue).toArray(), grads, stats);
             }
-            double sq = 0;
+            double inv = 1.0 / stats.weight();
             for (int i = 0; i < grads.length; i++) {
-                grads[i] = (float) (grads[i] / stats.weight());
-                sq += (double) grads[i] * grads[i];
+                grads[i] = (float) (grads[i] * inv);
             }
-            double norm = Math.sqrt(sq);
-            if (norm > 1.0) {
-                float c = (float) (1.0 / (norm + 1e-6));
-                for (int i = 0; i < grads.length; i++) {
-                    grads[i] *= c;
-                }
-            }
+            GradClip.clipGlobalNorm(grads, 1f);
             adam.update(params, grads, schedule.lr(s));
         }
         return params;
