@@ -209,6 +209,23 @@ class SftTrainingTest {
         assertEquals(lines.get(7).get("examples_seen"), 7 * 8.0, "examples seen continue across the resume");
     }
 
+    @Test
+    void aRunStartsFromTheModelAndTokenizerOfACheckpoint() throws Exception {
+        String data = SftFixtures.writePairs(tmp.resolve("i/train.jsonl"), sums(16, 2));
+        String eval = SftFixtures.writePairs(tmp.resolve("i/eval.jsonl"), sums(8, 6));
+        String tok = SftFixtures.writeByteTokenizer(tmp.resolve("i/tok"));
+        SftJob.Result first = SftJob.run(spark, SftFixtures.settings(concat(tinyRun(data, tok,
+                tmp.resolve("i/first").toString()), new String[] {"train.steps=2", "data.eval=" + eval})), false);
+        // no tokenizer.path and another shape in the settings: both come from the checkpoint
+        SftJob.Result second = SftJob.run(spark, SftFixtures.settings("data.train=" + data, "data.eval=" + eval,
+                "model.init=" + first.finalDir(), "data.template=" + TEMPLATE, "data.context_length=32",
+                "train.global_batch=8", "train.micro_batch=3", "train.steps=1", "eval.every=0",
+                "checkpoint.every=0", "output.dir=" + tmp.resolve("i/second")), false);
+        assertEquals(first.config().model(), second.config().model());
+        assertEquals(first.evals().get(first.evals().size() - 1).loss(), second.evals().get(0).loss(),
+                "the second run starts where the first ended: same eval loss, exactly");
+    }
+
     private static List<String> listCheckpoints(String dir) throws Exception {
         try (var s = Files.list(Path.of(dir))) {
             return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("checkpoint-")).sorted().toList();
