@@ -91,6 +91,7 @@ public final class SftData {
             return new Outcome(o.sequence(), o.kind(), o.fullLength(), d.where());
         });
         outcomes.setName("tokenized " + what).persist(StorageLevel.MEMORY_AND_DISK());
+        sc.setJobDescription("tokenize and cache " + what);
         boolean ok = false;
         try {
             Counts c = new Counts();
@@ -127,6 +128,7 @@ public final class SftData {
             ok = true;
             return new Prepared(data, r, tok);
         } finally {
+            sc.setJobDescription(null);
             outcomes.unpersist(false);
             if (!ok) {
                 tok.destroy(false);
