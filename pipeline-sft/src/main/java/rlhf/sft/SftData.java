@@ -123,7 +123,7 @@ public final class SftData {
             LOG.info(r.summary());
             if (c.droppedOverlong > 0 || c.truncated > 0) {
                 LOG.warn("{}: over-long examples (longer than {} tokens), policy {}: {}", what, T,
-                        policy.name().toLowerCase(), String.join(", ", c.firstOverlong));
+                        policy.name().toLowerCase(java.util.Locale.ROOT), String.join(", ", c.firstOverlong));
             }
             ok = true;
             return new Prepared(data, r, tok);
