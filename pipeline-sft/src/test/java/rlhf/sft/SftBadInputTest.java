@@ -74,6 +74,27 @@ class SftBadInputTest {
     }
 
     @Test
+    void aRunDirectoryIsNeitherOverwrittenNorResumedWithOtherSettings() throws Exception {
+        List<String[]> rows = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            rows.add(new String[] {"q" + i, " a" + i});
+        }
+        String data = SftFixtures.writePairs(tmp.resolve("rerun/train.jsonl"), rows);
+        IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
+                () -> SftJob.run(spark, SftFixtures.settings(sets(data, "rerun-run")), true));
+        assertTrue(none.getMessage().contains("--resume: no complete checkpoint"), none.getMessage());
+
+        SftJob.run(spark, SftFixtures.settings(sets(data, "rerun-run")), false);
+        IllegalArgumentException again = assertThrows(IllegalArgumentException.class,
+                () -> SftJob.run(spark, SftFixtures.settings(sets(data, "rerun-run")), false));
+        assertTrue(again.getMessage().contains("already holds checkpoints [1]")
+                && again.getMessage().contains("--resume"), again.getMessage());
+        IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+                () -> SftJob.run(spark, SftFixtures.settings(sets(data, "rerun-run", "train.global_batch=2")), true));
+        assertTrue(other.getMessage().contains("global_batch=4 but this run has 2"), other.getMessage());
+    }
+
+    @Test
     void missingTrainingDataKeyIsAConfigError() {
         ConfigException e = assertThrows(ConfigException.class, () -> SftFixtures.settings("output.dir=x"));
         assertTrue(e.getMessage().contains("data.train"), e.getMessage());
