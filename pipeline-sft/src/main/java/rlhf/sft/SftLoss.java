@@ -105,7 +105,8 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
         int B = batch.size();
         int T = layout(s, batch);
         int BT = B * T;
-        s.gpt.forward(params, s.tokens, s.positions, s.segments, B, T, true, seeds[0]);
+        // one dropout seed per row (seeds[i] belongs to batch.get(i)): masks independent of grouping
+        s.gpt.forward(params, s.tokens, s.positions, s.segments, B, T, true, seeds);
         s.gpt.lmHeadForward(params, s.targets, 1f, s.logp, null);
         addStats(s, batch, BT, stats);
         Arrays.fill(s.dlogp, 0, BT, 0f);
