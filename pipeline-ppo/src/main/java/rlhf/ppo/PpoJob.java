@@ -168,6 +168,10 @@ public final class PpoJob {
             throw new IllegalArgumentException("the tokenizer of " + s.policyPath() + " has " + tok.vocabSize()
                     + " tokens but the model's vocab_size is " + pc.vocabSize());
         }
+        if (s.maxPromptTokens() >= pc.maxSeqLen()) {
+            throw new ConfigException("config key 'data.max_prompt_tokens' = " + s.maxPromptTokens() + " leaves no "
+                    + "room for a response in model.policy's n_positions = " + pc.maxSeqLen() + "; lower it");
+        }
         int maxInputs = Math.min(pc.maxSeqLen(), s.maxPromptTokens() + s.maxNewTokens() - 1);
 
         Checkpoint rewardModel = null;
@@ -176,7 +180,7 @@ public final class PpoJob {
             r = new Oracle();
         }
         if (r == null) {
-            String path = s.rewardPath().orElseThrow();
+            String path = s.rewardPath();
             rewardModel = Checkpoint.loadPretrained(path, hconf);
             requireScoreHead(rewardModel, "model.reward " + path);
             GptConfig rc = rewardModel.config().model();
@@ -193,9 +197,9 @@ public final class PpoJob {
         }
         ModelConfigJson criticConfig;
         float[] critic;
-        String criticFrom = s.criticPath().orElse(s.rewardPath().orElse(null));
+        String criticFrom = s.critic().orElse(s.reward().orElse(null));
         if (criticFrom != null) {
-            Checkpoint c = criticFrom.equals(s.rewardPath().orElse(null)) && rewardModel != null ? rewardModel
+            Checkpoint c = criticFrom.equals(s.rewardPath()) && rewardModel != null ? rewardModel
                     : Checkpoint.loadPretrained(criticFrom, hconf);
             requireScoreHead(c, "critic start " + criticFrom);
             criticConfig = c.config();
@@ -217,8 +221,12 @@ public final class PpoJob {
         IndexedData<PpoWorker.TokPrompt> prompts = prompts(sc, DatasetSource.fromConfig(s.promptsPath(), cfg)
                 .prompts(spark, template), tok, s);
         IndexedData<PpoWorker.PtxExample> ptx = null;
-        if (s.ptxPath().isPresent() && s.ptxCoef() > 0) {
-            ptx = ptx(sc, DatasetSource.fromConfig(s.ptxPath().get(), cfg).demonstrations(spark, template), tok, s);
+        if (s.ptx().isPresent() && s.ptxCoef() > 0) {
+            if (s.ptxMaxTokens() - 1 > pc.maxSeqLen()) {
+                throw new ConfigException("config key 'ppo.ptx_max_tokens' = " + s.ptxMaxTokens() + " exceeds "
+                        + "model.policy's n_positions + 1 = " + (pc.maxSeqLen() + 1) + "; lower it");
+            }
+            ptx = ptx(sc, DatasetSource.fromConfig(s.ptxPath(), cfg).demonstrations(spark, template), tok, s);
         }
         PpoTrainer trainer = new PpoTrainer(sc, spec, prompts, ptx, sft.params().clone(),
                 rewardModel == null ? null : rewardModel.params(), tok, r, sft.params().clone(), critic);
@@ -266,7 +274,7 @@ public final class PpoJob {
             return new PpoWorker.PtxExample(all, p.length);
         }).filter(e -> e.promptLength() >= 1 && e.tokens().length <= max);
         IndexedData<PpoWorker.PtxExample> data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(),
-                "ppo-ptx demonstrations " + s.ptxPath().orElse(""));
+                "ppo-ptx demonstrations " + s.ptxPath());
         LOG.info("ppo-ptx: {} demonstrations cached; {} longer than ppo.ptx_max_tokens={} dropped", data.count(),
                 rows.count() - data.count(), max);
         return data;

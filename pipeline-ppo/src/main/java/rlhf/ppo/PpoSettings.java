@@ -9,17 +9,18 @@ import rlhf.config.JobConfig;
 /**
  * The PPO job's configuration, typed and checked once (keys and meanings: conf/ppo.properties).
  * Serializable without its {@link JobConfig}: the executors get the numbers they need from it.
+ * Optional paths are "" when unset ({@link #ptx()}, {@link #reward()}, {@link #critic()}).
  */
 public record PpoSettings(
         // data
         String promptsPath,
         int maxPromptTokens,
         int partitions,
-        Optional<String> ptxPath,
+        String ptxPath,
         // models
         String policyPath,
-        Optional<String> rewardPath,
-        Optional<String> criticPath,
+        String rewardPath,
+        String criticPath,
         // reward
         RewardKind rewardKind,
         boolean rewardNormalize,
@@ -60,6 +61,7 @@ public record PpoSettings(
         // optimizers
         float policyLr,
         float criticLr,
+        Schedule schedule,
         float weightDecay,
         float beta1,
         float beta2,
@@ -73,6 +75,9 @@ public record PpoSettings(
         int samplesEvery,
         int samplesCount) implements Serializable {
 
+    /** Learning-rate schedule of both optimizers. */
+    public enum Schedule { CONSTANT, LINEAR }
+
     /** Where the score of a response comes from. */
     public enum RewardKind { MODEL, ORACLE }
 
@@ -80,7 +85,7 @@ public record PpoSettings(
     public static PpoSettings from(JobConfig c) {
         String out = c.getPath("output.dir");
         RewardKind kind = c.getEnum("reward.kind", RewardKind.class);
-        Optional<String> reward = c.getOptional("model.reward");
+        String reward = c.getString("model.reward");
         if (kind == RewardKind.MODEL && reward.isEmpty()) {
             throw new ConfigException("config key 'model.reward' is empty but reward.kind = model: set it to the "
                     + "reward model checkpoint, or use reward.kind = oracle");
@@ -91,11 +96,11 @@ public record PpoSettings(
                         + "empty: set it to the prompts (a .jsonl or .parquet file, a directory, or table:NAME)")),
                 (int) c.requireIn("data.max_prompt_tokens", 1, 1 << 20),
                 (int) c.requireIn("data.partitions", 0, 1 << 20),
-                c.getOptional("data.ptx"),
+                c.getString("data.ptx"),
                 c.getOptional("model.policy").orElseThrow(() -> new ConfigException("config key 'model.policy' is "
                         + "empty: set it to the SFT checkpoint (the reference, and where the policy starts)")),
                 reward,
-                c.getOptional("model.critic"),
+                c.getString("model.critic"),
                 kind,
                 c.getBoolean("reward.normalize"),
                 rewardClip == 0 ? Double.POSITIVE_INFINITY : rewardClip,
@@ -132,6 +137,7 @@ public record PpoSettings(
                 (int) c.requireIn("ppo.stop_at_iteration", 0, Integer.MAX_VALUE),
                 (float) c.requireIn("optim.policy_lr", 0, 10),
                 (float) c.requireIn("optim.critic_lr", 0, 10),
+                c.getEnum("optim.schedule", Schedule.class),
                 (float) c.requireIn("optim.weight_decay", 0, 10),
                 (float) c.requireIn("optim.beta1", 0, 0.999999),
                 (float) c.requireIn("optim.beta2", 0, 0.999999999),
@@ -154,9 +160,36 @@ public record PpoSettings(
         return s;
     }
 
+    /** data.ptx, if set. */
+    public Optional<String> ptx() {
+        return ptxPath.isEmpty() ? Optional.empty() : Optional.of(ptxPath);
+    }
+
+    /** model.reward, if set. */
+    public Optional<String> reward() {
+        return rewardPath.isEmpty() ? Optional.empty() : Optional.of(rewardPath);
+    }
+
+    /** model.critic, if set. */
+    public Optional<String> critic() {
+        return criticPath.isEmpty() ? Optional.empty() : Optional.of(criticPath);
+    }
+
     /** The KL controller at the start of a run. */
     public KlController initialKlController() {
         return klAdaptive ? KlController.adaptive(klCoef, klTarget, klHorizon) : KlController.fixed(klCoef);
+    }
+
+    /**
+     * The learning rate of an optimizer update after {@code done} updates of that model: constant, or
+     * decayed linearly to 0 at the last planned update.
+     */
+    public float lr(float base, long done) {
+        if (schedule == Schedule.CONSTANT) {
+            return base;
+        }
+        double planned = (double) iterations * epochs * minibatches;
+        return (float) (base * Math.max(0, 1 - done / planned));
     }
 
     /** Rollouts of minibatch m of an epoch: positions [m·R/M, (m+1)·R/M) of the epoch's order. */

@@ -304,14 +304,14 @@ public final class PpoTrainer {
                             + "Lower optim.policy_lr / optim.critic_lr, check the rewards (reward.clip) and resume "
                             + "from the last checkpoint");
                 }
-                u.inputTokens += inputs * (trainPolicy ? 1 : 0) + (trainPolicy ? 0 : inputs);
+                u.inputTokens += inputs;
                 if (trainPolicy && s.ratioLimit() > 0 && meanRatio > s.ratioLimit()) {
                     u.skipped++;
                     continue;
                 }
                 if (trainPolicy) {
                     clip(gp, pn);
-                    policyAdam.update(policy, gp, s.policyLr());
+                    policyAdam.update(policy, gp, s.lr(s.policyLr(), policyAdam.step()));
                     u.policyLoss += policyLoss;
                     u.policyNorm = pn;
                     if (e == 0) {
@@ -322,7 +322,7 @@ public final class PpoTrainer {
                     u.ptxTokens += ptxTokens;
                 }
                 clip(gc, cn);
-                criticAdam.update(critic, gc, s.criticLr());
+                criticAdam.update(critic, gc, s.lr(s.criticLr(), criticAdam.step()));
                 u.valueLoss += valueLoss;
                 u.criticNorm = cn;
                 u.steps++;
