@@ -215,7 +215,6 @@ public final class DemoData {
     public static void write(Generated g, String dir) throws IOException {
         Path base = new Path(dir);
         FileSystem fs = base.getFileSystem(new Configuration());
-        fs.setWriteChecksum(false);
         fs.mkdirs(base);
         for (Map.Entry<String, byte[]> e : toJsonLines(g).entrySet()) {
             try (OutputStream out = fs.create(new Path(base, e.getKey()), true)) {

@@ -140,7 +140,7 @@ class CheckpointTest {
         java.nio.file.Path trunc = tmp.resolve("run/checkpoint-500");
         first.save(trunc.toUri().toString(), conf);
         byte[] model = Files.readAllBytes(trunc.resolve("model.safetensors"));
-        Files.delete(trunc.resolve(".model.safetensors.crc"));
+        Files.deleteIfExists(trunc.resolve(".model.safetensors.crc"));
         Files.write(trunc.resolve("model.safetensors"), java.util.Arrays.copyOf(model, model.length / 2));
 
         assertEquals(Optional.of(run.dirFor(100)), run.newestComplete());
