@@ -121,6 +121,12 @@ public final class PpoTrainer {
                 StorageLevel.MEMORY_AND_DISK());
     }
 
+    /** {@link #score} computed in this process (tests, benchmarks). */
+    List<Rollout.Scored> scoreInProcess(List<Rollout> rollouts, float[] criticParams, double beta) {
+        return PpoWorker.score(spec, ref.value(), criticParams, reward == null ? null : reward.value(), rule,
+                tok.value(), beta, rollouts.iterator());
+    }
+
     // ---------------------------------------------------------------- one iteration
 
     /** What an iteration did: its metrics and (when asked) samples. */
