@@ -27,8 +27,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import rlhf.io.Checkpoint;
+import rlhf.io.ModelConfigJson;
 import rlhf.io.RunCheckpoints;
 import rlhf.model.GptConfig;
+import rlhf.model.RewardScorer;
 import rlhf.spark.NonFiniteLossException;
 import rlhf.tasks.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
@@ -113,6 +115,38 @@ class PpoSparkTest {
             }
             policy.destroy();
             critic.destroy();
+        }
+    }
+
+    @Test
+    void rewardModelScoresAreNormalisedAndPenalisedWithoutEos(@TempDir Path dir) throws Exception {
+        GptConfig rc = PpoFixtures.tinyConfig(tok).withScoreHead(true);
+        float[] rp = PpoFixtures.init(rc, 9);
+        String rewardDir = dir.resolve("reward").toString();
+        new Checkpoint(ModelConfigJson.of(rc, tok.eosId()).withExtra(RewardScorer.APPENDS_EOS_KEY, true)
+                .withExtra("rlhf_reward_mean", 0.3).withExtra("rlhf_reward_std", 2.0), rp, null, null)
+                .save(rewardDir, new Configuration());
+        Map<String, String> o = base(dir, "run");
+        o.put("reward.kind", "model");
+        o.put("model.reward", rewardDir);
+        o.put("reward.missing_eos_penalty", "0.5");
+        o.put("gen.max_new_tokens", "2");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+            PpoTrainer tr = setup.trainer;
+            assertArrayEquals(rp, tr.critic, "the critic starts from the reward model");
+            List<Rollout.Scored> scored = tr.scoreInProcess(tr.rolloutsInProcess(0, tr.policy), tr.critic, 0.0);
+            RewardScorer direct = new RewardScorer(rc, 1, 6 + 2 + 1);
+            float[] out = new float[1];
+            int withoutEos = 0;
+            for (Rollout.Scored x : scored) {
+                direct.score(rp, new int[][] {x.r().promptIds()}, new int[][] {x.r().response()}, 1, true,
+                        tok.eosId(), out);
+                assertEquals(out[0], x.rawScore(), 1e-5, "rollout " + x.r().id() + " raw score");
+                double expected = (x.rawScore() - 0.3) / 2.0 - (x.r().endedWithEos() ? 0 : 0.5);
+                assertEquals(expected, x.score(), 1e-12, "rollout " + x.r().id() + " normalised, penalised score");
+                withoutEos += x.r().endedWithEos() ? 0 : 1;
+            }
+            assertTrue(withoutEos > 0, "some responses hit the length limit");
         }
     }
 
