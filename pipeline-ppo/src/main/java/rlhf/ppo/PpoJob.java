@@ -353,6 +353,7 @@ public final class PpoJob {
         ObjectNode st = JSON.createObjectNode();
         st.put("iteration", done);
         st.put("seed", setup.s.seed());
+        st.put("rng", "stateless: every draw derives from (seed, iteration, rollout id)");
         st.put("rollouts", setup.s.rollouts());
         st.put("epochs", setup.s.epochs());
         st.put("minibatches", setup.s.minibatches());

@@ -393,8 +393,8 @@ public final class PpoWorker {
         }
     }
 
+    /** The sums of a partition's scored rollouts, with those of id below {@code samples} decoded. */
     public static Stats stats(Iterator<Rollout.Scored> rows, int samples, BpeTokenizer tok, int eosId) {
-        Stats acc = Stats.ZERO;
         List<Sample> out = new ArrayList<>();
         double as = 0, aq = 0, rs = 0, rq = 0, raw = 0, kl = 0, rew = 0, ss = 0, sq = 0;
         long tokens = 0, inputs = 0, eos = 0, n = 0;
@@ -420,8 +420,8 @@ public final class PpoWorker {
                         x.r().endedWithEos()));
             }
         }
-        return acc.plus(new Stats(new Whitening.Moments(as, aq, tokens), new Whitening.Moments(rs, rq, tokens),
-                new Whitening.Moments(ss, sq, n), raw, kl, rew, tokens, inputs, eos, n, out));
+        return new Stats(new Whitening.Moments(as, aq, tokens), new Whitening.Moments(rs, rq, tokens),
+                new Whitening.Moments(ss, sq, n), raw, kl, rew, tokens, inputs, eos, n, out);
     }
 
     // ---------------------------------------------------------------- updates

@@ -42,7 +42,8 @@ import rlhf.tokenizer.BpeTrainer;
  * Models: policy = reference, critic = reward model, each L layers of width C (default 6 x 512),
  * vocabulary V (default 8192), random weights (speed does not depend on them; responses run to
  * max_new_tokens as a random policy almost never samples EOS). Medians of the repeats after a
- * warm-up. System properties: L, C, V, rollouts, newTokens, promptTokens, batch, repeats, master
+ * warm-up. System properties: L, C, V, rollouts, newTokens, promptTokens, batch, repeats, epochs,
+ * minibatches, master
  * (default local[2]), threads (kernel pool, default 2).
  *
  * <pre>
@@ -65,6 +66,8 @@ public final class PpoBench {
         int promptTokens = Integer.getInteger("promptTokens", 16);
         int batch = Integer.getInteger("batch", 16);
         int repeats = Integer.getInteger("repeats", 3);
+        int epochs = Integer.getInteger("epochs", 4);
+        int minibatches = Integer.getInteger("minibatches", 4);
         int threads = Integer.getInteger("threads", 2);
         Parallel.setThreads(threads);
         String master = System.getProperty("master", "local[2]");
@@ -98,6 +101,8 @@ public final class PpoBench {
                     Map.entry("gen.max_new_tokens", Integer.toString(newTokens)),
                     Map.entry("gen.batch", Integer.toString(batch)), Map.entry("ppo.rollouts", Integer.toString(rollouts)),
                     Map.entry("ppo.micro_batch", Integer.toString(batch)),
+                    Map.entry("ppo.epochs", Integer.toString(epochs)),
+                    Map.entry("ppo.minibatches", Integer.toString(minibatches)),
                     Map.entry("output.dir", dir.resolve("run").toString()));
             set.forEach((k, v) -> cfg.set(k, v, "bench"));
             System.out.printf(Locale.ROOT, "PPO bench: policy L=%d C=%d V=%d (%.1fM parameters), %d rollouts x %d "
