@@ -82,6 +82,10 @@ public final class PpoTrainer {
         this.kl = s.initialKlController();
     }
 
+    PpoWorker.Spec spec() {
+        return spec;
+    }
+
     /** Frees the broadcasts of the frozen models (the cached data belongs to the caller). */
     public void close() {
         ref.destroy();

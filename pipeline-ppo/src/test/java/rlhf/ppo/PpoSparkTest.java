@@ -29,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RunCheckpoints;
+import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
 import rlhf.spark.NonFiniteLossException;
@@ -116,6 +117,60 @@ class PpoSparkTest {
             policy.destroy();
             critic.destroy();
         }
+    }
+
+    /**
+     * Scoring against an independent computation: log π_ref of each response token from a full
+     * forward over its prefix, the score at the last token, -β·k1 at every token, and with
+     * γ = λ = 1 the return of token j is score - β Σ_{t >= j} (logp_t - logp_ref_t).
+     */
+    @Test
+    void scoringPutsTheScoreOnTheLastTokenAndTheKlPenaltyOnEveryToken(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("ppo.gamma", "1");
+        o.put("ppo.lam", "1");
+        o.put("gen.temperature", "0.7");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
+            PpoTrainer tr = setup.trainer;
+            GptConfig cfg = PpoFixtures.tinyConfig(tok);
+            float[] ref = PpoFixtures.init(cfg, 77);
+            double beta = 0.3;
+            List<Rollout> rs = tr.rolloutsInProcess(0, tr.policy);
+            List<Rollout.Scored> scored = PpoWorker.score(tr.spec(), ref, tr.critic, null, RULE, tok, beta, rs.iterator());
+            for (Rollout.Scored x : scored) {
+                Rollout r = x.r();
+                int P = r.promptIds().length;
+                int n = r.response().length;
+                double expectScore = RULE.score(r.prompt(), PpoWorker.responseText(tok, r, tok.eosId()));
+                assertEquals(expectScore, x.rawScore());
+                double tail = 0;
+                for (int j = n - 1; j >= 0; j--) {
+                    int[] prefix = new int[P + j];
+                    System.arraycopy(r.promptIds(), 0, prefix, 0, P);
+                    System.arraycopy(r.response(), 0, prefix, P, j);
+                    double lp = Math.log(distribution(cfg, ref, prefix, 0.7f)[r.response()[j]]);
+                    assertEquals(lp, x.refLogp()[j], 1e-4, "rollout " + r.id() + " token " + j + " reference logp");
+                    tail += r.logp()[j] - x.refLogp()[j];
+                    assertEquals(expectScore - beta * tail, x.returns()[j], 1e-6, "rollout " + r.id() + " return " + j);
+                    assertEquals(x.returns()[j] - x.values()[j], x.advantages()[j], 1e-6);
+                }
+                assertEquals(tail, x.kl(), 1e-6);
+            }
+        }
+    }
+
+    /** softmax(logits / temperature) after {@code prefix}, from a plain forward. */
+    private static double[] distribution(GptConfig cfg, float[] params, int[] prefix, float temperature) {
+        Gpt g = new Gpt(cfg, 1, prefix.length);
+        g.forward(params, prefix, null, null, 1, prefix.length, false, 0L);
+        g.lmHeadForward(params, new int[prefix.length], temperature, new float[prefix.length], null);
+        float[] p = new float[cfg.vocabSize()];
+        g.probabilities(prefix.length - 1, p, 0);
+        double[] out = new double[p.length];
+        for (int i = 0; i < p.length; i++) {
+            out[i] = p[i];
+        }
+        return out;
     }
 
     @Test
