@@ -6,13 +6,15 @@ import java.util.Map;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
+import rlhf.spark.SparkDefaults;
+
 /**
  * Creates the Spark session of a job.
  *
  * <p>Master: the {@code --master} given, else the one spark-submit set ({@code spark.master}),
  * else {@code local[*]}. Settings, lowest precedence first:
  * <ol>
- *   <li>our defaults for these jobs ({@link #DEFAULTS}),</li>
+ *   <li>our defaults for these jobs ({@link #DEFAULTS} and {@link SparkDefaults}),</li>
  *   <li>the {@code spark.*} keys of the job's defaults file,</li>
  *   <li>whatever spark-submit ({@code --conf}, spark-defaults.conf) set,</li>
  *   <li>{@code spark.*} keys the user gave in {@code --config} or {@code --set}.</li>
@@ -21,15 +23,10 @@ import org.apache.spark.sql.SparkSession;
 public final class SparkSessions {
 
     /**
-     * Defaults for our jobs. Gradients and parameters travel as large float arrays:
-     * results are not capped ({@code maxResultSize=0}), and broadcasts are not compressed
-     * since float weights don't compress and compressing costs time on every step. Spark's
-     * console progress bar is off because {@code rlhf.metrics.ConsoleProgress} prints our own.
+     * Defaults for our jobs besides the trainer's ({@link SparkDefaults}): Spark's console
+     * progress bar is off because {@code rlhf.metrics.ConsoleProgress} prints our own.
      */
-    public static final Map<String, String> DEFAULTS = Map.of(
-            "spark.driver.maxResultSize", "0",
-            "spark.broadcast.compress", "false",
-            "spark.ui.showConsoleProgress", "false");
+    public static final Map<String, String> DEFAULTS = Map.of("spark.ui.showConsoleProgress", "false");
 
     private SparkSessions() {}
 
@@ -53,6 +50,12 @@ public final class SparkSessions {
         } else if (!out.containsKey("spark.master") && !submitted.contains("spark.master")) {
             out.put("spark.master", "local[*]");
         }
+        String m = out.getOrDefault("spark.master", submitted.get("spark.master", ""));
+        SparkDefaults.settings(m).forEach((k, v) -> {
+            if (!submitted.contains(k)) {
+                out.putIfAbsent(k, v);
+            }
+        });
         return out;
     }
 

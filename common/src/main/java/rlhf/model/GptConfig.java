@@ -24,7 +24,7 @@ public record GptConfig(
         float embdDropout,
         float attnDropout,
         float residDropout,
-        boolean scoreHead) {
+        boolean scoreHead) implements java.io.Serializable {
 
     /** MLP nonlinearity. GELU is the tanh approximation GPT-2 uses ("gelu_new"). */
     public enum Activation { GELU, RELU }

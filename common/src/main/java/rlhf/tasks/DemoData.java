@@ -214,11 +214,16 @@ public final class DemoData {
     /** Writes every file into {@code dir} (any Hadoop file system URI, or a local path), replacing old ones. */
     public static void write(Generated g, String dir) throws IOException {
         Path base = new Path(dir);
-        FileSystem fs = base.getFileSystem(new Configuration());
-        fs.mkdirs(base);
-        for (Map.Entry<String, byte[]> e : toJsonLines(g).entrySet()) {
-            try (OutputStream out = fs.create(new Path(base, e.getKey()), true)) {
-                out.write(e.getValue());
+        Configuration conf = new Configuration();
+        // A private instance: switching checksums off on the JVM-wide cached FileSystem would
+        // change every other writer in the process.
+        try (FileSystem fs = FileSystem.newInstance(base.toUri(), conf)) {
+            fs.setWriteChecksum(false);
+            fs.mkdirs(base);
+            for (Map.Entry<String, byte[]> e : toJsonLines(g).entrySet()) {
+                try (OutputStream out = fs.create(new Path(base, e.getKey()), true)) {
+                    out.write(e.getValue());
+                }
             }
         }
     }

@@ -1,0 +1,38 @@
+package rlhf.spark;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Supplier;
+
+/**
+ * Per-JVM cache of executor states (model workspaces, gradient buffers) that outlive tasks.
+ *
+ * <p>A task borrows a state for its duration and gives it back; a JVM running k tasks at once ends
+ * up with k states per key, each reused by every later task, so nothing big is allocated per step.
+ * Static, hence per JVM: on an executor it lives as long as the executor; in local mode it is the
+ * driver's JVM.
+ */
+public final class ExecutorStates {
+
+    private static final Map<String, ConcurrentLinkedQueue<Object>> FREE = new ConcurrentHashMap<>();
+
+    private ExecutorStates() {
+    }
+
+    /** A free state under {@code key}, made by {@code factory} if none is free. Give it back with {@link #release}. */
+    @SuppressWarnings("unchecked")
+    public static <T> T borrow(String key, Supplier<T> factory) {
+        Object s = FREE.computeIfAbsent(key, k -> new ConcurrentLinkedQueue<>()).poll();
+        return s != null ? (T) s : factory.get();
+    }
+
+    public static void release(String key, Object state) {
+        FREE.computeIfAbsent(key, k -> new ConcurrentLinkedQueue<>()).add(state);
+    }
+
+    /** Drops every cached state of {@code key} (tests; a job that changes model shape). */
+    public static void clear(String key) {
+        FREE.remove(key);
+    }
+}

@@ -1,0 +1,112 @@
+package rlhf.spark;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.storage.StorageLevel;
+
+import scala.Tuple2;
+
+/**
+ * A dataset cached on the executors, each example with a stable global index (its position in the
+ * source RDD, from {@code zipWithIndex}), one {@link Shard} per partition. The index, not the
+ * partition, decides which step sees an example and which seeds it gets, so the partitioning can
+ * change without changing the math (up to float summation order).
+ *
+ * <p>The source RDD must be deterministic (same rows in the same order when recomputed), because a
+ * lost executor's shards are rebuilt from it.
+ */
+public final class IndexedData<E> implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    /** The examples of one partition in increasing global index order. */
+    public static final class Shard<E> implements Serializable {
+        private static final long serialVersionUID = 1L;
+        public final long[] index;
+        public final List<E> examples;
+
+        public Shard(long[] index, List<E> examples) {
+            if (index.length != examples.size()) {
+                throw new IllegalArgumentException(index.length + " indices for " + examples.size() + " examples");
+            }
+            this.index = index;
+            this.examples = examples;
+        }
+
+        public int size() {
+            return index.length;
+        }
+    }
+
+    private final transient JavaRDD<Shard<E>> shards;
+    private final long count;
+
+    private IndexedData(JavaRDD<Shard<E>> shards, long count) {
+        this.shards = shards;
+        this.count = count;
+    }
+
+    /**
+     * Indexes, caches and counts {@code source} (one Spark job for the count, plus one inside
+     * zipWithIndex when there are several partitions). Fails on an empty dataset.
+     *
+     * @param what names the data in messages ("sft train data s3a://.../train.jsonl")
+     */
+    public static <E> IndexedData<E> cache(JavaRDD<E> source, StorageLevel level, String what) {
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(source.context());
+        sc.setJobDescription("index and cache " + what);
+        long n;
+        JavaRDD<Shard<E>> shards;
+        try {
+            shards = source.zipWithIndex().mapPartitions(IndexedData::toShard, true);
+            shards.setName("indexed " + what).persist(level);
+            n = shards.map(s -> (long) s.size()).fold(0L, Long::sum);
+        } finally {
+            sc.setJobDescription(null);
+        }
+        if (n == 0) {
+            shards.unpersist(false);
+            throw new IllegalArgumentException("no examples in " + what + ": expected at least one row");
+        }
+        return new IndexedData<>(shards, n);
+    }
+
+    private static <E> Iterator<Shard<E>> toShard(Iterator<Tuple2<E, Long>> rows) {
+        List<E> examples = new ArrayList<>();
+        long[] index = new long[16];
+        int n = 0;
+        while (rows.hasNext()) {
+            Tuple2<E, Long> r = rows.next();
+            if (n == index.length) {
+                index = java.util.Arrays.copyOf(index, 2 * n);
+            }
+            index[n++] = r._2();
+            examples.add(r._1());
+        }
+        return Collections.singletonList(new Shard<>(java.util.Arrays.copyOf(index, n), examples)).iterator();
+    }
+
+    /** The cached shards, one per partition (PPO runs its own passes over them). */
+    public JavaRDD<Shard<E>> shards() {
+        return shards;
+    }
+
+    /** Number of examples. */
+    public long count() {
+        return count;
+    }
+
+    public int partitions() {
+        return shards.getNumPartitions();
+    }
+
+    public void unpersist() {
+        shards.unpersist(false);
+    }
+}
