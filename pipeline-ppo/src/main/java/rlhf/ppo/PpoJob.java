@@ -40,7 +40,6 @@ import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.spark.IndexedData;
 import rlhf.spark.NonFiniteLossException;
-import rlhf.tasks.Oracle;
 import rlhf.tasks.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -175,11 +174,7 @@ public final class PpoJob {
         int maxInputs = Math.min(pc.maxSeqLen(), s.maxPromptTokens() + s.maxNewTokens() - 1);
 
         Checkpoint rewardModel = null;
-        RuleReward r = rule;
-        if (r == null && s.rewardKind() == PpoSettings.RewardKind.ORACLE) {
-            r = new Oracle();
-        }
-        if (r == null) {
+        if (rule == null && s.rewardKind() == PpoSettings.RewardKind.MODEL) {
             String path = s.rewardPath();
             rewardModel = Checkpoint.loadPretrained(path, hconf);
             requireScoreHead(rewardModel, "model.reward " + path);
@@ -229,7 +224,7 @@ public final class PpoJob {
             ptx = ptx(sc, DatasetSource.fromConfig(s.ptxPath(), cfg).demonstrations(spark, template), tok, s);
         }
         PpoTrainer trainer = new PpoTrainer(sc, spec, prompts, ptx, sft.params().clone(),
-                rewardModel == null ? null : rewardModel.params(), tok, r, sft.params().clone(), critic);
+                rewardModel == null ? null : rewardModel.params(), tok, rule, sft.params().clone(), critic);
         return new Setup(s, trainer, prompts, ptx, sft.config(), criticConfig, sft.tokenizer());
     }
 

@@ -59,7 +59,7 @@ public final class PpoTrainer {
     /**
      * @param ptx      demonstrations for PPO-ptx, or null
      * @param reward   the reward model's parameters, or null with a rule
-     * @param rule     a serializable rule reward, or null with a reward model
+     * @param rule     a serializable rule reward replacing reward.kind (tests), or null
      */
     public PpoTrainer(JavaSparkContext sc, PpoWorker.Spec spec, IndexedData<PpoWorker.TokPrompt> prompts,
             IndexedData<PpoWorker.PtxExample> ptx, float[] refParams, float[] rewardParams, BpeTokenizer tokenizer,
@@ -120,15 +120,15 @@ public final class PpoTrainer {
         Broadcast<BpeTokenizer> t = tok;
         RuleReward rr = rule;
         return Partitions.mapCached(sc, "ppo iteration " + (iteration + 1) + ": scoring", rollouts, criticParams,
-                (p, c, rows) -> PpoWorker.score(sp, r.value(), c, rm == null ? null : rm.value(), rr, t.value(), beta,
-                        rows).iterator(),
+                (p, c, rows) -> PpoWorker.score(sp, r.value(), c, rm == null ? null : rm.value(),
+                        rr != null ? rr : PpoWorker.knownRule(sp.s.rewardKind()), t.value(), beta, rows).iterator(),
                 StorageLevel.MEMORY_AND_DISK());
     }
 
     /** {@link #score} computed in this process (tests, benchmarks). */
     List<Rollout.Scored> scoreInProcess(List<Rollout> rollouts, float[] criticParams, double beta) {
-        return PpoWorker.score(spec, ref.value(), criticParams, reward == null ? null : reward.value(), rule,
-                tok.value(), beta, rollouts.iterator());
+        return PpoWorker.score(spec, ref.value(), criticParams, reward == null ? null : reward.value(),
+                rule != null ? rule : PpoWorker.knownRule(s.rewardKind()), tok.value(), beta, rollouts.iterator());
     }
 
     // ---------------------------------------------------------------- one iteration

@@ -26,6 +26,7 @@ import rlhf.spark.EpochPermutation;
 import rlhf.spark.ExecutorStates;
 import rlhf.spark.IndexedData;
 import rlhf.spark.Seeds;
+import rlhf.tasks.Oracle;
 import rlhf.tasks.RuleReward;
 import rlhf.tensor.Parallel;
 import rlhf.tokenizer.BpeTokenizer;
@@ -222,6 +223,17 @@ public final class PpoWorker {
     }
 
     // ---------------------------------------------------------------- scoring
+
+    /**
+     * The rule of a rule-based reward kind, made where it is used (the executor), so that rules
+     * need not be serializable; null for {@code MODEL}. A small switch of known kinds, no reflection.
+     */
+    public static RuleReward knownRule(PpoSettings.RewardKind kind) {
+        return switch (kind) {
+            case ORACLE -> new Oracle();
+            case MODEL -> null;
+        };
+    }
 
     /**
      * Scores rollouts (in their order): log π_ref and the critic's values of the response tokens

@@ -173,6 +173,34 @@ class PpoSparkTest {
         return out;
     }
 
+    /** reward.kind=oracle: the demo tasks' checker is made on the executors (it is not serializable). */
+    @Test
+    void oracleRewardScoresOnTheExecutors(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("data.prompts", PpoFixtures.writePrompts(dir, "demo.jsonl", List.of("add 1 and 2", "uppercase horse")));
+        o.put("data.max_prompt_tokens", "15");
+        o.put("gen.max_new_tokens", "1");
+        o.put("ppo.rollouts", "6");
+        o.put("ppo.minibatches", "1");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+            PpoTrainer tr = setup.trainer;
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Broadcast<float[]> policy = sc.broadcast(tr.policy.clone());
+            Broadcast<float[]> critic = sc.broadcast(tr.critic.clone());
+            JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
+            JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
+            rlhf.tasks.Oracle oracle = new rlhf.tasks.Oracle();
+            for (Rollout.Scored x : scored.collect()) {
+                assertEquals(oracle.score(x.r().prompt(), PpoWorker.responseText(tok, x.r(), tok.eosId())),
+                        x.rawScore());
+            }
+            scored.unpersist();
+            rdd.unpersist();
+            policy.destroy();
+            critic.destroy();
+        }
+    }
+
     @Test
     void rewardModelScoresAreNormalisedAndPenalisedWithoutEos(@TempDir Path dir) throws Exception {
         GptConfig rc = PpoFixtures.tinyConfig(tok).withScoreHead(true);
