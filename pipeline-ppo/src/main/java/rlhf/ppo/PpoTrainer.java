@@ -1,12 +1,16 @@
 package rlhf.ppo;
 
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -18,6 +22,10 @@ import rlhf.spark.NonFiniteLossException;
 import rlhf.spark.Partitions;
 import rlhf.tasks.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+import scala.runtime.BoxedUnit;
 
 /**
  * The driver side of PPO: one {@link #iterate} is rollouts, scoring, statistics and the
@@ -257,35 +265,34 @@ public final class PpoTrainer {
                 String what = "ppo iteration " + (it + 1) + ", epoch " + (e + 1) + ", minibatch " + (mb + 1);
                 Broadcast<float[]> pb = trainPolicy ? sc.broadcast(policy) : null;
                 Broadcast<float[]> cb = sc.broadcast(critic);
-                List<PpoWorker.UpdatePart> parts;
+                Arrays.fill(gp, 0f);
+                Arrays.fill(gc, 0f);
+                PpoLoss.Stats mbStats = new PpoLoss.Stats();
+                double[] sums = new double[4]; // policy loss, value loss, entropy, ratio
+                long[] inputs = new long[1];
                 try {
-                    parts = Partitions.runOnEach(sc, what, scored, cb, (p, c, rows) -> PpoWorker.update(sp,
-                            pb == null ? null : pb.value(), c, key, lo, hi, advMean, advInv, rows));
+                    foldInOrder(sc, what, scored, (p, rows) -> PpoWorker.update(sp, pb == null ? null : pb.value(),
+                            cb.value(), key, lo, hi, advMean, advInv, rows), r -> {
+                                if (r.policyGrad() != null) {
+                                    PpoWorker.addEncoded(gp, r.policyGrad(), what);
+                                }
+                                if (r.criticGrad() != null) {
+                                    PpoWorker.addEncoded(gc, r.criticGrad(), what);
+                                }
+                                sums[0] += r.policyLoss();
+                                sums[1] += r.valueLoss();
+                                sums[2] += r.entropySum();
+                                sums[3] += r.ratioSum();
+                                inputs[0] += r.inputTokens();
+                                mbStats.merge(r.stats());
+                            });
                 } finally {
                     if (pb != null) {
                         pb.destroy();
                     }
                     cb.destroy();
                 }
-                Arrays.fill(gp, 0f);
-                Arrays.fill(gc, 0f);
-                PpoLoss.Stats mbStats = new PpoLoss.Stats();
-                double pl = 0, vl = 0, ent = 0, ratio = 0;
-                long inputs = 0;
-                for (PpoWorker.UpdatePart r : parts) {
-                    if (r.policyGrad() != null) {
-                        PpoWorker.addEncoded(gp, r.policyGrad(), what);
-                    }
-                    if (r.criticGrad() != null) {
-                        PpoWorker.addEncoded(gc, r.criticGrad(), what);
-                    }
-                    pl += r.policyLoss();
-                    vl += r.valueLoss();
-                    ent += r.entropySum();
-                    ratio += r.ratioSum();
-                    inputs += r.inputTokens();
-                    mbStats.merge(r.stats());
-                }
+                double pl = sums[0], vl = sums[1], ent = sums[2], ratio = sums[3];
                 long tokens = mbStats.valueTokens;
                 if (tokens == 0) {
                     throw new IllegalStateException(what + ": no response tokens in the minibatch");
@@ -314,7 +321,7 @@ public final class PpoTrainer {
                             + "Lower optim.policy_lr / optim.critic_lr, check the rewards (reward.clip) and resume "
                             + "from the last checkpoint");
                 }
-                u.inputTokens += inputs;
+                u.inputTokens += inputs[0];
                 if (trainPolicy && s.ratioLimit() > 0 && meanRatio > s.ratioLimit()) {
                     u.skipped++;
                     continue;
@@ -356,29 +363,82 @@ public final class PpoTrainer {
         PpoWorker.Spec sp = spec;
         long n = ptx.count();
         Broadcast<float[]> pb = sc.broadcast(policy);
-        List<PpoWorker.PtxPart> parts;
+        float[] g = new float[policy.length];
+        double[] loss = new double[1];
+        long[] tok = new long[1];
         try {
-            parts = Partitions.runOnEach(sc, what + ": ptx", ptx.shards(), pb,
-                    (p, w, shards) -> PpoWorker.ptx(sp, w, n, step, shards));
+            foldInOrder(sc, what + ": ptx", ptx.shards(), (p, shards) -> PpoWorker.ptx(sp, pb.value(), n, step, shards),
+                    r -> {
+                        if (r.grad() != null) {
+                            PpoWorker.addEncoded(g, r.grad(), what + ": ptx");
+                        }
+                        loss[0] += r.lossSum();
+                        tok[0] += r.tokens();
+                    });
         } finally {
             pb.destroy();
         }
-        float[] g = new float[policy.length];
-        double loss = 0;
-        long tokens = 0;
-        for (PpoWorker.PtxPart r : parts) {
-            if (r.grad() != null) {
-                PpoWorker.addEncoded(g, r.grad(), what + ": ptx");
-            }
-            loss += r.lossSum();
-            tokens += r.tokens();
-        }
+        long tokens = tok[0];
         if (tokens == 0) {
             throw new IllegalStateException(what + ": the ptx batch has no target tokens");
         }
         ptxLastTokens = tokens;
-        ptxLastLoss = loss;
+        ptxLastLoss = loss[0];
         return g;
+    }
+
+    /** A task over one partition's rows whose (large) result is folded on the driver. */
+    @FunctionalInterface
+    interface PartitionTask<T, R> extends Serializable {
+        R run(int partition, Iterator<T> rows);
+    }
+
+    /**
+     * Runs {@code task} on every partition and hands each result to {@code fold} in partition index
+     * order as soon as the lower partitions are folded: the sum order is fixed (bit-identical
+     * runs) while only results that arrive early are buffered, so the driver never holds every
+     * partition's gradients at once (as the data-parallel trainer does).
+     */
+    static <T, R> void foldInOrder(JavaSparkContext sc, String description, JavaRDD<T> rdd, PartitionTask<T, R> task,
+            Consumer<R> fold) {
+        Object[] pending = new Object[rdd.getNumPartitions()];
+        int[] next = {0};
+        sc.setJobDescription(description);
+        try {
+            ClassTag<Box> tag = ClassTag$.MODULE$.apply(Box.class);
+            sc.sc().runJob(rdd.rdd(),
+                    (scala.Function2<TaskContext, scala.collection.Iterator<T>, Box> & Serializable) (ctx, it) ->
+                            new Box(task.run(ctx.partitionId(), CollectionConverters.asJava(it))),
+                    (scala.Function2<Object, Box, BoxedUnit> & Serializable) (i, r) -> {
+                        synchronized (pending) {
+                            pending[(Integer) i] = r;
+                            while (next[0] < pending.length && pending[next[0]] != null) {
+                                @SuppressWarnings("unchecked")
+                                R value = (R) ((Box) pending[next[0]]).value;
+                                pending[next[0]++] = null;
+                                fold.accept(value);
+                            }
+                        }
+                        return BoxedUnit.UNIT;
+                    },
+                    tag);
+        } finally {
+            sc.setJobDescription(null);
+        }
+        if (next[0] != pending.length) {
+            throw new IllegalStateException(description + ": only " + next[0] + " of " + pending.length
+                    + " partition results arrived");
+        }
+    }
+
+    /** A task result, null allowed. */
+    static final class Box implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final Object value;
+
+        Box(Object value) {
+            this.value = value;
+        }
     }
 
     private static String describe(double pl, double vl, double pn, double cn, double ptx) {
