@@ -13,6 +13,7 @@ import rlhf.model.Generation;
 import rlhf.model.GenerationConfig;
 import rlhf.model.Generator;
 import rlhf.model.GptConfig;
+import rlhf.spark.ExecutorStates;
 
 /**
  * {@code bin/rlhf generate --model DIR --input IN --output OUT [--set gen.temperature=0 ...]}:
@@ -39,12 +40,9 @@ public final class GenerateCommand {
         Cli.main("generate", SPEC, argv, (args, cfg, spark) -> {
             int B = ModelCommand.batchSize(cfg, "gen.batch_size");
             Settings s = Settings.of(cfg);
-            ModelCommand.run("generate", args, Cli.context(spark), B, m -> {
-                if (!m.gpt().causal()) {
-                    throw new IllegalArgumentException("checkpoint " + m.path + " is bidirectional (rlhf_causal=false):"
-                            + " generation needs a causal model");
-                }
-            }, (m, rows) -> generateBatch(m, rows, B, s));
+            ModelCommand.run("generate", args, Cli.context(spark), B,
+                    m -> ModelCommand.requireCausal(m, "generation needs a causal model"),
+                    (m, rows) -> generateBatch(m, rows, B, s));
         });
     }
 
@@ -87,9 +85,9 @@ public final class GenerateCommand {
             keys[i] = r.id();
             T = Math.max(T, prompts[i].length);
         }
-        Workspaces.Shape key = new Workspaces.Shape("generate", g, B, Workspaces.bucket(T, g.maxSeqLen()),
+        ModelCommand.WorkspaceKey key = new ModelCommand.WorkspaceKey("generate", g, B, ModelCommand.bucket(T, g.maxSeqLen()),
                 s.maxNewTokens());
-        Workspace w = Workspaces.borrow(key, () -> new Workspace(g, key.maxB(), key.maxT(), key.extra()));
+        Workspace w = ExecutorStates.borrow(key, () -> new Workspace(g, key.maxB(), key.maxT(), key.extra()));
         try {
             int[] lens = w.lengths;
             for (int i = 0; i < n; i++) {
@@ -110,7 +108,7 @@ public final class GenerateCommand {
             }
             return out;
         } finally {
-            Workspaces.release(key, w);
+            ExecutorStates.release(key, w);
         }
     }
 

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import rlhf.config.Args;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
+import rlhf.spark.ExecutorStates;
 
 /**
  * {@code bin/rlhf logprobs --model DIR --input IN --output OUT}: per-token log-probabilities
@@ -39,12 +40,9 @@ public final class LogprobsCommand {
     public static void main(String[] argv) {
         Cli.main("logprobs", SPEC, argv, (args, cfg, spark) -> {
             int B = ModelCommand.batchSize(cfg, "logprobs.batch_size");
-            ModelCommand.run("logprobs", args, Cli.context(spark), B, m -> {
-                if (!m.gpt().causal()) {
-                    throw new IllegalArgumentException("checkpoint " + m.path + " is bidirectional (rlhf_causal=false):"
-                            + " next-token log-probabilities need a causal model");
-                }
-            }, (m, rows) -> logprobsBatch(m, rows, B));
+            ModelCommand.run("logprobs", args, Cli.context(spark), B,
+                    m -> ModelCommand.requireCausal(m, "next-token log-probabilities need a causal model"),
+                    (m, rows) -> logprobsBatch(m, rows, B));
         });
     }
 
@@ -93,8 +91,8 @@ public final class LogprobsCommand {
             }
             T = Math.max(T, seqs[i].length);
         }
-        Workspaces.Shape key = new Workspaces.Shape("lm", g, B, Workspaces.bucket(T, g.maxSeqLen()), 0);
-        Workspace w = Workspaces.borrow(key, () -> new Workspace(g, key.maxB(), key.maxT()));
+        ModelCommand.WorkspaceKey key = new ModelCommand.WorkspaceKey("lm", g, B, ModelCommand.bucket(T, g.maxSeqLen()), 0);
+        Workspace w = ExecutorStates.borrow(key, () -> new Workspace(g, key.maxB(), key.maxT()));
         try {
             int eos = m.eosId();
             for (int i = 0; i < n; i++) {
@@ -129,7 +127,7 @@ public final class LogprobsCommand {
             }
             return out;
         } finally {
-            Workspaces.release(key, w);
+            ExecutorStates.release(key, w);
         }
     }
 }

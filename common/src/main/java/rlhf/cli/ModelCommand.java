@@ -11,6 +11,7 @@ import org.apache.spark.util.LongAccumulator;
 
 import rlhf.config.Args;
 import rlhf.config.JobConfig;
+import rlhf.model.GptConfig;
 
 /**
  * The shape shared by logprobs, generate and score: load a checkpoint on the driver, broadcast
@@ -25,6 +26,23 @@ final class ModelCommand {
     }
 
     private ModelCommand() {
+    }
+
+    /**
+     * The key of a task's workspace in {@link rlhf.spark.ExecutorStates}: what its size depends on
+     * (its kind, the model shape, rows, tokens, and one more size or 0). Lengths are bucketed
+     * ({@link #bucket}) so that a few workspaces per shape serve every batch.
+     */
+    record WorkspaceKey(String kind, GptConfig cfg, int maxB, int maxT, int extra) {
+    }
+
+    /** The workspace length for sequences of up to n tokens: the next power of two >= max(n, 16), at most max. */
+    static int bucket(int n, int max) {
+        int b = 16;
+        while (b < n) {
+            b <<= 1;
+        }
+        return Math.min(b, max);
     }
 
     /** The options of a command that reads rows and a model and writes rows. */
@@ -64,6 +82,14 @@ final class ModelCommand {
                 + args.get("output"));
         bm.destroy();
         System.err.println(name + ": " + rows.value() + " rows -> " + args.get("output"));
+    }
+
+    /** Fails unless the checkpoint's model is causal (what needs it: a phrase after "bidirectional:"). */
+    static void requireCausal(LoadedModel m, String needs) {
+        if (!m.gpt().causal()) {
+            throw new IllegalArgumentException("checkpoint " + m.path + " is bidirectional (rlhf_causal=false): "
+                    + needs);
+        }
     }
 
     /** An error naming the row when a sequence does not fit the model's context. */

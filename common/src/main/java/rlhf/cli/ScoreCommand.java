@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import rlhf.config.Args;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
+import rlhf.spark.ExecutorStates;
 
 /**
  * {@code bin/rlhf score --model DIR --input IN --output OUT}: with a reward model, rows
@@ -60,13 +61,13 @@ public final class ScoreCommand {
             ModelCommand.checkContext(r, "prompt + response" + (appendEos ? " + EOS" : ""), len, g.maxSeqLen());
             maxLen = Math.max(maxLen, len);
         }
-        Workspaces.Shape key = new Workspaces.Shape("score", g, B, Workspaces.bucket(maxLen, g.maxSeqLen()), 0);
-        RewardScorer scorer = Workspaces.borrow(key, () -> new RewardScorer(g, key.maxB(), key.maxT()));
+        ModelCommand.WorkspaceKey key = new ModelCommand.WorkspaceKey("score", g, B, ModelCommand.bucket(maxLen, g.maxSeqLen()), 0);
+        RewardScorer scorer = ExecutorStates.borrow(key, () -> new RewardScorer(g, key.maxB(), key.maxT()));
         float[] rewards = new float[n];
         try {
             scorer.score(m.params, prompts, responses, n, appendEos, eos, rewards);
         } finally {
-            Workspaces.release(key, scorer);
+            ExecutorStates.release(key, scorer);
         }
         List<String> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {

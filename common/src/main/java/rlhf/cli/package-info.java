@@ -17,7 +17,7 @@
  * is a directory of part files in input order. Rows are numbered by their line across the input
  * files ({@link rlhf.cli.InputRow}); an error in a row names its file and line. The checkpoint is
  * read once on the driver and broadcast; each task borrows a preallocated workspace
- * ({@link rlhf.cli.Workspaces}) and runs batches of rows of similar length
+ * ({@link rlhf.spark.ExecutorStates}) and runs batches of rows of similar length
  * ({@link rlhf.cli.Batches}). Keys of each command: {@code conf/<command>.properties}, shown by
  * {@code --help}.
  */
