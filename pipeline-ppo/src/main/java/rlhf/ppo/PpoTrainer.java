@@ -224,6 +224,7 @@ public final class PpoTrainer {
             m.put("time_rollout_s", rollSec);
             m.put("time_scoring_s", scoreSec);
             m.put("time_update_s", updSec);
+            m.put("time_update_tasks_s", u.computeSeconds);
             m.put("gen_tokens_per_s", st.responseTokens() / rollSec);
             m.put("train_tokens_per_s", u.inputTokens / updSec);
             m.put("generated_tokens", (double) st.responseTokens());
@@ -245,7 +246,7 @@ public final class PpoTrainer {
     /** Sums over an iteration's updates, for its metrics. */
     private static final class Updates {
         final PpoLoss.Stats stats = new PpoLoss.Stats();
-        double policyLoss, valueLoss, entropySum, ptxLoss, policyNorm, criticNorm;
+        double policyLoss, valueLoss, entropySum, ptxLoss, policyNorm, criticNorm, computeSeconds;
         long entropyTokens, inputTokens, ptxTokens;
         int steps, skipped, epochsDone;
     }
@@ -284,6 +285,7 @@ public final class PpoTrainer {
                                 sums[2] += r.entropySum();
                                 sums[3] += r.ratioSum();
                                 inputs[0] += r.inputTokens();
+                                u.computeSeconds += r.computeSeconds();
                                 mbStats.merge(r.stats());
                             });
                 } finally {

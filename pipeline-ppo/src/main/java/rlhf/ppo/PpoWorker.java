@@ -444,7 +444,8 @@ public final class PpoWorker {
      * trained); the driver divides by the minibatch's response tokens.
      */
     public record UpdatePart(byte[] policyGrad, byte[] criticGrad, double policyLoss, double valueLoss,
-            double entropySum, double ratioSum, long inputTokens, PpoLoss.Stats stats) implements Serializable {
+            double entropySum, double ratioSum, long inputTokens, PpoLoss.Stats stats, double computeSeconds)
+            implements Serializable {
     }
 
     /**
@@ -456,6 +457,7 @@ public final class PpoWorker {
     public static UpdatePart update(Spec spec, float[] policy, float[] critic, long epochKey, long lo, long hi,
             double advMean, double advInv, Iterator<Rollout.Scored> rows) {
         useTaskCpus();
+        long t0 = System.nanoTime();
         PpoSettings s = spec.s;
         EpochPermutation perm = new EpochPermutation(s.rollouts(), s.seed(), epochKey);
         List<Rollout.Scored> mine = new ArrayList<>();
@@ -468,7 +470,7 @@ public final class PpoWorker {
         }
         PpoLoss.Stats stats = new PpoLoss.Stats();
         if (mine.isEmpty()) {
-            return new UpdatePart(null, null, 0, 0, 0, 0, 0, stats);
+            return new UpdatePart(null, null, 0, 0, 0, 0, 0, stats, 0);
         }
         mine.sort(Comparator.comparingLong(x -> x.r().id()));
         int B = s.microBatch();
@@ -551,7 +553,7 @@ public final class PpoWorker {
                 st.critic.backward(critic, st.gradC);
             }
             return new UpdatePart(policy == null ? null : encode(st.gradP), encode(st.gradC), policyLoss, valueLoss,
-                    entropy, ratio, inputs, stats);
+                    entropy, ratio, inputs, stats, (System.nanoTime() - t0) / 1e9);
         } finally {
             ExecutorStates.release(key, st);
         }

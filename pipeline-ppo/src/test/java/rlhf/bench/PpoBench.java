@@ -149,12 +149,13 @@ public final class PpoBench {
                 double total = m.get("time_rollout_s") + m.get("time_scoring_s") + m.get("time_update_s");
                 System.out.printf(Locale.ROOT, "one iteration (second of 2; %d epochs x %d minibatches): %.2f s = rollout "
                         + "%.2f s (%.0f%%) + scoring %.2f s (%.0f%%) + update %.2f s (%.0f%%); generation %.1f tok/s, "
-                        + "training %.1f tok/s (policy + critic forward/backward per input token)%n",
+                        + "training %.1f tok/s (policy + critic forward/backward per input token); update tasks' own "
+                        + "compute %.2f s%n",
                         b.settings().epochs(), b.settings().minibatches(), total,
                         m.get("time_rollout_s"), 100 * m.get("time_rollout_s") / total,
                         m.get("time_scoring_s"), 100 * m.get("time_scoring_s") / total,
                         m.get("time_update_s"), 100 * m.get("time_update_s") / total,
-                        m.get("gen_tokens_per_s"), m.get("train_tokens_per_s"));
+                        m.get("gen_tokens_per_s"), m.get("train_tokens_per_s"), m.get("time_update_tasks_s"));
             }
         } finally {
             spark.stop();
