@@ -246,8 +246,13 @@ public final class PpoJob {
         if (s.partitions() > 0) {
             t = t.repartition(s.partitions());
         }
-        IndexedData<PpoWorker.TokPrompt> data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(),
-                "ppo prompts " + s.promptsPath());
+        IndexedData<PpoWorker.TokPrompt> data;
+        try {
+            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "ppo prompts " + s.promptsPath());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("data.prompts " + s.promptsPath() + ": all " + rows.count()
+                    + " prompts are empty or longer than data.max_prompt_tokens = " + max + " tokens", e);
+        }
         long dropped = rows.count() - data.count();
         LOG.info("ppo prompts: {} cached in {} partitions; {} bad rows dropped{}, {} empty or longer than "
                 + "data.max_prompt_tokens={} dropped", data.count(), data.partitions(), rows.dropped(),
@@ -268,8 +273,13 @@ public final class PpoJob {
             all[all.length - 1] = bt.value().eosId();
             return new PpoWorker.PtxExample(all, p.length);
         }).filter(e -> e.promptLength() >= 1 && e.tokens().length <= max);
-        IndexedData<PpoWorker.PtxExample> data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(),
-                "ppo-ptx demonstrations " + s.ptxPath());
+        IndexedData<PpoWorker.PtxExample> data;
+        try {
+            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "ppo-ptx demonstrations " + s.ptxPath());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("data.ptx " + s.ptxPath() + ": none of its " + rows.count()
+                    + " demonstrations fits in ppo.ptx_max_tokens = " + max + " tokens (prompt + response + EOS)", e);
+        }
         LOG.info("ppo-ptx: {} demonstrations cached; {} longer than ppo.ptx_max_tokens={} dropped", data.count(),
                 rows.count() - data.count(), max);
         return data;

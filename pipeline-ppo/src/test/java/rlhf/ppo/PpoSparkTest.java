@@ -290,6 +290,17 @@ class PpoSparkTest {
                 "the last good checkpoint is intact");
     }
 
+    @Test
+    void promptsThatAllExceedTheLimitAreAnErrorNamingTheKey(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("data.prompts", PpoFixtures.writePrompts(dir, "long.jsonl", List.of("a long prompt", "another one")));
+        o.put("data.max_prompt_tokens", "3");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PpoJob.setup(spark, PpoFixtures.config(o), RULE));
+        assertTrue(e.getMessage().contains("long.jsonl: all 2 prompts are empty or longer than "
+                + "data.max_prompt_tokens = 3 tokens"), e.getMessage());
+    }
+
     private static boolean differs(float[] a, float[] b) {
         for (int i = 0; i < a.length; i++) {
             if (a[i] != b[i]) {
