@@ -64,9 +64,10 @@ public final class PipelinePlan {
      * A loaded chain configuration.
      *
      * @param own    the chain file's declared keys, with the user's values
+     * @param shared keys with a {@link #SHARED_PREFIXES shared prefix}: the declared ones and any the user gave
      * @param stages stage -> (stage key without prefix -> value); spark.* keys are in every stage
      */
-    public record Settings(JobConfig own, Map<String, Map<String, Value>> stages) {
+    public record Settings(JobConfig own, Map<String, Value> shared, Map<String, Map<String, Value>> stages) {
 
         /** The stage keys of {@code stage} (unmodifiable). */
         public Map<String, Value> stage(String stage) {
@@ -108,10 +109,10 @@ public final class PipelinePlan {
             String k = e.getKey();
             if (own.isDeclared(k)) {
                 own.set(k, e.getValue().value(), e.getValue().source());
-            } else if (stageOf(k) == null && !k.startsWith("spark.")) {
+            } else if (stageOf(k) == null && !k.startsWith("spark.") && !isShared(k)) {
                 throw new ConfigException("unknown key '" + k + "' in " + e.getValue().source() + ": conf/" + job
-                        + ".properties does not declare it, and it is not a stage key (sft.KEY, reward.KEY, ppo.KEY)"
-                        + " or a spark.* key");
+                        + ".properties does not declare it, and it is not a stage key (sft.KEY, reward.KEY, ppo.KEY),"
+                        + " a key for every stage (" + String.join("*, ", SHARED_PREFIXES) + "*) or a spark.* key");
             }
             raw.put(k, e.getValue());
         }
@@ -119,6 +120,12 @@ public final class PipelinePlan {
         for (String st : STAGES) {
             stages.put(st, new LinkedHashMap<>());
         }
+        Map<String, Value> shared = new LinkedHashMap<>();
+        raw.forEach((k, v) -> {
+            if (isShared(k)) {
+                shared.put(k, own.isDeclared(k) ? new Value(own.getString(k), own.source(k)) : v);
+            }
+        });
         raw.forEach((k, v) -> {
             String st = stageOf(k);
             boolean userSet = user.containsKey(k);
@@ -128,7 +135,11 @@ public final class PipelinePlan {
                 stages.values().forEach(m -> m.put(k, v));
             }
         });
-        return new Settings(own, stages);
+        return new Settings(own, shared, stages);
+    }
+
+    static boolean isShared(String key) {
+        return SHARED_PREFIXES.stream().anyMatch(key::startsWith);
     }
 
     /** "sft" for "sft.train.steps", or null when the key is not a stage key. */
@@ -157,6 +168,17 @@ public final class PipelinePlan {
         for (String st : stages) {
             if (!STAGES.contains(st)) {
                 throw new ConfigException("stages: unknown stage '" + st + "', expected some of " + STAGES);
+            }
+        }
+        for (String k : s.shared().keySet()) {
+            boolean someone = false;
+            for (String st : STAGES) {
+                JobConfig d = stageDefaults(st);
+                someone |= d == null || d.isDeclared(k);
+            }
+            if (!someone) {
+                throw new ConfigException("key '" + k + "' (" + s.shared().get(k).source() + ") is declared by none of the"
+                        + " stages (conf/sft.properties, conf/reward.properties, conf/ppo.properties)");
             }
         }
         String base = out.replaceAll("/+$", "");
@@ -197,13 +219,11 @@ public final class PipelinePlan {
         }
         callerWiring.forEach((k, v) -> keys.put(k, new Value(v, "the pipeline")));
         JobConfig defaults = stageDefaults(stage);
-        for (Map.Entry<String, JobConfig.Key> e : s.own().keys().entrySet()) {
-            String k = e.getKey();
-            boolean shared = SHARED_PREFIXES.stream().anyMatch(k::startsWith);
-            if (shared && (defaults == null || defaults.isDeclared(k))) {
-                keys.put(k, new Value(s.own().getString(k), s.own().source(k)));
+        s.shared().forEach((k, v) -> {
+            if (defaults == null || defaults.isDeclared(k)) {
+                keys.put(k, v);
             }
-        }
+        });
         keys.putAll(s.stage(stage));
         return keys;
     }

@@ -45,7 +45,7 @@ class PipelinePlanTest {
         Path f = userFile("sft.data.train = /data/demos.jsonl", "reward.data.train = /data/prefs.jsonl",
                 "data.template = plain", "reward.optim.lr = 2e-5", "spark.executor.memory = 3g");
         PipelinePlan.Settings s = PipelinePlan.load("pipeline", f.toString(), List.of("sft.train.steps=7",
-                "data.context_length=128"));
+                "data.context_length=128", "model.dropout=0.1"));
         String out = tmp.resolve("run").toString();
         List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), false, hconf);
         assertEquals(List.of("sft", "reward", "ppo"), steps.stream().map(PipelinePlan.Step::stage).toList());
@@ -58,6 +58,7 @@ class PipelinePlanTest {
         assertEquals("plain", sft.getString("data.template"));
         assertEquals("128", sft.getString("data.context_length"));
         assertEquals("3g", sft.getString("spark.executor.memory"));
+        assertEquals("0.1", sft.getString("model.dropout"), "an undeclared key for every stage");
         assertFalse(sft.isDeclared("data.eval"), "an empty stage key of the chain file is not passed on");
 
         JobConfig reward = written(out, "reward");
@@ -95,6 +96,11 @@ class PipelinePlanTest {
                 e.getMessage());
         e = assertThrows(ConfigException.class, () -> PipelinePlan.load("pipeline", null, List.of("stagez=sft")));
         assertTrue(e.getMessage().contains("'stagez'") && e.getMessage().contains("--set"), e.getMessage());
+        PipelinePlan.Settings typo = PipelinePlan.load("pipeline", null, List.of("model.n_layers=2"));
+        e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(typo, tmp.toString(), PipelinePlan.STAGES,
+                Map.of(), false, hconf));
+        assertTrue(e.getMessage().contains("'model.n_layers'") && e.getMessage().contains("none of the stages"),
+                e.getMessage());
         PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("stages=sft,rm"));
         e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(s, tmp.toString(),
                 s.own().getList("stages"), Map.of(), false, hconf));
