@@ -495,11 +495,7 @@ public final class Gpt {
                 }
                 float lse = logitLse[bt];
                 float h = ge != 0f ? (float) entropyOfRow(row, inv, lse) : 0f;
-                for (int i = 0; i < V; i++) {
-                    float lp = logits[row + i] * inv - lse;
-                    float p = (float) Math.exp(lp);
-                    logits[row + i] = (-gl * p - ge * p * (lp + h)) * inv;
-                }
+                Softmax.lmHeadGradient(logits, row, V, inv, lse, gl, ge, h);
                 logits[row + tgt] += gl * inv;
             }
         });
