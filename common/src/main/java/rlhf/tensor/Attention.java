@@ -39,7 +39,7 @@ public final class Attention {
             for (int bh = from; bh < to; bh++) {
                 if (SIMD) {
                     forwardHeadFast(out, outOff, lse, lseOff, qkv, qkvOff, segments, bh / NH, bh % NH, T, C, NH,
-                            causal, dropP, seed, stream, scratch, scratchOff + bh * T);
+                            causal, dropP, seed, stream);
                 } else {
                     forwardHead(out, outOff, lse, lseOff, qkv, qkvOff, segments, bh / NH, bh % NH, T, C, NH,
                             causal, dropP, seed, stream, scratch, scratchOff + bh * T);
@@ -58,51 +58,60 @@ public final class Attention {
         }
     }
 
-    /** {@link #forwardHead} with vector dot products, exponentials and accumulation of a·v. */
+    /**
+     * {@link #forwardHead} vectorised: the head's keys are copied transposed (HS, Tp) into a
+     * per-thread buffer so that 16 (a vector's worth of) scores come out of HS FMAs without lane
+     * reductions; softmax with the vector exp; a·v accumulated in registers, four keys at a time.
+     */
     private static void forwardHeadFast(float[] out, int outOff, float[] lse, int lseOff, float[] qkv, int qkvOff,
                                         int[] segments, int b, int h, int T, int C, int NH, boolean causal,
-                                        float dropP, long seed, long stream, float[] p, int pOff) {
+                                        float dropP, long seed, long stream) {
         int HS = C / NH;
         float scale = (float) (1.0 / Math.sqrt(HS));
         int C3 = 3 * C;
         int base = qkvOff + b * T * C3 + h * HS; // q of (b, t=0, h); k at +C, v at +2C
+        int Tp = roundUp(T);
+        float[] w = threadScratch(HS * Tp + T * HS + Tp);
+        int kt = 0;
+        int vr = HS * Tp;      // values (T, HS) contiguous: rows 3C apart in qkv alias in the L1 cache
+        int p = vr + T * HS;
+        transpose(qkv, base + C, C3, T, HS, w, kt, Tp);
+        copyRows(qkv, base + 2 * C, C3, T, HS, w, vr);
         for (int t = 0; t < T; t++) {
             int q = base + t * C3;
             int end = causal ? t + 1 : T;
+            scores(qkv, q, w, kt, Tp, HS, end, w, p);
             float max = Float.NEGATIVE_INFINITY;
-            for (int t2 = 0; t2 < end; t2++) {
-                if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
-                    p[pOff + t2] = Float.NEGATIVE_INFINITY; // exp -> 0
-                    continue;
+            int t2 = 0;
+            if (segments == null) {
+                FloatVector vmax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+                for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
+                    FloatVector s = FloatVector.fromArray(F, w, p + t2).mul(scale);
+                    s.intoArray(w, p + t2);
+                    vmax = vmax.max(s);
                 }
-                float s = dotFast(qkv, q, qkv, base + t2 * C3 + C, HS) * scale;
-                p[pOff + t2] = s;
+                max = vmax.reduceLanes(VectorOperators.MAX);
+            }
+            for (; t2 < end; t2++) {
+                float s = segments != null && segments[b * T + t2] != segments[b * T + t]
+                        ? Float.NEGATIVE_INFINITY : w[p + t2] * scale; // exp -> 0
+                w[p + t2] = s;
                 max = Math.max(max, s);
             }
-            double sum = expShiftSum(p, pOff, end, max);
+            double sum = expShiftSum(w, p, end, max);
             lse[lseOff + (b * NH + h) * T + t] = max + (float) Math.log(sum);
             float inv = (float) (1.0 / sum);
             long row = ((long) (b * NH + h) * T + t) * T;
-            for (int t2 = 0; t2 < end; t2++) {
-                p[pOff + t2] *= inv * Dropout.factor(dropP, seed, stream, row + t2);
-            }
-            // out = sum_t2 a[t2] v[t2], one vector of the head at a time
-            int o = outOff + (b * T + t) * C + h * HS;
-            int i = 0;
-            for (int bound = F.loopBound(HS); i < bound; i += F.length()) {
-                FloatVector acc = FloatVector.zero(F);
-                for (int t2 = 0; t2 < end; t2++) {
-                    acc = FloatVector.fromArray(F, qkv, base + t2 * C3 + 2 * C + i).fma(FloatVector.broadcast(F, p[pOff + t2]), acc);
+            t2 = 0;
+            if (dropP == 0f) {
+                for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
+                    FloatVector.fromArray(F, w, p + t2).mul(inv).intoArray(w, p + t2);
                 }
-                acc.intoArray(out, o + i);
             }
-            for (; i < HS; i++) {
-                float acc = 0f;
-                for (int t2 = 0; t2 < end; t2++) {
-                    acc += p[pOff + t2] * qkv[base + t2 * C3 + 2 * C + i];
-                }
-                out[o + i] = acc;
+            for (; t2 < end; t2++) {
+                w[p + t2] *= inv * Dropout.factor(dropP, seed, stream, row + t2);
             }
+            weightedRows(w, p, w, vr, HS, end, HS, 0f, out, outOff + (b * T + t) * C + h * HS);
         }
     }
 
@@ -162,7 +171,7 @@ public final class Attention {
             for (int bh = from; bh < to; bh++) {
                 if (SIMD) {
                     backwardHeadFast(dqkv, dqkvOff, dout, doutOff, qkv, qkvOff, lse, lseOff, segments, bh / NH,
-                            bh % NH, T, C, NH, causal, dropP, seed, stream, scratch, scratchOff + 2 * bh * T);
+                            bh % NH, T, C, NH, causal, dropP, seed, stream);
                 } else {
                     backwardHead(dqkv, dqkvOff, dout, doutOff, qkv, qkvOff, lse, lseOff, segments, bh / NH, bh % NH,
                             T, C, NH, causal, dropP, seed, stream, scratch, scratchOff + 2 * bh * T);
@@ -182,16 +191,33 @@ public final class Attention {
         }
     }
 
-    /** {@link #backwardHead} with vector dot products and axpys over the head dimension. */
+    /**
+     * {@link #backwardHead} vectorised like {@link #forwardHeadFast}: keys and values transposed
+     * into a per-thread buffer give the scores and d(prob) 16 at a time; dq accumulates in registers;
+     * dk and dv are axpys into distinct rows.
+     */
     private static void backwardHeadFast(float[] dqkv, int dqkvOff, float[] dout, int doutOff, float[] qkv, int qkvOff,
                                          float[] lse, int lseOff, int[] segments, int b, int h, int T, int C, int NH,
-                                         boolean causal, float dropP, long seed, long stream, float[] sc, int pOff) {
+                                         boolean causal, float dropP, long seed, long stream) {
         int HS = C / NH;
         float scale = (float) (1.0 / Math.sqrt(HS));
         int C3 = 3 * C;
-        int dOff = pOff + T; // second scratch row: dscore
         int base = qkvOff + b * T * C3 + h * HS;
         int dbase = dqkvOff + b * T * C3 + h * HS;
+        int Tp = roundUp(T);
+        int TH = T * HS;
+        float[] w = threadScratch(2 * HS * Tp + 3 * TH + 2 * Tp);
+        int kt = 0;
+        int vt = HS * Tp;
+        int kr = 2 * HS * Tp; // keys (T, HS) contiguous: rows 3C apart in qkv alias in the L1 cache
+        int dk = kr + TH;     // dk, dv (T, HS) accumulated here, added to dqkv at the end
+        int dv = dk + TH;
+        int pr = dv + TH;     // prob
+        int dd = pr + Tp;     // dprob · dropout factor, then dscore
+        transpose(qkv, base + C, C3, T, HS, w, kt, Tp);
+        transpose(qkv, base + 2 * C, C3, T, HS, w, vt, Tp);
+        copyRows(qkv, base + C, C3, T, HS, w, kr);
+        java.util.Arrays.fill(w, dk, dv + TH, 0f);
         for (int t = 0; t < T; t++) {
             int q = base + t * C3;
             int dq = dbase + t * C3;
@@ -199,34 +225,162 @@ public final class Attention {
             int end = causal ? t + 1 : T;
             float l = lse[lseOff + (b * NH + h) * T + t];
             long row = ((long) (b * NH + h) * T + t) * T;
-            float dot = 0f; // sum over t2 of p * dp
-            for (int t2 = 0; t2 < end; t2++) {
-                if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
-                    sc[pOff + t2] = 0f;
-                    sc[dOff + t2] = 0f;
-                    continue;
+            scores(qkv, q, w, kt, Tp, HS, end, w, pr);  // q·k
+            scores(dout, dy, w, vt, Tp, HS, end, w, dd); // dy·v
+            float dot = 0f; // sum over t2 of prob · dprob · f
+            if (segments == null && dropP == 0f) {
+                FloatVector vdot = FloatVector.zero(F);
+                int t2 = 0;
+                for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
+                    FloatVector prob = FloatVector.fromArray(F, w, pr + t2).fma(scale, -l).lanewise(VectorOperators.EXP);
+                    prob.intoArray(w, pr + t2);
+                    vdot = prob.fma(FloatVector.fromArray(F, w, dd + t2), vdot);
                 }
-                int k = base + t2 * C3 + C;
-                float s = dotFast(qkv, q, qkv, k, HS);
-                float dp = dotFast(dout, dy, qkv, k + C, HS);
-                float prob = (float) Math.exp(s * scale - l);
-                float f = Dropout.factor(dropP, seed, stream, row + t2);
-                if (f != 0f) {
-                    axpyFast(prob * f, dout, dy, dqkv, dbase + t2 * C3 + 2 * C, HS); // dv += prob f dy
+                dot = vdot.reduceLanes(VectorOperators.ADD);
+                for (; t2 < end; t2++) {
+                    float prob = (float) Math.exp(w[pr + t2] * scale - l);
+                    w[pr + t2] = prob;
+                    dot += prob * w[dd + t2];
                 }
-                sc[pOff + t2] = prob;
-                sc[dOff + t2] = dp * f;
-                dot += prob * dp * f;
+                for (t2 = 0; t2 < end; t2++) {
+                    axpyFast(w[pr + t2], dout, dy, w, dv + t2 * HS, HS); // dv += prob dy
+                }
+            } else {
+                for (int t2 = 0; t2 < end; t2++) {
+                    if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
+                        w[pr + t2] = 0f;
+                        w[dd + t2] = 0f;
+                        continue;
+                    }
+                    float prob = (float) Math.exp(w[pr + t2] * scale - l);
+                    float f = Dropout.factor(dropP, seed, stream, row + t2);
+                    // out = sum_t2 prob * f * v: dv += prob * f * dy; dprob = f * (dy . v)
+                    if (f != 0f) {
+                        axpyFast(prob * f, dout, dy, w, dv + t2 * HS, HS);
+                    }
+                    w[pr + t2] = prob;
+                    w[dd + t2] *= f;
+                    dot += prob * w[dd + t2];
+                }
             }
-            for (int t2 = 0; t2 < end; t2++) {
-                float prob = sc[pOff + t2];
-                if (prob == 0f) {
-                    continue;
-                }
-                float ds = prob * (sc[dOff + t2] - dot) * scale;
-                axpyFast(ds, qkv, base + t2 * C3 + C, dqkv, dq, HS);         // dq += ds k
-                axpyFast(ds, qkv, q, dqkv, dbase + t2 * C3 + C, HS);         // dk += ds q
+            // dscore = prob (dprob f - dot) scale; dk[t2] += dscore q
+            int t2 = 0;
+            for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
+                FloatVector.fromArray(F, w, dd + t2).sub(dot).mul(FloatVector.fromArray(F, w, pr + t2)).mul(scale)
+                        .intoArray(w, dd + t2);
             }
+            for (; t2 < end; t2++) {
+                w[dd + t2] = w[pr + t2] * (w[dd + t2] - dot) * scale;
+            }
+            for (t2 = 0; t2 < end; t2++) {
+                if (w[dd + t2] != 0f) {
+                    axpyFast(w[dd + t2], qkv, q, w, dk + t2 * HS, HS);
+                }
+            }
+            weightedRows(w, dd, w, kr, HS, end, HS, 1f, dqkv, dq); // dq += sum dscore k
+        }
+        for (int t = 0; t < T; t++) {
+            axpyFast(1f, w, dk + t * HS, dqkv, dbase + t * C3 + C, HS);
+            axpyFast(1f, w, dv + t * HS, dqkv, dbase + t * C3 + 2 * C, HS);
+        }
+    }
+
+    /** Rows t < T of HS floats at off + t·stride -> dst (T, HS) at dstOff. */
+    private static void copyRows(float[] src, int off, int stride, int T, int HS, float[] dst, int dstOff) {
+        for (int t = 0; t < T; t++) {
+            System.arraycopy(src, off + t * stride, dst, dstOff + t * HS, HS);
+        }
+    }
+
+    /**
+     * Row length of the transposed keys/values: T rounded up to whole vectors, plus one vector
+     * when that is a multiple of 32 floats (128 bytes) so that the HS rows do not all fall into
+     * the same few L1 cache sets.
+     */
+    private static int roundUp(int T) {
+        int Tp = (T + F.length() - 1) / F.length() * F.length();
+        return (Tp & 31) == 0 ? Tp + F.length() : Tp;
+    }
+
+    /** Per-thread working memory of the fast heads (transposed keys/values, score rows): grows, never shrinks. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
+
+    private static float[] threadScratch(int n) {
+        float[][] holder = SCRATCH.get();
+        if (holder[0].length < n) {
+            holder[0] = new float[n];
+        }
+        return holder[0];
+    }
+
+    /** Rows t < T of HS floats at off + t·stride -> dst (HS, Tp) at dstOff, columns T..Tp-1 zero. */
+    private static void transpose(float[] src, int off, int stride, int T, int HS, float[] dst, int dstOff, int Tp) {
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < HS; i++) {
+                dst[dstOff + i * Tp + t] = src[off + t * stride + i];
+            }
+        }
+        for (int i = 0; i < HS; i++) {
+            for (int t = T; t < Tp; t++) {
+                dst[dstOff + i * Tp + t] = 0f;
+            }
+        }
+    }
+
+    /**
+     * s[t2] = x · kt[:, t2] for t2 < n rounded up to a whole vector (s has room for that), with
+     * x (HS) at xOff and kt (HS, Tp) at ktOff: broadcast x[i] times a vector of keys, four i at a time.
+     */
+    private static void scores(float[] x, int xOff, float[] kt, int ktOff, int Tp, int HS, int n, float[] s, int sOff) {
+        for (int c = 0; c < n; c += F.length()) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i + 3 < HS; i += 4) {
+                int k = ktOff + i * Tp + c;
+                a0 = FloatVector.fromArray(F, kt, k).fma(FloatVector.broadcast(F, x[xOff + i]), a0);
+                a1 = FloatVector.fromArray(F, kt, k + Tp).fma(FloatVector.broadcast(F, x[xOff + i + 1]), a1);
+                a2 = FloatVector.fromArray(F, kt, k + 2 * Tp).fma(FloatVector.broadcast(F, x[xOff + i + 2]), a2);
+                a3 = FloatVector.fromArray(F, kt, k + 3 * Tp).fma(FloatVector.broadcast(F, x[xOff + i + 3]), a3);
+            }
+            for (; i < HS; i++) {
+                a0 = FloatVector.fromArray(F, kt, ktOff + i * Tp + c).fma(FloatVector.broadcast(F, x[xOff + i]), a0);
+            }
+            a0.add(a1).add(a2.add(a3)).intoArray(s, sOff + c);
+        }
+    }
+
+    /**
+     * out (HS) at outOff = keep·out + sum over t2 < n of a[aOff + t2] · row t2 (HS floats at
+     * off + t2·stride): a vector of the head at a time, four rows at a time in independent registers.
+     */
+    private static void weightedRows(float[] a, int aOff, float[] src, int off, int stride, int n, int HS, float keep,
+                                     float[] out, int outOff) {
+        int i = 0;
+        for (int bound = F.loopBound(HS); i < bound; i += F.length()) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int t2 = 0;
+            for (; t2 + 3 < n; t2 += 4) {
+                int r = off + t2 * stride + i;
+                a0 = FloatVector.fromArray(F, src, r).fma(FloatVector.broadcast(F, a[aOff + t2]), a0);
+                a1 = FloatVector.fromArray(F, src, r + stride).fma(FloatVector.broadcast(F, a[aOff + t2 + 1]), a1);
+                a2 = FloatVector.fromArray(F, src, r + 2 * stride).fma(FloatVector.broadcast(F, a[aOff + t2 + 2]), a2);
+                a3 = FloatVector.fromArray(F, src, r + 3 * stride).fma(FloatVector.broadcast(F, a[aOff + t2 + 3]), a3);
+            }
+            for (; t2 < n; t2++) {
+                a0 = FloatVector.fromArray(F, src, off + t2 * stride + i).fma(FloatVector.broadcast(F, a[aOff + t2]), a0);
+            }
+            FloatVector sum = a0.add(a1).add(a2.add(a3));
+            if (keep != 0f) {
+                sum = sum.add(FloatVector.fromArray(F, out, outOff + i));
+            }
+            sum.intoArray(out, outOff + i);
+        }
+        for (; i < HS; i++) {
+            float acc = keep != 0f ? out[outOff + i] : 0f;
+            for (int t2 = 0; t2 < n; t2++) {
+                acc += a[aOff + t2] * src[off + t2 * stride + i];
+            }
+            out[outOff + i] = acc;
         }
     }
 
