@@ -71,47 +71,51 @@ public final class Attention {
         int C3 = 3 * C;
         int base = qkvOff + b * T * C3 + h * HS; // q of (b, t=0, h); k at +C, v at +2C
         int Tp = roundUp(T);
-        float[] w = threadScratch(HS * Tp + T * HS + Tp);
+        float[] w = threadScratch(HS * Tp + T * HS + Q * Tp);
         int kt = 0;
         int vr = HS * Tp;      // values (T, HS) contiguous: rows 3C apart in qkv alias in the L1 cache
-        int p = vr + T * HS;
+        int p0 = vr + T * HS;  // Q score rows of Tp
         transpose(qkv, base + C, C3, T, HS, w, kt, Tp);
         copyRows(qkv, base + 2 * C, C3, T, HS, w, vr);
-        for (int t = 0; t < T; t++) {
-            int q = base + t * C3;
-            int end = causal ? t + 1 : T;
-            scores(qkv, q, w, kt, Tp, HS, end, w, p);
-            float max = Float.NEGATIVE_INFINITY;
-            int t2 = 0;
-            if (segments == null) {
-                FloatVector vmax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-                for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
-                    FloatVector s = FloatVector.fromArray(F, w, p + t2).mul(scale);
-                    s.intoArray(w, p + t2);
-                    vmax = vmax.max(s);
+        for (int t0 = 0; t0 < T; t0 += Q) {
+            int nq = Math.min(Q, T - t0);
+            scoresBlock(qkv, base + t0 * C3, C3, nq, w, kt, Tp, HS, causal ? t0 + nq : T, w, p0);
+            for (int j = 0; j < nq; j++) {
+                int t = t0 + j;
+                int p = p0 + j * Tp;
+                int end = causal ? t + 1 : T;
+                float max = Float.NEGATIVE_INFINITY;
+                int t2 = 0;
+                if (segments == null) {
+                    FloatVector vmax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+                    for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
+                        FloatVector s = FloatVector.fromArray(F, w, p + t2).mul(scale);
+                        s.intoArray(w, p + t2);
+                        vmax = vmax.max(s);
+                    }
+                    max = vmax.reduceLanes(VectorOperators.MAX);
                 }
-                max = vmax.reduceLanes(VectorOperators.MAX);
-            }
-            for (; t2 < end; t2++) {
-                float s = segments != null && segments[b * T + t2] != segments[b * T + t]
-                        ? Float.NEGATIVE_INFINITY : w[p + t2] * scale; // exp -> 0
-                w[p + t2] = s;
-                max = Math.max(max, s);
-            }
-            double sum = expShiftSum(w, p, end, max);
-            lse[lseOff + (b * NH + h) * T + t] = max + (float) Math.log(sum);
-            float inv = (float) (1.0 / sum);
-            long row = ((long) (b * NH + h) * T + t) * T;
-            t2 = 0;
-            if (dropP == 0f) {
-                for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
-                    FloatVector.fromArray(F, w, p + t2).mul(inv).intoArray(w, p + t2);
+                for (; t2 < end; t2++) {
+                    float s = segments != null && segments[b * T + t2] != segments[b * T + t]
+                            ? Float.NEGATIVE_INFINITY : w[p + t2] * scale; // exp -> 0
+                    w[p + t2] = s;
+                    max = Math.max(max, s);
                 }
+                double sum = expShiftSum(w, p, end, max);
+                lse[lseOff + (b * NH + h) * T + t] = max + (float) Math.log(sum);
+                float inv = (float) (1.0 / sum);
+                long row = ((long) (b * NH + h) * T + t) * T;
+                t2 = 0;
+                if (dropP == 0f) {
+                    for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
+                        FloatVector.fromArray(F, w, p + t2).mul(inv).intoArray(w, p + t2);
+                    }
+                }
+                for (; t2 < end; t2++) {
+                    w[p + t2] *= inv * Dropout.factor(dropP, seed, stream, row + t2);
+                }
+                weightedRows(w, p, w, vr, HS, end, HS, 0f, out, outOff + (b * T + t) * C + h * HS);
             }
-            for (; t2 < end; t2++) {
-                w[p + t2] *= inv * Dropout.factor(dropP, seed, stream, row + t2);
-            }
-            weightedRows(w, p, w, vr, HS, end, HS, 0f, out, outOff + (b * T + t) * C + h * HS);
         }
     }
 
@@ -204,84 +208,135 @@ public final class Attention {
         int C3 = 3 * C;
         int base = qkvOff + b * T * C3 + h * HS;
         int dbase = dqkvOff + b * T * C3 + h * HS;
+        int ybase = doutOff + b * T * C + h * HS;
         int Tp = roundUp(T);
         int TH = T * HS;
-        float[] w = threadScratch(2 * HS * Tp + 3 * TH + 2 * Tp);
+        float[] w = threadScratch(2 * HS * Tp + 3 * TH + 2 * Q * Tp);
         int kt = 0;
         int vt = HS * Tp;
-        int kr = 2 * HS * Tp; // keys (T, HS) contiguous: rows 3C apart in qkv alias in the L1 cache
-        int dk = kr + TH;     // dk, dv (T, HS) accumulated here, added to dqkv at the end
+        int kr = 2 * HS * Tp;   // keys (T, HS) contiguous: rows 3C apart in qkv alias in the L1 cache
+        int dk = kr + TH;       // dk, dv (T, HS) accumulated here, added to dqkv at the end
         int dv = dk + TH;
-        int pr = dv + TH;     // prob
-        int dd = pr + Tp;     // dprob · dropout factor, then dscore
+        int pr0 = dv + TH;      // Q rows: prob
+        int dd0 = pr0 + Q * Tp; // Q rows: dprob · dropout factor, then dscore
         transpose(qkv, base + C, C3, T, HS, w, kt, Tp);
         transpose(qkv, base + 2 * C, C3, T, HS, w, vt, Tp);
         copyRows(qkv, base + C, C3, T, HS, w, kr);
         java.util.Arrays.fill(w, dk, dv + TH, 0f);
-        for (int t = 0; t < T; t++) {
-            int q = base + t * C3;
-            int dq = dbase + t * C3;
-            int dy = doutOff + (b * T + t) * C + h * HS;
-            int end = causal ? t + 1 : T;
-            float l = lse[lseOff + (b * NH + h) * T + t];
-            long row = ((long) (b * NH + h) * T + t) * T;
-            scores(qkv, q, w, kt, Tp, HS, end, w, pr);  // q·k
-            scores(dout, dy, w, vt, Tp, HS, end, w, dd); // dy·v
-            float dot = 0f; // sum over t2 of prob · dprob · f
-            if (segments == null && dropP == 0f) {
-                FloatVector vdot = FloatVector.zero(F);
+        boolean plain = segments == null && dropP == 0f;
+        for (int t0 = 0; t0 < T; t0 += Q) {
+            int nq = Math.min(Q, T - t0);
+            int endBlock = causal ? t0 + nq : T;
+            scoresBlock(qkv, base + t0 * C3, C3, nq, w, kt, Tp, HS, endBlock, w, pr0); // q·k
+            scoresBlock(dout, ybase + t0 * C, C, nq, w, vt, Tp, HS, endBlock, w, dd0); // dy·v
+            boolean blocked = nq == Q;
+            for (int j = 0; j < nq; j++) {
+                int t = t0 + j;
+                int pr = pr0 + j * Tp;
+                int dd = dd0 + j * Tp;
+                int q = base + t * C3;
+                int dy = ybase + t * C;
+                int end = causal ? t + 1 : T;
+                float l = lse[lseOff + (b * NH + h) * T + t];
+                float dot = 0f; // sum over t2 of prob · dprob · f
+                if (plain) {
+                    FloatVector vdot = FloatVector.zero(F);
+                    int t2 = 0;
+                    for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
+                        FloatVector prob = FloatVector.fromArray(F, w, pr + t2).fma(scale, -l)
+                                .lanewise(VectorOperators.EXP);
+                        prob.intoArray(w, pr + t2);
+                        vdot = prob.fma(FloatVector.fromArray(F, w, dd + t2), vdot);
+                    }
+                    dot = vdot.reduceLanes(VectorOperators.ADD);
+                    for (; t2 < end; t2++) {
+                        float prob = (float) Math.exp(w[pr + t2] * scale - l);
+                        w[pr + t2] = prob;
+                        dot += prob * w[dd + t2];
+                    }
+                    if (!blocked) {
+                        for (t2 = 0; t2 < end; t2++) {
+                            axpyFast(w[pr + t2], dout, dy, w, dv + t2 * HS, HS); // dv += prob dy
+                        }
+                    }
+                } else {
+                    long row = ((long) (b * NH + h) * T + t) * T;
+                    for (int t2 = 0; t2 < end; t2++) {
+                        if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
+                            w[pr + t2] = 0f;
+                            w[dd + t2] = 0f;
+                            continue;
+                        }
+                        float prob = (float) Math.exp(w[pr + t2] * scale - l);
+                        float f = Dropout.factor(dropP, seed, stream, row + t2);
+                        // out = sum_t2 prob * f * v: dv += prob * f * dy; dprob = f * (dy . v)
+                        if (f != 0f) {
+                            axpyFast(prob * f, dout, dy, w, dv + t2 * HS, HS);
+                        }
+                        w[pr + t2] = prob;
+                        w[dd + t2] *= f;
+                        dot += prob * w[dd + t2];
+                    }
+                }
+                // dscore = prob (dprob f - dot) scale, zero past this query's end (the block's rows share one length)
                 int t2 = 0;
                 for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
-                    FloatVector prob = FloatVector.fromArray(F, w, pr + t2).fma(scale, -l).lanewise(VectorOperators.EXP);
-                    prob.intoArray(w, pr + t2);
-                    vdot = prob.fma(FloatVector.fromArray(F, w, dd + t2), vdot);
+                    FloatVector.fromArray(F, w, dd + t2).sub(dot).mul(FloatVector.fromArray(F, w, pr + t2)).mul(scale)
+                            .intoArray(w, dd + t2);
                 }
-                dot = vdot.reduceLanes(VectorOperators.ADD);
                 for (; t2 < end; t2++) {
-                    float prob = (float) Math.exp(w[pr + t2] * scale - l);
-                    w[pr + t2] = prob;
-                    dot += prob * w[dd + t2];
+                    w[dd + t2] = w[pr + t2] * (w[dd + t2] - dot) * scale;
                 }
-                for (t2 = 0; t2 < end; t2++) {
-                    axpyFast(w[pr + t2], dout, dy, w, dv + t2 * HS, HS); // dv += prob dy
+                for (t2 = end; t2 < endBlock; t2++) {
+                    w[pr + t2] = 0f;
+                    w[dd + t2] = 0f;
                 }
-            } else {
-                for (int t2 = 0; t2 < end; t2++) {
-                    if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
-                        w[pr + t2] = 0f;
-                        w[dd + t2] = 0f;
-                        continue;
+                if (!blocked) {
+                    for (t2 = 0; t2 < end; t2++) {
+                        axpyFast(w[dd + t2], qkv, q, w, dk + t2 * HS, HS); // dk += dscore q
                     }
-                    float prob = (float) Math.exp(w[pr + t2] * scale - l);
-                    float f = Dropout.factor(dropP, seed, stream, row + t2);
-                    // out = sum_t2 prob * f * v: dv += prob * f * dy; dprob = f * (dy . v)
-                    if (f != 0f) {
-                        axpyFast(prob * f, dout, dy, w, dv + t2 * HS, HS);
-                    }
-                    w[pr + t2] = prob;
-                    w[dd + t2] *= f;
-                    dot += prob * w[dd + t2];
+                }
+                weightedRows(w, dd, w, kr, HS, end, HS, 1f, dqkv, dbase + t * C3); // dq += sum dscore k
+            }
+            if (blocked) {
+                addOuter4(w, dd0, Tp, qkv, base + t0 * C3, C3, w, dk, HS, endBlock);     // dk += sum_j dscore_j q_j
+                if (plain) {
+                    addOuter4(w, pr0, Tp, dout, ybase + t0 * C, C, w, dv, HS, endBlock); // dv += sum_j prob_j dy_j
                 }
             }
-            // dscore = prob (dprob f - dot) scale; dk[t2] += dscore q
-            int t2 = 0;
-            for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
-                FloatVector.fromArray(F, w, dd + t2).sub(dot).mul(FloatVector.fromArray(F, w, pr + t2)).mul(scale)
-                        .intoArray(w, dd + t2);
-            }
-            for (; t2 < end; t2++) {
-                w[dd + t2] = w[pr + t2] * (w[dd + t2] - dot) * scale;
-            }
-            for (t2 = 0; t2 < end; t2++) {
-                if (w[dd + t2] != 0f) {
-                    axpyFast(w[dd + t2], qkv, q, w, dk + t2 * HS, HS);
-                }
-            }
-            weightedRows(w, dd, w, kr, HS, end, HS, 1f, dqkv, dq); // dq += sum dscore k
         }
         for (int t = 0; t < T; t++) {
             axpyFast(1f, w, dk + t * HS, dqkv, dbase + t * C3 + C, HS);
             axpyFast(1f, w, dv + t * HS, dqkv, dbase + t * C3 + 2 * C, HS);
+        }
+    }
+
+    /**
+     * y (n, HS) at yOff += sum over j < 4 of a[aOff + j·aStride + t2] · x_j for each row t2 < n,
+     * x_j (HS) at xOff + j·xStride: each y vector loaded and stored once for four rank-1 updates.
+     */
+    private static void addOuter4(float[] a, int aOff, int aStride, float[] x, int xOff, int xStride, float[] y, int yOff,
+                                  int HS, int n) {
+        int a1 = aOff + aStride, a2 = aOff + 2 * aStride, a3 = aOff + 3 * aStride;
+        int i = 0;
+        for (int bound = F.loopBound(HS); i < bound; i += F.length()) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i);
+            FloatVector x1 = FloatVector.fromArray(F, x, xOff + xStride + i);
+            FloatVector x2 = FloatVector.fromArray(F, x, xOff + 2 * xStride + i);
+            FloatVector x3 = FloatVector.fromArray(F, x, xOff + 3 * xStride + i);
+            for (int t2 = 0; t2 < n; t2++) {
+                int r = yOff + t2 * HS + i;
+                x0.fma(FloatVector.broadcast(F, a[aOff + t2]), FloatVector.fromArray(F, y, r))
+                        .add(x1.mul(a[a1 + t2]))
+                        .add(x2.fma(FloatVector.broadcast(F, a[a2 + t2]), x3.mul(a[a3 + t2])))
+                        .intoArray(y, r);
+            }
+        }
+        for (; i < HS; i++) {
+            for (int t2 = 0; t2 < n; t2++) {
+                y[yOff + t2 * HS + i] += a[aOff + t2] * x[xOff + i] + a[a1 + t2] * x[xOff + xStride + i]
+                        + a[a2 + t2] * x[xOff + 2 * xStride + i] + a[a3 + t2] * x[xOff + 3 * xStride + i];
+            }
         }
     }
 
@@ -324,6 +379,38 @@ public final class Attention {
             for (int t = T; t < Tp; t++) {
                 dst[dstOff + i * Tp + t] = 0f;
             }
+        }
+    }
+
+    /** Queries per block in the fast kernels: each vector of keys loaded serves Q score rows. */
+    private static final int Q = 4;
+
+    /**
+     * Score rows of nq <= Q queries (rows of HS floats at xOff + j·xStride) against kt (HS, Tp):
+     * s[sOff + j·Tp + t2] for t2 < n rounded up to a whole vector.
+     */
+    private static void scoresBlock(float[] x, int xOff, int xStride, int nq, float[] kt, int ktOff, int Tp, int HS,
+                                    int n, float[] s, int sOff) {
+        if (nq < Q) {
+            for (int j = 0; j < nq; j++) {
+                scores(x, xOff + j * xStride, kt, ktOff, Tp, HS, n, s, sOff + j * Tp);
+            }
+            return;
+        }
+        int x1 = xOff + xStride, x2 = xOff + 2 * xStride, x3 = xOff + 3 * xStride;
+        for (int c = 0; c < n; c += F.length()) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int i = 0; i < HS; i++) {
+                FloatVector k = FloatVector.fromArray(F, kt, ktOff + i * Tp + c);
+                a0 = k.fma(FloatVector.broadcast(F, x[xOff + i]), a0);
+                a1 = k.fma(FloatVector.broadcast(F, x[x1 + i]), a1);
+                a2 = k.fma(FloatVector.broadcast(F, x[x2 + i]), a2);
+                a3 = k.fma(FloatVector.broadcast(F, x[x3 + i]), a3);
+            }
+            a0.intoArray(s, sOff + c);
+            a1.intoArray(s, sOff + Tp + c);
+            a2.intoArray(s, sOff + 2 * Tp + c);
+            a3.intoArray(s, sOff + 3 * Tp + c);
         }
     }
 

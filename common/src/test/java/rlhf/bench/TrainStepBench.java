@@ -23,6 +23,7 @@ import rlhf.tensor.Parallel;
  * java ... rlhf.bench.TrainStepBench [--cases 4x64,8x256] [--threads 1,2] [--warmup 2] [--iters 5]
  * </pre>
  *
+ * The first (case, threads) runs --warmup untimed steps, the others one (the JIT is warm by then).
  * Prints one line per (case, threads):
  * {@code RESULT train B T threads msWall msCpu tokensPerSec gflops rssMiB} where msWall is the median
  * wall time of a step after warm-up, msCpu the median process CPU time of a step divided by the
@@ -68,6 +69,7 @@ public final class TrainStepBench {
                 for (int i = 0; i < warmup; i++) {
                     step.run();
                 }
+                warmup = Math.min(warmup, 1); // the JIT is warm after the first (case, threads)
                 double[] wall = new double[iters];
                 double[] cpu = new double[iters];
                 for (int i = 0; i < iters; i++) {
