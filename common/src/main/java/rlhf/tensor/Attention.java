@@ -17,11 +17,13 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>qkv layout per token: [q (C) | k (C) | v (C)], head h at columns h·HS .. h·HS+HS-1.
  * Attention dropout drops probability (b,h,t,t2) with index ((b·NH+h)·T+t)·T+t2 in stream.
  *
- * <p>{@link #forward}, {@link #backward} and {@link #forwardCached} use Vector API dot products,
- * axpys and exponentials over the head dimension (scalar tails for any HS); {@code *Reference}
- * are the plain scalar kernels they are tested against. {@code -Drlhf.simd=false} selects the
- * reference kernels. The fast ones sum in a different order (and exp is the vector library's),
- * so results agree within float rounding.
+ * <p>{@link #forward} and {@link #backward} are Vector API kernels: per (b, head) the keys (and
+ * values) are copied, transposed, into a per-thread buffer, so a vector of 16 scores is HS FMAs
+ * with no lane reductions, and queries go in blocks of 4 that share every key load; dk and dv
+ * accumulate in that buffer too (rows 3C apart in qkv alias in the L1 cache). The passed scratch
+ * serves the plain scalar {@code *Reference} kernels they are tested against; {@code -Drlhf.simd=false}
+ * selects those. The fast ones sum in a different order and use the vector library's exp, so
+ * results agree within float rounding.
  */
 public final class Attention {
 

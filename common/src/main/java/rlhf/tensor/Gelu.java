@@ -42,7 +42,12 @@ public final class Gelu {
 
     /** dout (N) -> dinp (N) +=, given the forward's inp. */
     public static void backward(float[] dinp, int dinpOff, float[] inp, int inpOff, float[] dout, int doutOff, int N) {
-        Parallel.forRange(N, GRAIN, (from, to) -> backwardRange(dinp, dinpOff, inp, inpOff, dout, doutOff, from, to));
+        Parallel.forRange(N, GRAIN, (from, to) -> backwardRange(dinp, dinpOff, inp, inpOff, dout, doutOff, from, to, true));
+    }
+
+    /** dout (N) -> dinp (N) = (overwritten, not accumulated), given the forward's inp; saves zeroing dinp first. */
+    public static void backwardSet(float[] dinp, int dinpOff, float[] inp, int inpOff, float[] dout, int doutOff, int N) {
+        Parallel.forRange(N, GRAIN, (from, to) -> backwardRange(dinp, dinpOff, inp, inpOff, dout, doutOff, from, to, false));
     }
 
     /** tanh via one exp (Math.tanh is several times slower): 1 - 2 / (e^(2u) + 1), exact at both tails. */
@@ -51,7 +56,7 @@ public final class Gelu {
     }
 
     private static void backwardRange(float[] dinp, int dinpOff, float[] inp, int inpOff, float[] dout, int doutOff,
-                                      int from, int to) {
+                                      int from, int to, boolean accumulate) {
         int i = from;
         if (SIMD) {
             for (int bound = from + F.loopBound(to - from); i < bound; i += F.length()) {
@@ -61,7 +66,8 @@ public final class Gelu {
                 FloatVector sech2 = th.mul(th).neg().add(1f);
                 // 0.5 (1 + th) + 0.5 x sech2 S (1 + 3·0.044715 x²)
                 FloatVector grad = x.mul(0.5f * S).mul(sech2).mul(x2.fma(3f * 0.044715f, 1f)).add(th.fma(0.5f, 0.5f));
-                grad.fma(FloatVector.fromArray(F, dout, doutOff + i), FloatVector.fromArray(F, dinp, dinpOff + i))
+                FloatVector d = FloatVector.fromArray(F, dout, doutOff + i);
+                (accumulate ? grad.fma(d, FloatVector.fromArray(F, dinp, dinpOff + i)) : grad.mul(d))
                         .intoArray(dinp, dinpOff + i);
             }
         }
@@ -71,7 +77,7 @@ public final class Gelu {
             float th = tanh(u);
             float sech2 = 1f - th * th;
             float grad = 0.5f * (1f + th) + 0.5f * x * sech2 * S * (1f + 3f * 0.044715f * x * x);
-            dinp[dinpOff + i] += grad * dout[doutOff + i];
+            dinp[dinpOff + i] = (accumulate ? dinp[dinpOff + i] : 0f) + grad * dout[doutOff + i];
         }
     }
 }

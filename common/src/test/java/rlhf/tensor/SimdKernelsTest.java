@@ -99,6 +99,9 @@ class SimdKernelsTest {
         float[] dx = new float[n];
         java.util.Arrays.fill(dx, 0.5f);
         Gelu.backward(dx, 0, x, 0, dout, 0, n);
+        float[] dxSet = new float[n];
+        java.util.Arrays.fill(dxSet, 7f); // overwritten, not accumulated
+        Gelu.backwardSet(dxSet, 0, x, 0, dout, 0, n);
         double s = Math.sqrt(2 / Math.PI);
         for (int i = 0; i < n; i++) {
             double xi = x[i];
@@ -106,6 +109,7 @@ class SimdKernelsTest {
             assertEquals(0.5 * xi * (1 + th), out[i], 1e-6 * Math.max(1, Math.abs(xi)), "gelu(" + xi + ")");
             double grad = 0.5 * (1 + th) + 0.5 * xi * (1 - th * th) * s * (1 + 3 * 0.044715 * xi * xi);
             assertEquals(0.5 + grad * dout[i], dx[i], 2e-6 * Math.max(1, Math.abs(dout[i])), "gelu'(" + xi + ")");
+            assertEquals(grad * dout[i], dxSet[i], 2e-6 * Math.max(1, Math.abs(dout[i])), "gelu'(" + xi + "), set");
         }
     }
 
