@@ -21,7 +21,7 @@ import rlhf.tensor.Softmax;
  *
  * <p>One training step, whatever the loss:
  * <pre>
- *   gpt.forward(params, tokens, positions, segments, B, T, true, seed);   // trunk -> hidden (B,T,C)
+ *   gpt.forward(params, tokens, positions, segments, B, T, true, rowSeeds); // trunk -> hidden (B,T,C)
  *   gpt.lmHeadForward(params, targets, 1f, logp, entropy);               // and/or scoreHeadForward
  *   ... loss(logp, entropy, values) -> dlogp, dentropy, dvalues ...
  *   gpt.lmHeadBackward(params, grads, dlogp, dentropy);                  // accumulates dhidden
@@ -34,7 +34,10 @@ import rlhf.tensor.Softmax;
  * Post-LN (original Transformer): {@code x = ln_1(x + attn(x)); x = ln_2(x + mlp(x))}.
  * Both end with {@code ln_f}, so the parameter layout is the same for both placements.
  * Dropout (when training) follows the embedding, the attention probabilities, and each
- * sub-block's output projection, as in GPT-2; masks are a function of (dropoutSeed, site, index).
+ * sub-block's output projection, as in GPT-2. Every mask element of row b is a pure function of
+ * (rowSeeds[b], site, index within the row), so an example gets the same masks alone, at any row
+ * of any micro-batch, and padded to any T: with one seed per example, regrouping examples into
+ * micro-batches or partitions does not change the math.
  *
  * <p>forward keeps references to tokens, positions and segments until backward: do not change them
  * in between. Not thread-safe: one instance per thread (its workspace is its state); the
@@ -90,7 +93,7 @@ public final class Gpt {
     private int[] positions;
     private int[] segments;
     private boolean training;
-    private long dropoutSeed;
+    private final long[] rowSeeds;  // (maxB) dropout seed of each row of the current batch
 
     /** A model of this shape with a workspace for batches up to maxB rows of maxT tokens. */
     public Gpt(GptConfig cfg, int maxB, int maxT) {
@@ -169,6 +172,7 @@ public final class Gpt {
         d4b = new float[4 * (int) nc];
         dqkv = new float[3 * (int) nc];
         attScratch = new float[maxB * NH * 2 * maxT];
+        rowSeeds = new long[maxB];
     }
 
     public GptConfig config() {
@@ -236,10 +240,39 @@ public final class Gpt {
      * @param positions (B,T) position of each token (restarting per packed example), or null for 0..T-1
      * @param segments  (B,T) segment id of each token; attention never crosses segments; null = one per row.
      *                  With bidirectional attention give padding its own segment id.
-     * @param training  apply dropout (with the config's rates) using masks drawn from dropoutSeed
+     * @param training  apply dropout (with the config's rates)
+     * @param rowSeeds  (B) the dropout seed of each row (copied; unread when not training): row b's
+     *                  masks depend on rowSeeds[b] only. Give each example its own seed (e.g. the
+     *                  trainer's per-example seeds) to make results independent of the grouping.
+     */
+    public void forward(float[] params, int[] tokens, int[] positions, int[] segments, int B, int T,
+                        boolean training, long[] rowSeeds) {
+        checkBatch(params, B, T);
+        if (training) {
+            if (rowSeeds.length < B) {
+                throw new IllegalArgumentException("rowSeeds has " + rowSeeds.length + " seeds, expected one per row (B="
+                        + B + ")");
+            }
+            System.arraycopy(rowSeeds, 0, this.rowSeeds, 0, B);
+        }
+        run(params, tokens, positions, segments, B, T, training);
+    }
+
+    /**
+     * {@link #forward(float[], int[], int[], int[], int, int, boolean, long[])} with row b's seed
+     * derived from (dropoutSeed, b): masks then depend on the row's place in the batch, so prefer
+     * per-example seeds when training on regrouped data.
      */
     public void forward(float[] params, int[] tokens, int[] positions, int[] segments, int B, int T,
                         boolean training, long dropoutSeed) {
+        checkBatch(params, B, T);
+        for (int b = 0; b < B; b++) {
+            rowSeeds[b] = Rng.bits(dropoutSeed, ROW_SEED_STREAM, b);
+        }
+        run(params, tokens, positions, segments, B, T, training);
+    }
+
+    private void checkBatch(float[] params, int B, int T) {
         if (B <= 0 || T <= 0 || B > maxB || T > maxT) {
             throw new IllegalArgumentException("batch (B=" + B + ", T=" + T + ") exceeds the workspace (maxB="
                     + maxB + ", maxT=" + maxT + ")");
@@ -247,19 +280,23 @@ public final class Gpt {
         if (params.length != layout.size()) {
             throw new IllegalArgumentException("params has " + params.length + " floats, layout needs " + layout.size());
         }
+    }
+
+    /** The trunk forward for a checked batch whose row seeds are in place. */
+    private void run(float[] params, int[] tokens, int[] positions, int[] segments, int B, int T, boolean training) {
         curB = B;
         curT = T;
         this.tokens = tokens;
         this.positions = positions;
         this.segments = segments;
         this.training = training;
-        this.dropoutSeed = dropoutSeed;
         int BT = B * T;
         int nc = BT * C;
         float[] pe = sinusoids == null ? params : sinusoids;
         Encoder.forward(res, 0, tokens, positions, params, wte, pe, sinusoids == null ? wpe : 0, B, T, C, V,
                 cfg.maxSeqLen());
-        Dropout.forward(res, 0, res, 0, nc, pEmbd(), dropoutSeed, site(-1, 0));
+        int TC = T * C; // one row of (B,T,C): dropout masks are drawn per row
+        Dropout.forwardRows(res, 0, res, 0, B, TC, pEmbd(), rowSeeds, site(-1, 0));
         boolean post = cfg.norm() == GptConfig.Norm.POST_LN;
         float eps = cfg.layerNormEpsilon();
         for (int l = 0; l < L; l++) {
@@ -275,9 +312,9 @@ public final class Gpt {
             }
             Matmul.forward(acts, a + oQkv, attIn, attInOff, params, qkvw[l], params, qkvb[l], BT, C, 3 * C);
             Attention.forward(acts, a + oAtty, acts, a + oLse, acts, a + oQkv, segments, B, T, C, NH, cfg.causal(),
-                    pAttn(), dropoutSeed, site(l, 1), attScratch, 0);
+                    pAttn(), rowSeeds, site(l, 1), attScratch, 0);
             Matmul.forward(dA, 0, acts, a + oAtty, params, attprojw[l], params, attprojb[l], BT, C, C);
-            Dropout.forward(dA, 0, dA, 0, nc, pResid(), dropoutSeed, site(l, 2));
+            Dropout.forwardRows(dA, 0, dA, 0, B, TC, pResid(), rowSeeds, site(l, 2));
             Residual.forward(acts, a + oRes2, res, x, dA, 0, nc);
             // MLP sub-block; its input is ln_2(res2) (pre-LN) or ln_1(res2) (post-LN), both at oLn2/oLn1
             int mlpIn;
@@ -293,7 +330,7 @@ public final class Gpt {
             Matmul.forward(acts, a + oFch, acts, mlpIn, params, fcw[l], params, fcb[l], BT, C, 4 * C);
             activate(acts, a + oFch, 4 * nc); // -> d4b, recomputed in backward rather than stored
             Matmul.forward(dA, 0, d4b, 0, params, fcprojw[l], params, fcprojb[l], BT, 4 * C, C);
-            Dropout.forward(dA, 0, dA, 0, nc, pResid(), dropoutSeed, site(l, 3));
+            Dropout.forwardRows(dA, 0, dA, 0, B, TC, pResid(), rowSeeds, site(l, 3));
             if (post) {
                 Residual.forward(acts, a + oRes3, acts, mlpIn, dA, 0, nc);
                 LayerNorm.forward(res, y, acts, a + oLn2Mean, acts, a + oLn2Rstd, acts, a + oRes3,
@@ -315,6 +352,7 @@ public final class Gpt {
         int T = curT;
         int BT = B * T;
         int nc = BT * C;
+        int TC = T * C;
         boolean post = cfg.norm() == GptConfig.Norm.POST_LN;
         zero(dres, nc);
         LayerNorm.backward(dres, 0, grads, lnfw, grads, lnfb, dhidden, 0, res, L * N * C, params, lnfw,
@@ -335,7 +373,7 @@ public final class Gpt {
             }
             // fcproj branch
             zero(dC, nc);
-            Dropout.backward(dC, 0, dsum, 0, nc, pResid(), dropoutSeed, site(l, 3));
+            Dropout.backwardRows(dC, 0, dsum, 0, B, TC, pResid(), rowSeeds, site(l, 3));
             activate(acts, a + oFch, 4 * nc);
             zero(d4a, 4 * nc);
             Matmul.backward(d4a, 0, grads, fcprojw[l], grads, fcprojb[l], dC, 0, d4b, 0, params, fcprojw[l],
@@ -367,13 +405,13 @@ public final class Gpt {
             }
             // attention branch: dattproj -> datty -> dqkv -> d(attIn)
             zero(dA, nc);
-            Dropout.backward(dA, 0, dres2, 0, nc, pResid(), dropoutSeed, site(l, 2));
+            Dropout.backwardRows(dA, 0, dres2, 0, B, TC, pResid(), rowSeeds, site(l, 2));
             zero(dB, nc);
             Matmul.backward(dB, 0, grads, attprojw[l], grads, attprojb[l], dA, 0, acts, a + oAtty, params, attprojw[l],
                     BT, C, C);
             zero(dqkv, 3 * nc);
             Attention.backward(dqkv, 0, dB, 0, acts, a + oQkv, acts, a + oLse, segments, B, T, C, NH, cfg.causal(),
-                    pAttn(), dropoutSeed, site(l, 1), attScratch, 0);
+                    pAttn(), rowSeeds, site(l, 1), attScratch, 0);
             if (post) {
                 // d(x) = dres2 (residual) + through c_attn
                 if (dres2 != dres) {
@@ -389,7 +427,7 @@ public final class Gpt {
             }
         }
         zero(dA, nc);
-        Dropout.backward(dA, 0, dres, 0, nc, pEmbd(), dropoutSeed, site(-1, 0));
+        Dropout.backwardRows(dA, 0, dres, 0, B, TC, pEmbd(), rowSeeds, site(-1, 0));
         Encoder.backward(grads, wte, sinusoids == null ? grads : null, wpe, dA, 0, tokens, positions, B, T, C);
     }
 
@@ -594,6 +632,9 @@ public final class Gpt {
     private float pResid() {
         return training ? cfg.residDropout() : 0f;
     }
+
+    /** Rng stream deriving row seeds from a single dropout seed (distinct from every site, which are >= 0). */
+    private static final long ROW_SEED_STREAM = -1;
 
     /** Dropout stream of a site: layer -1 is the embedding; k = 1 attention, 2 attn proj, 3 mlp proj. */
     private static long site(int layer, int k) {

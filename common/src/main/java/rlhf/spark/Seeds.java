@@ -1,5 +1,7 @@
 package rlhf.spark;
 
+import rlhf.tensor.Rng;
+
 /**
  * Seeds derived from (run seed, step, example index) by SplitMix64 mixing. Nothing depends on the
  * partition or the attempt, so a retried task or a different partitioning draws the same numbers.
@@ -9,11 +11,9 @@ public final class Seeds {
     private Seeds() {
     }
 
-    /** SplitMix64 finaliser: a bijection of 64-bit values with good avalanche. */
+    /** SplitMix64 finaliser ({@link Rng#mix}): a bijection of 64-bit values with good avalanche. */
     public static long mix(long z) {
-        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
-        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
-        return z ^ (z >>> 31);
+        return Rng.mix(z);
     }
 
     /** The seed of one example in one step: for dropout, sampling, anything random in its loss. */

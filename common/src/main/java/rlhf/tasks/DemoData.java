@@ -14,6 +14,8 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
+import rlhf.tensor.Rng;
+
 /**
  * Generates the demo's data sets from the task families, the demonstrator {@link MistakeModel}
  * and the {@link Oracle}, deterministically from a seed (same config, same bytes).
@@ -94,7 +96,7 @@ public final class DemoData {
         MistakeModel.Rates r = c.rates();
         Sampler train = new Sampler(c, false), held = new Sampler(c, true);
         SplittableRandom[] rng = new SplittableRandom[7];
-        for (int i = 0; i < rng.length; i++) rng[i] = new SplittableRandom(mix(c.seed() * 31 + i + 1));
+        for (int i = 0; i < rng.length; i++) rng[i] = new SplittableRandom(Rng.mix(c.seed() * 31 + i + 1));
 
         List<Sft> sftTrain = new ArrayList<>(), sftEval = new ArrayList<>();
         for (int i = 0; i < c.sftTrain(); i++) sftTrain.add(demo(train.next(rng[0]), r, rng[0]));
@@ -117,7 +119,7 @@ public final class DemoData {
     public static boolean isHeldout(String prompt, long seed, double heldoutFraction) {
         long h = 0xcbf29ce484222325L; // FNV-1a over the UTF-8 bytes, then a seeded finaliser
         for (byte b : prompt.getBytes(StandardCharsets.UTF_8)) h = (h ^ (b & 0xff)) * 0x100000001b3L;
-        return (mix(h ^ mix(seed)) >>> 11) * 0x1.0p-53 < heldoutFraction;
+        return (Rng.mix(h ^ Rng.mix(seed)) >>> 11) * 0x1.0p-53 < heldoutFraction;
     }
 
     /** Draws problems of one split: family uniform, hard with hardFraction, rejecting the other split. */
@@ -186,13 +188,6 @@ public final class DemoData {
             int j = rng.nextInt(i + 1);
             int t = a[i]; a[i] = a[j]; a[j] = t;
         }
-    }
-
-    /** splitmix64's finaliser. */
-    private static long mix(long z) {
-        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
-        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
-        return z ^ (z >>> 31);
     }
 
     // ---- files -------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
  * each (b, head) owns its slices of out / dqkv and its row of scratch, so there are no races.
  *
  * <p>qkv layout per token: [q (C) | k (C) | v (C)], head h at columns h·HS .. h·HS+HS-1.
- * Attention dropout drops probability (b,h,t,t2) with index ((b·NH+h)·T+t)·T+t2 in stream.
+ * Attention dropout drops probability (b,h,t,t2) by {@code Dropout.factor(p, seeds[b], stream,
+ * dropIndex(h, t, t2))}: one seed per row and an index that depends neither on the row's place in
+ * the batch nor on T, so an example gets the same mask alone, among other rows, or padded longer.
  *
  * <p>{@link #forward} and {@link #backward} are Vector API kernels: per (b, head) the keys (and
  * values) are copied, transposed, into a per-thread buffer, so a vector of 16 scores is HS FMAs
@@ -33,18 +35,21 @@ public final class Attention {
     private Attention() {
     }
 
-    /** qkv (B,T,3C), segments (B,T) or null -> out (B,T,C), lse (B,NH,T); scratch >= B·NH·T. */
+    /**
+     * qkv (B,T,3C), segments (B,T) or null -> out (B,T,C), lse (B,NH,T); scratch >= B·NH·T;
+     * seeds (B) the dropout seed of each row (unread, may be null, when dropP == 0).
+     */
     public static void forward(float[] out, int outOff, float[] lse, int lseOff, float[] qkv, int qkvOff,
                                int[] segments, int B, int T, int C, int NH, boolean causal,
-                               float dropP, long seed, long stream, float[] scratch, int scratchOff) {
+                               float dropP, long[] seeds, long stream, float[] scratch, int scratchOff) {
         Parallel.forRange(B * NH, 1, (from, to) -> {
             for (int bh = from; bh < to; bh++) {
                 if (SIMD) {
                     forwardHeadFast(out, outOff, lse, lseOff, qkv, qkvOff, segments, bh / NH, bh % NH, T, C, NH,
-                            causal, dropP, seed, stream);
+                            causal, dropP, dropP == 0f ? 0L : seeds[bh / NH], stream);
                 } else {
                     forwardHead(out, outOff, lse, lseOff, qkv, qkvOff, segments, bh / NH, bh % NH, T, C, NH,
-                            causal, dropP, seed, stream, scratch, scratchOff + bh * T);
+                            causal, dropP, dropP == 0f ? 0L : seeds[bh / NH], stream, scratch, scratchOff + bh * T);
                 }
             }
         });
@@ -53,10 +58,10 @@ public final class Attention {
     /** The plain scalar {@link #forward}, one (b, head) after another. */
     public static void forwardReference(float[] out, int outOff, float[] lse, int lseOff, float[] qkv, int qkvOff,
                                         int[] segments, int B, int T, int C, int NH, boolean causal,
-                                        float dropP, long seed, long stream, float[] scratch, int scratchOff) {
+                                        float dropP, long[] seeds, long stream, float[] scratch, int scratchOff) {
         for (int bh = 0; bh < B * NH; bh++) {
             forwardHead(out, outOff, lse, lseOff, qkv, qkvOff, segments, bh / NH, bh % NH, T, C, NH,
-                    causal, dropP, seed, stream, scratch, scratchOff + bh * T);
+                    causal, dropP, dropP == 0f ? 0L : seeds[bh / NH], stream, scratch, scratchOff + bh * T);
         }
     }
 
@@ -106,7 +111,7 @@ public final class Attention {
                 double sum = expShiftSum(w, p, end, max);
                 lse[lseOff + (b * NH + h) * T + t] = max + (float) Math.log(sum);
                 float inv = (float) (1.0 / sum);
-                long row = ((long) (b * NH + h) * T + t) * T;
+                long row = dropIndex(h, t, 0);
                 t2 = 0;
                 if (dropP == 0f) {
                     for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
@@ -155,7 +160,7 @@ public final class Attention {
             for (int i = 0; i < HS; i++) {
                 out[o + i] = 0f;
             }
-            long row = ((long) (b * NH + h) * T + t) * T;
+            long row = dropIndex(h, t, 0);
             for (int t2 = 0; t2 < end; t2++) {
                 float a = p[pOff + t2] * inv * Dropout.factor(dropP, seed, stream, row + t2);
                 if (a == 0f) {
@@ -172,15 +177,15 @@ public final class Attention {
     /** dout (B,T,C) -> dqkv (B,T,3C) +=, given the forward's qkv and lse; scratch >= 2·B·NH·T. */
     public static void backward(float[] dqkv, int dqkvOff, float[] dout, int doutOff, float[] qkv, int qkvOff,
                                 float[] lse, int lseOff, int[] segments, int B, int T, int C, int NH, boolean causal,
-                                float dropP, long seed, long stream, float[] scratch, int scratchOff) {
+                                float dropP, long[] seeds, long stream, float[] scratch, int scratchOff) {
         Parallel.forRange(B * NH, 1, (from, to) -> {
             for (int bh = from; bh < to; bh++) {
                 if (SIMD) {
                     backwardHeadFast(dqkv, dqkvOff, dout, doutOff, qkv, qkvOff, lse, lseOff, segments, bh / NH,
-                            bh % NH, T, C, NH, causal, dropP, seed, stream);
+                            bh % NH, T, C, NH, causal, dropP, dropP == 0f ? 0L : seeds[bh / NH], stream);
                 } else {
                     backwardHead(dqkv, dqkvOff, dout, doutOff, qkv, qkvOff, lse, lseOff, segments, bh / NH, bh % NH,
-                            T, C, NH, causal, dropP, seed, stream, scratch, scratchOff + 2 * bh * T);
+                            T, C, NH, causal, dropP, dropP == 0f ? 0L : seeds[bh / NH], stream, scratch, scratchOff + 2 * bh * T);
                 }
             }
         });
@@ -189,11 +194,11 @@ public final class Attention {
     /** The plain scalar {@link #backward}, one (b, head) after another. */
     public static void backwardReference(float[] dqkv, int dqkvOff, float[] dout, int doutOff, float[] qkv, int qkvOff,
                                          float[] lse, int lseOff, int[] segments, int B, int T, int C, int NH,
-                                         boolean causal, float dropP, long seed, long stream, float[] scratch,
+                                         boolean causal, float dropP, long[] seeds, long stream, float[] scratch,
                                          int scratchOff) {
         for (int bh = 0; bh < B * NH; bh++) {
             backwardHead(dqkv, dqkvOff, dout, doutOff, qkv, qkvOff, lse, lseOff, segments, bh / NH, bh % NH,
-                    T, C, NH, causal, dropP, seed, stream, scratch, scratchOff + 2 * bh * T);
+                    T, C, NH, causal, dropP, dropP == 0f ? 0L : seeds[bh / NH], stream, scratch, scratchOff + 2 * bh * T);
         }
     }
 
@@ -262,7 +267,7 @@ public final class Attention {
                         }
                     }
                 } else {
-                    long row = ((long) (b * NH + h) * T + t) * T;
+                    long row = dropIndex(h, t, 0);
                     for (int t2 = 0; t2 < end; t2++) {
                         if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
                             w[pr + t2] = 0f;
@@ -486,7 +491,7 @@ public final class Attention {
             int dy = doutOff + (b * T + t) * C + h * HS;
             int end = causal ? t + 1 : T;
             float l = lse[lseOff + (b * NH + h) * T + t];
-            long row = ((long) (b * NH + h) * T + t) * T;
+            long row = dropIndex(h, t, 0);
             float dot = 0f; // sum over t2 of p * dp
             for (int t2 = 0; t2 < end; t2++) {
                 if (segments != null && segments[b * T + t2] != segments[b * T + t]) {
@@ -527,6 +532,11 @@ public final class Attention {
         }
     }
 
+    /** Dropout index of probability (h, t, t2) within a row's stream (t, t2 < 2^21): independent of T and b. */
+    static long dropIndex(int h, int t, int t2) {
+        return ((long) h << 42) | ((long) t << 21) | t2;
+    }
+
     /**
      * One query token per row against a KV cache (generation): q (C) at qOff, keys and values of
      * positions 0..len-1 at kOff + t·C / vOff + t·C (head h at h·HS) -> out (C). No dropout, no
@@ -538,26 +548,17 @@ public final class Attention {
         float scale = (float) (1.0 / Math.sqrt(HS));
         for (int h = 0; h < NH; h++) {
             int qh = qOff + h * HS;
-            float max = Float.NEGATIVE_INFINITY;
             for (int t2 = 0; t2 < len; t2++) {
-                float s = (SIMD ? dotFast(q, qh, kc, kOff + t2 * C + h * HS, HS)
+                p[pOff + t2] = (SIMD ? dotFast(q, qh, kc, kOff + t2 * C + h * HS, HS)
                         : dot(q, qh, kc, kOff + t2 * C + h * HS, HS)) * scale;
-                p[pOff + t2] = s;
-                max = Math.max(max, s);
             }
-            double sum = 0;
-            for (int t2 = 0; t2 < len; t2++) {
-                float e = (float) Math.exp(p[pOff + t2] - max);
-                p[pOff + t2] = e;
-                sum += e;
-            }
-            float inv = (float) (1.0 / sum);
+            Softmax.forward(p, pOff, p, pOff, 1, len);
             int o = outOff + h * HS;
             for (int i = 0; i < HS; i++) {
                 out[o + i] = 0f;
             }
             for (int t2 = 0; t2 < len; t2++) {
-                float a = p[pOff + t2] * inv;
+                float a = p[pOff + t2];
                 int v = vOff + t2 * C + h * HS;
                 if (SIMD) {
                     axpyFast(a, vc, v, out, o, HS);

@@ -47,4 +47,24 @@ public final class Dropout {
             }
         }
     }
+
+    /**
+     * inp (B, rowLen) -> out (B, rowLen), row b masked by seeds[b]: element i of row b is a pure
+     * function of (seeds[b], stream, i), so a row's mask does not depend on its companions or its
+     * place in the batch. out may be inp (in place); seeds is unread (may be null) when p == 0.
+     */
+    public static void forwardRows(float[] out, int outOff, float[] inp, int inpOff, int B, int rowLen, float p,
+                                   long[] seeds, long stream) {
+        for (int b = 0; b < B; b++) {
+            forward(out, outOff + b * rowLen, inp, inpOff + b * rowLen, rowLen, p, p == 0f ? 0L : seeds[b], stream);
+        }
+    }
+
+    /** Backward of {@link #forwardRows}: dinp (B, rowLen) += mask * dout (B, rowLen). */
+    public static void backwardRows(float[] dinp, int dinpOff, float[] dout, int doutOff, int B, int rowLen, float p,
+                                    long[] seeds, long stream) {
+        for (int b = 0; b < B; b++) {
+            backward(dinp, dinpOff + b * rowLen, dout, doutOff + b * rowLen, rowLen, p, p == 0f ? 0L : seeds[b], stream);
+        }
+    }
 }

@@ -14,23 +14,50 @@ package rlhf.tensor;
  * be passed without copying. {@code bias} / {@code dbias} may be null. Backward accumulates;
  * zeroing gradients is the caller's explicit step.
  *
- * <p>This class holds the plain reference kernels; the fast versions must give the same results
- * within float rounding and are tested against these on odd shapes.
+ * <p>{@code forward}/{@code backward} are the fast kernels ({@link MatmulGemm}: packed, blocked,
+ * Vector API, parallel over {@link Parallel} with deterministic results); {@code *Reference} are
+ * the plain kernels they are tested against on odd shapes. They agree within float rounding (the
+ * fast ones sum in a different order).
  */
 public final class Matmul {
+
+    /** {@code -Drlhf.simd=false} selects the plain scalar reference kernels (debugging, odd JVMs). */
+    static final boolean SIMD = !"false".equalsIgnoreCase(System.getProperty("rlhf.simd", "true").trim());
 
     private Matmul() {
     }
 
     public static void forward(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
                                float[] bias, int biasOff, int BT, int C, int OC) {
-        forwardReference(out, outOff, inp, inpOff, w, wOff, bias, biasOff, BT, C, OC);
+        if (!SIMD) {
+            forwardReference(out, outOff, inp, inpOff, w, wOff, bias, biasOff, BT, C, OC);
+        } else if (BT < MatmulGemm.SMALL_M) {
+            MatmulGemm.forwardFewRows(out, outOff, inp, inpOff, w, wOff, bias, biasOff, BT, C, OC);
+        } else {
+            // a = inp (BT,C); b(k=c, n=oc) = w[oc*C + c], a transposed view of w whose packing
+            // costs most: split over output channels so each thread packs only its share of w
+            MatmulGemm.gemm(BT, OC, C, inp, inpOff, C, 1, w, wOff, 1, C, out, outOff, OC, bias, biasOff, true, true);
+        }
     }
 
     public static void backward(float[] dinp, int dinpOff, float[] dw, int dwOff, float[] dbias, int dbiasOff,
                                 float[] dout, int doutOff, float[] inp, int inpOff, float[] w, int wOff,
                                 int BT, int C, int OC) {
-        backwardReference(dinp, dinpOff, dw, dwOff, dbias, dbiasOff, dout, doutOff, inp, inpOff, w, wOff, BT, C, OC);
+        if (!SIMD) {
+            backwardReference(dinp, dinpOff, dw, dwOff, dbias, dbiasOff, dout, doutOff, inp, inpOff, w, wOff, BT, C, OC);
+            return;
+        }
+        if (dinp != null) {
+            // dinp (BT,C) += dout (BT,OC) · w (OC,C), split over rows bt
+            MatmulGemm.gemm(BT, C, OC, dout, doutOff, OC, 1, w, wOff, C, 1, dinp, dinpOff, C, null, 0, false, false);
+        }
+        if (dw != null) {
+            // dw (OC,C) += dout^T (OC,BT) · inp (BT,C): a(m=oc, k=bt) = dout[bt*OC + oc], split over oc
+            MatmulGemm.gemm(OC, C, BT, dout, doutOff, 1, OC, inp, inpOff, C, 1, dw, dwOff, C, null, 0, false, false);
+        }
+        if (dbias != null) {
+            MatmulGemm.biasBackward(dbias, dbiasOff, dout, doutOff, BT, OC);
+        }
     }
 
     /** Reference: one dot product per output element. */

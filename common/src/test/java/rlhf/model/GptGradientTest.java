@@ -39,12 +39,18 @@ class GptGradientTest {
 
     static void checkModel(String name, GptConfig c, int[] positions, int[] segments, boolean training, float h,
                            double maxBadFraction) {
-        checkModel(name, c, positions, segments, training, h, maxBadFraction, 1f, 1f, 1f);
+        checkModel(name, c, positions, segments, training, h, maxBadFraction, 1f, 1f, 1f, ROW_SEEDS);
     }
 
-    /** wl, we, wv scale the logp, entropy and value terms of the loss (0 switches a head's term off). */
+    /** One dropout seed per row (the per-example path the trainers use). */
+    static final long[] ROW_SEEDS = {1234L, -77L};
+
+    /**
+     * wl, we, wv scale the logp, entropy and value terms of the loss (0 switches a head's term off);
+     * rowSeeds null uses the single-seed overload (seed 1234).
+     */
     static void checkModel(String name, GptConfig c, int[] positions, int[] segments, boolean training, float h,
-                           double maxBadFraction, float wl, float we, float wv) {
+                           double maxBadFraction, float wl, float we, float wv, long[] rowSeeds) {
         Gpt gpt = new Gpt(c, 3, 6);
         float[] params = testParams(c, 5);
         int[] tokens = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3};
@@ -53,7 +59,11 @@ class GptGradientTest {
         float[] logp = new float[B * T], ent = new float[B * T], values = new float[B * T];
         float temp = 0.7f;
         DoubleSupplier loss = () -> {
-            gpt.forward(params, tokens, positions, segments, B, T, training, 1234L);
+            if (rowSeeds == null) {
+                gpt.forward(params, tokens, positions, segments, B, T, training, 1234L);
+            } else {
+                gpt.forward(params, tokens, positions, segments, B, T, training, rowSeeds);
+            }
             gpt.lmHeadForward(params, targets, temp, logp, ent);
             gpt.scoreHeadForward(params, values);
             return GradCheck.dot(a, logp, 0, B * T) + GradCheck.dot(b, ent, 0, B * T) + GradCheck.dot(cv, values, 0, B * T);
@@ -91,7 +101,11 @@ class GptGradientTest {
 
     @Test
     void dropoutWithFixedSeedGradientsMatchFiniteDifferences() {
-        checkModel("dropout 0.2/0.2/0.2 seed 1234", BASE.withDropout(0.2f, 0.2f, 0.2f), null, null, true, 3e-3f);
+        GptConfig d = BASE.withDropout(0.2f, 0.2f, 0.2f);
+        checkModel("dropout 0.2/0.2/0.2 row seeds", d, null, null, true, 3e-3f);
+        checkModel("dropout 0.2/0.2/0.2 seed 1234", d, null, null, true, 3e-3f, 0.0, 1f, 1f, 1f, null);
+        checkModel("dropout post-LN bidirectional row seeds", cfg(GptConfig.Activation.GELU, false,
+                GptConfig.Positions.LEARNED, GptConfig.Norm.POST_LN).withDropout(0.2f, 0.2f, 0.2f), null, null, true, 3e-3f);
     }
 
     @Test
@@ -105,8 +119,8 @@ class GptGradientTest {
 
     @Test
     void eachHeadAloneGradientsMatchFiniteDifferences() {
-        checkModel("LM head logp only", BASE, null, null, false, 1e-2f, 0.0, 1f, 0f, 0f);
-        checkModel("LM head entropy only", BASE, null, null, false, 1e-2f, 0.0, 0f, 1f, 0f);
-        checkModel("score head only", BASE, null, null, false, 1e-2f, 0.0, 0f, 0f, 1f);
+        checkModel("LM head logp only", BASE, null, null, false, 1e-2f, 0.0, 1f, 0f, 0f, ROW_SEEDS);
+        checkModel("LM head entropy only", BASE, null, null, false, 1e-2f, 0.0, 0f, 1f, 0f, ROW_SEEDS);
+        checkModel("score head only", BASE, null, null, false, 1e-2f, 0.0, 0f, 0f, 1f, ROW_SEEDS);
     }
 }

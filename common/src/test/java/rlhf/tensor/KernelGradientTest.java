@@ -117,6 +117,7 @@ class KernelGradientTest {
     void attentionBackwardMatchesFiniteDifferencesInEveryVariant() {
         int B = 2, T = 5, C = 8, NH = 2;
         int[] segments = {0, 0, 1, 1, 1, 3, 3, 3, 3, 4};
+        long[] seeds = {7, 8}; // one dropout seed per row
         for (boolean causal : new boolean[] {true, false}) {
             for (int[] seg : new int[][] {null, segments}) {
                 for (float p : new float[] {0f, 0.3f}) {
@@ -124,12 +125,12 @@ class KernelGradientTest {
                     float[] cw = random(B * T * C, 1f, 16);
                     float[] out = new float[B * T * C], lse = new float[B * NH * T], scratch = new float[2 * B * NH * T];
                     java.util.function.DoubleSupplier loss = () -> {
-                        Attention.forward(out, 0, lse, 0, qkv, 0, seg, B, T, C, NH, causal, p, 7, 2, scratch, 0);
+                        Attention.forward(out, 0, lse, 0, qkv, 0, seg, B, T, C, NH, causal, p, seeds, 2, scratch, 0);
                         return dot(cw, out, 0, B * T * C);
                     };
                     loss.getAsDouble();
                     float[] dqkv = new float[qkv.length];
-                    Attention.backward(dqkv, 0, cw, 0, qkv, 0, lse, 0, seg, B, T, C, NH, causal, p, 7, 2, scratch, 0);
+                    Attention.backward(dqkv, 0, cw, 0, qkv, 0, lse, 0, seg, B, T, C, NH, causal, p, seeds, 2, scratch, 0);
                     check("attention causal=" + causal + " segments=" + (seg != null) + " dropout=" + p,
                             qkv, 0, qkv.length, dqkv, 0, loss, H, REL, ABS);
                 }

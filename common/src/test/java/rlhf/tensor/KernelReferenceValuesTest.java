@@ -46,12 +46,12 @@ class KernelReferenceValuesTest {
         // bidirectional t=0: scores (0, 1) -> (0.2689, 0.7311) -> 17.311
         float[] qkv = {1, 0, 10, 2, 1, 20};
         float[] out = new float[2], lse = new float[2], scratch = new float[4];
-        Attention.forward(out, 0, lse, 0, qkv, 0, null, 1, 2, 1, 1, true, 0f, 0, 0, scratch, 0);
+        Attention.forward(out, 0, lse, 0, qkv, 0, null, 1, 2, 1, 1, true, 0f, null, 0, scratch, 0);
         assertArrayEquals(new float[] {10f, 18.807971f}, out, 1e-4f);
-        Attention.forward(out, 0, lse, 0, qkv, 0, null, 1, 2, 1, 1, false, 0f, 0, 0, scratch, 0);
+        Attention.forward(out, 0, lse, 0, qkv, 0, null, 1, 2, 1, 1, false, 0f, null, 0, scratch, 0);
         assertArrayEquals(new float[] {17.310586f, 18.807971f}, out, 1e-4f);
         // different segments: each token sees only itself
-        Attention.forward(out, 0, lse, 0, qkv, 0, new int[] {0, 1}, 1, 2, 1, 1, false, 0f, 0, 0, scratch, 0);
+        Attention.forward(out, 0, lse, 0, qkv, 0, new int[] {0, 1}, 1, 2, 1, 1, false, 0f, null, 0, scratch, 0);
         assertArrayEquals(new float[] {10f, 20f}, out, 1e-5f);
     }
 

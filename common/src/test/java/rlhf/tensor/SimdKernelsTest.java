@@ -48,6 +48,7 @@ class SimdKernelsTest {
         float[] qkv = random(r, B * T * 3 * C, 1f);
         float[] dout = random(r, B * T * C, 1f);
         int[] seg = {0, 0, 0, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+        long[] seeds = {3, 11};
         for (boolean causal : new boolean[] {true, false}) {
             for (int[] segments : new int[][] {null, seg}) {
                 for (float p : new float[] {0f, 0.3f}) {
@@ -55,15 +56,15 @@ class SimdKernelsTest {
                     float[] out1 = new float[B * T * C], out2 = new float[B * T * C];
                     float[] lse1 = new float[B * NH * T], lse2 = new float[B * NH * T];
                     float[] scratch = new float[2 * B * NH * T];
-                    Attention.forwardReference(out1, 0, lse1, 0, qkv, 0, segments, B, T, C, NH, causal, p, 3, 4, scratch, 0);
-                    Attention.forward(out2, 0, lse2, 0, qkv, 0, segments, B, T, C, NH, causal, p, 3, 4, scratch, 0);
+                    Attention.forwardReference(out1, 0, lse1, 0, qkv, 0, segments, B, T, C, NH, causal, p, seeds, 4, scratch, 0);
+                    Attention.forward(out2, 0, lse2, 0, qkv, 0, segments, B, T, C, NH, causal, p, seeds, 4, scratch, 0);
                     assertClose(out1, out2, 1e-5, "forward out, " + what);
                     assertClose(lse1, lse2, 1e-5, "forward lse, " + what);
                     float[] d1 = random(new Random(9), B * T * 3 * C, 0.1f);
                     float[] d2 = d1.clone();
-                    Attention.backwardReference(d1, 0, dout, 0, qkv, 0, lse1, 0, segments, B, T, C, NH, causal, p, 3, 4,
+                    Attention.backwardReference(d1, 0, dout, 0, qkv, 0, lse1, 0, segments, B, T, C, NH, causal, p, seeds, 4,
                             scratch, 0);
-                    Attention.backward(d2, 0, dout, 0, qkv, 0, lse1, 0, segments, B, T, C, NH, causal, p, 3, 4, scratch, 0);
+                    Attention.backward(d2, 0, dout, 0, qkv, 0, lse1, 0, segments, B, T, C, NH, causal, p, seeds, 4, scratch, 0);
                     assertClose(d1, d2, 1e-5, "backward dqkv (accumulated), " + what);
                 }
             }
@@ -77,7 +78,7 @@ class SimdKernelsTest {
         float[] qkv = random(r, T * 3 * C, 1f);
         float[] out = new float[T * C];
         float[] lse = new float[NH * T];
-        Attention.forwardReference(out, 0, lse, 0, qkv, 0, null, 1, T, C, NH, true, 0f, 0, 0, new float[2 * NH * T], 0);
+        Attention.forwardReference(out, 0, lse, 0, qkv, 0, null, 1, T, C, NH, true, 0f, null, 0, new float[2 * NH * T], 0);
         float[] k = new float[T * C], v = new float[T * C];
         for (int t = 0; t < T; t++) {
             System.arraycopy(qkv, t * 3 * C + C, k, t * C, C);

@@ -1,0 +1,319 @@
+package rlhf.reward;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.spark.Partitioner;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import rlhf.data.DatasetSource;
+import rlhf.data.Examples;
+import rlhf.data.PromptTemplate;
+import rlhf.model.RewardScorer;
+import rlhf.spark.IndexedData;
+import rlhf.tokenizer.BpeTokenizer;
+import scala.Tuple2;
+
+/**
+ * Spark glue from a preference dataset to cached prompt groups: read pairs or rankings
+ * ({@link DatasetSource}: formats, column mapping, file and row of every example), format the
+ * prompt with the SFT template, check each row ({@link Rankings#check}), tokenize on the
+ * executors, drop or fail on bad and over-long rows, spread over partitions by index range, cache.
+ *
+ * <p>A ranking is read as the answer indices best first (as {@code rlhf.tasks.DemoData} writes
+ * it): {@code ranking = [2, 0, 1]} says answer 2 is best. Rows that {@link DatasetSource} already
+ * rejects (null or empty fields, chosen equal to rejected, a ranking that is not a permutation,
+ * malformed JSON) are counted and named by it; the rest pass {@link Rankings#check}, whose
+ * failures (e.g. two equal answers inside a ranking) are counted per {@link Rankings.Reason}.
+ */
+public final class RewardData {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RewardData.class);
+
+    /** Bad or over-long rows named in messages. */
+    static final int FIRST_NAMED = 5;
+
+    private RewardData() {
+    }
+
+    /** A preference row as text: the formatted prompt, K responses, their order best first, and the pair margin. */
+    public record TextGroup(String prompt, List<String> responses, int[] order, double margin, String where)
+            implements Serializable {
+    }
+
+    /**
+     * What reading and tokenizing found.
+     *
+     * @param badRows      rows dropped by the reader (null, empty or malformed fields...), first few in firstBad
+     * @param badByReason  rows dropped by {@link Rankings#check}, per reason
+     * @param overlong     groups dropped because an answer exceeds the context
+     * @param groups       prompt groups kept
+     */
+    public record Report(String what, long rows, long badRows, Map<Rankings.Reason, Long> badByReason,
+            List<String> firstBad, long overlong, List<String> firstOverlong, long groups, long pairs, long answers,
+            int maxK, int maxLength) implements Serializable {
+
+        public String summary() {
+            return what + ": " + rows + " rows, " + badRows + " bad rows dropped by the reader, "
+                    + badByReason.values().stream().mapToLong(Long::longValue).sum() + " failing the preference checks "
+                    + badByReason + ", " + overlong + " over-long dropped; " + groups + " prompt groups kept ("
+                    + pairs + " pairs, " + answers + " answers, K <= " + maxK + ", longest " + maxLength + " tokens)";
+        }
+    }
+
+    /** The cached groups and what it took to make them. */
+    public record Prepared(IndexedData<PromptGroup> data, Report report) {
+    }
+
+    /** Preference rows of a dataset (pairs or rankings, detected from the columns), prompts formatted by the template. */
+    public static Examples<TextGroup> read(SparkSession spark, String path, RewardSettings s, PromptTemplate template) {
+        DatasetSource src = DatasetSource.fromConfig(path, s.config());
+        if (src.preferenceFormat(spark) == DatasetSource.PreferenceFormat.RANKINGS) {
+            Examples<rlhf.data.Ranking> ex = src.rankings(spark);
+            JavaRDD<TextGroup> rdd = ex.rdd().map(r -> new TextGroup(template.format(r.prompt()),
+                    Arrays.asList(r.responses()), r.ranking(), 0, r.where()));
+            return new Examples<>(rdd, ex.count(), ex.dropped(), ex.firstDropped());
+        }
+        Examples<rlhf.data.PreferencePair> ex = src.preferencePairs(spark);
+        JavaRDD<TextGroup> rdd = ex.rdd().map(p -> new TextGroup(template.format(p.prompt()),
+                Arrays.asList(p.chosen(), p.rejected()), new int[] {0, 1}, p.margin(), p.where()));
+        return new Examples<>(rdd, ex.count(), ex.dropped(), ex.firstDropped());
+    }
+
+    /** Formatted prompts and all responses: the corpus a tokenizer is trained on. */
+    public static JavaRDD<String> corpus(Examples<TextGroup> ex) {
+        return ex.rdd().flatMap(g -> {
+            List<String> out = new ArrayList<>(g.responses());
+            out.add(g.prompt());
+            return out.iterator();
+        });
+    }
+
+    /** What became of one row: a group, or why not. */
+    record Outcome(PromptGroup group, Rankings.Reason bad, boolean overlong, String message) implements Serializable {
+    }
+
+    /**
+     * The group of one row, or why it cannot be used: a failed {@link Rankings#check}, or an answer
+     * longer than {@code contextLength} tokens (prompt + response + EOS). Pure; runs on executors.
+     */
+    static Outcome convert(BpeTokenizer tok, TextGroup g, int contextLength) {
+        Rankings.Problem p = Rankings.check(g.responses(), g.order());
+        if (p != null) {
+            return new Outcome(null, p.reason(), false, g.where() + ": " + p.reason() + ": " + p.message());
+        }
+        int K = g.responses().size();
+        int[] prompt = tok.encode(g.prompt());
+        int[][] seqs = new int[K][];
+        for (int k = 0; k < K; k++) {
+            int[] resp = tok.encode(g.responses().get(k));
+            boolean eos = RewardScorer.appendsEos(resp, true, tok.eosId());
+            int n = prompt.length + resp.length + (eos ? 1 : 0);
+            if (n > contextLength) {
+                return new Outcome(null, null, true, g.where() + " (answer " + k + ": " + n + " tokens)");
+            }
+            int[] s = Arrays.copyOf(prompt, n);
+            System.arraycopy(resp, 0, s, prompt.length, resp.length);
+            if (eos) {
+                s[n - 1] = tok.eosId();
+            }
+            seqs[k] = s;
+        }
+        int P = Rankings.pairCount(K);
+        int[] better = new int[P];
+        int[] worse = new int[P];
+        Rankings.pairs(g.order(), better, worse, 0);
+        double[] margin = null;
+        if (g.margin() != 0) {
+            margin = new double[P];
+            Arrays.fill(margin, g.margin());
+        }
+        return new Outcome(new PromptGroup(seqs, better, worse, margin, g.where()), null, false, null);
+    }
+
+    /**
+     * Checks and tokenizes the rows on the executors and caches the groups in
+     * {@code s.partitions()} partitions (0: Spark's default parallelism). With
+     * {@code data.on_bad_row=fail} a row failing the checks is an error naming the first few; with
+     * {@code data.overlong=fail} so is an over-long one.
+     *
+     * @param what names the data in messages ("reward train data data/prefs.jsonl")
+     */
+    public static Prepared prepare(JavaSparkContext sc, Examples<TextGroup> ex, BpeTokenizer tokenizer,
+            RewardSettings s, String what) {
+        Broadcast<BpeTokenizer> tok = sc.broadcast(tokenizer);
+        int T = s.contextLength();
+        JavaRDD<Outcome> outcomes = ex.rdd().map(g -> convert(tok.value(), g, T));
+        outcomes.setName("tokenized " + what).persist(StorageLevel.MEMORY_AND_DISK());
+        sc.setJobDescription("check, tokenize and cache " + what);
+        try {
+            Counts c = new Counts();
+            for (Counts part : outcomes.mapPartitions(RewardData::count).collect()) { // partition order
+                c = c.plus(part);
+            }
+            long bad = c.bad.values().stream().mapToLong(Long::longValue).sum();
+            if (bad > 0 && s.onBadRow() == DatasetSource.OnBadRow.FAIL) {
+                throw new IllegalArgumentException(what + ": " + bad + " bad row(s) " + c.bad
+                        + " (data.on_bad_row=fail; set drop to skip them); first: " + String.join("; ", c.firstBad));
+            }
+            if (c.overlong > 0 && s.overlong() == RewardSettings.Overlong.FAIL) {
+                throw new IllegalArgumentException(what + ": " + c.overlong + " prompt group(s) have an answer longer "
+                        + "than data.context_length=" + T + " tokens (prompt + response + end-of-text), e.g. "
+                        + String.join(", ", c.firstOverlong) + "; set data.overlong=drop or raise data.context_length");
+            }
+            if (c.groups == 0) {
+                throw new IllegalArgumentException(what + ": no prompt group left (" + ex.count() + " rows read: "
+                        + bad + " failing the checks " + c.bad + ", " + c.overlong + " longer than data.context_length="
+                        + T + ")");
+            }
+            if (bad > 0) {
+                LOG.warn("{}: dropped {} bad row(s) {}; first: {}", what, bad, c.bad, String.join("; ", c.firstBad));
+            }
+            if (c.overlong > 0) {
+                LOG.warn("{}: dropped {} prompt group(s) longer than {} tokens: {}", what, c.overlong, T,
+                        String.join(", ", c.firstOverlong));
+            }
+            JavaRDD<PromptGroup> groups = outcomes.filter(o -> o.group() != null).map(Outcome::group);
+            int parts = s.partitions() > 0 ? s.partitions() : sc.defaultParallelism();
+            IndexedData<PromptGroup> data = IndexedData.cache(byIndexRange(groups, c.groups, parts),
+                    StorageLevel.MEMORY_AND_DISK(), what);
+            List<String> firstBad = new ArrayList<>(ex.firstDropped());
+            for (String b : c.firstBad) {
+                if (firstBad.size() < FIRST_NAMED) {
+                    firstBad.add(b);
+                }
+            }
+            Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), c.bad, firstBad, c.overlong,
+                    c.firstOverlong, c.groups, c.pairs, c.answers, c.maxK, c.maxLength);
+            LOG.info(r.summary());
+            return new Prepared(data, r);
+        } finally {
+            sc.setJobDescription(null);
+            outcomes.unpersist(false);
+            tok.destroy(false);
+        }
+    }
+
+    /**
+     * {@code rdd} re-spread into {@code parts} partitions holding consecutive index ranges in index
+     * order, so the global index of every group (what decides its step and seeds) is the same for
+     * any number of partitions. One shuffle, sorted by index: deterministic on recomputation.
+     */
+    static <T> JavaRDD<T> byIndexRange(JavaRDD<T> rdd, long n, int parts) {
+        if (parts == rdd.getNumPartitions()) {
+            return rdd;
+        }
+        return rdd.zipWithIndex()
+                .mapToPair(t -> new Tuple2<>(t._2(), t._1()))
+                .repartitionAndSortWithinPartitions(new IndexRanges(n, parts))
+                .values();
+    }
+
+    /** Index i goes to partition floor(i * parts / n). */
+    static final class IndexRanges extends Partitioner {
+        private static final long serialVersionUID = 1L;
+        private final long n;
+        private final int parts;
+
+        IndexRanges(long n, int parts) {
+            this.n = Math.max(1, n);
+            this.parts = parts;
+        }
+
+        @Override
+        public int numPartitions() {
+            return parts;
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            long i = (Long) key;
+            return (int) Math.min(parts - 1, Math.max(0, i * parts / n));
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof IndexRanges r && r.n == n && r.parts == parts;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(n) * 31 + parts;
+        }
+    }
+
+    /** Per-partition counts, added on the driver in partition order. */
+    static final class Counts implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final EnumMap<Rankings.Reason, Long> bad = new EnumMap<>(Rankings.Reason.class);
+        final List<String> firstBad = new ArrayList<>();
+        long overlong;
+        final List<String> firstOverlong = new ArrayList<>();
+        long groups;
+        long pairs;
+        long answers;
+        int maxK;
+        int maxLength;
+
+        Counts plus(Counts o) {
+            Counts c = new Counts();
+            for (Counts x : List.of(this, o)) {
+                x.bad.forEach((k, v) -> c.bad.merge(k, v, Long::sum));
+                addFirst(c.firstBad, x.firstBad);
+                addFirst(c.firstOverlong, x.firstOverlong);
+                c.overlong += x.overlong;
+                c.groups += x.groups;
+                c.pairs += x.pairs;
+                c.answers += x.answers;
+                c.maxK = Math.max(c.maxK, x.maxK);
+                c.maxLength = Math.max(c.maxLength, x.maxLength);
+            }
+            return c;
+        }
+
+        private static void addFirst(List<String> to, List<String> from) {
+            for (String w : from) {
+                if (to.size() < FIRST_NAMED) {
+                    to.add(w);
+                }
+            }
+        }
+    }
+
+    static Iterator<Counts> count(Iterator<Outcome> it) {
+        Counts c = new Counts();
+        while (it.hasNext()) {
+            Outcome o = it.next();
+            if (o.bad() != null) {
+                c.bad.merge(o.bad(), 1L, Long::sum);
+                if (c.firstBad.size() < FIRST_NAMED) {
+                    c.firstBad.add(o.message());
+                }
+            } else if (o.overlong()) {
+                c.overlong++;
+                if (c.firstOverlong.size() < FIRST_NAMED) {
+                    c.firstOverlong.add(o.message());
+                }
+            } else {
+                PromptGroup g = o.group();
+                c.groups++;
+                c.pairs += g.pairs();
+                c.answers += g.answers();
+                c.maxK = Math.max(c.maxK, g.answers());
+                c.maxLength = Math.max(c.maxLength, g.maxLength());
+            }
+        }
+        return List.of(c).iterator();
+    }
+}
