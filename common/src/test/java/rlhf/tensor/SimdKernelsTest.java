@@ -134,4 +134,41 @@ class SimdKernelsTest {
             assertClose(expected, g, 1e-5, "LM head gradient, dentropy=" + ge);
         }
     }
+
+    @Test
+    void layerNormForwardAndBackwardMatchTheFormulaInDoubleWithin1e5() {
+        int N = 3, C = 100; // vectors plus a tail
+        Random r = new Random(12);
+        float[] x = random(r, N * C, 2f), w = random(r, C, 1f), b = random(r, C, 1f), dout = random(r, N * C, 1f);
+        float[] out = new float[N * C], mean = new float[N], rstd = new float[N];
+        LayerNorm.forward(out, 0, mean, 0, rstd, 0, x, 0, w, 0, b, 0, N, C, 1e-5f);
+        float[] dx = new float[N * C];
+        float[] dw = new float[C], db = new float[C];
+        LayerNorm.backward(dx, 0, dw, 0, db, 0, dout, 0, x, 0, w, 0, mean, 0, rstd, 0, N, C);
+        float[] eOut = new float[N * C], eDx = new float[N * C];
+        for (int n = 0; n < N; n++) {
+            double m = 0, v = 0;
+            for (int i = 0; i < C; i++) {
+                m += x[n * C + i];
+            }
+            m /= C;
+            for (int i = 0; i < C; i++) {
+                v += (x[n * C + i] - m) * (x[n * C + i] - m);
+            }
+            double s = 1 / Math.sqrt(v / C + 1e-5);
+            double g1 = 0, g2 = 0;
+            for (int i = 0; i < C; i++) {
+                double norm = (x[n * C + i] - m) * s;
+                eOut[n * C + i] = (float) (norm * w[i] + b[i]);
+                g1 += dout[n * C + i] * w[i];
+                g2 += dout[n * C + i] * w[i] * norm;
+            }
+            for (int i = 0; i < C; i++) {
+                double norm = (x[n * C + i] - m) * s;
+                eDx[n * C + i] = (float) (s * (dout[n * C + i] * w[i] - g1 / C - norm * g2 / C));
+            }
+        }
+        assertClose(eOut, out, 1e-5, "LayerNorm forward");
+        assertClose(eDx, dx, 1e-5, "LayerNorm backward dinp");
+    }
 }
