@@ -88,7 +88,7 @@ for t in ${THREADS//,/ }; do
     echo "threads=$t: hottest methods of our training step (JFR execution samples, top frame):" >&2
     jfr print --events jdk.ExecutionSample "$WORK/train-$t.jfr" \
       | awk '/stackTrace = \[/{getline; sub(/^[ \t]+/, ""); sub(/line:.*/, ""); n[$0]++; tot++}
-             END {for (m in n) printf "%6.1f%%  %s\n", 100*n[m]/tot, m}' | sort -rn | head -25 >&2
+             END {for (m in n) printf "%6.1f%%  %s\n", 100*n[m]/tot, m}' | sort -rn | sed -n 1,25p >&2 || true
   fi
 done
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
