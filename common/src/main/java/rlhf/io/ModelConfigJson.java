@@ -269,6 +269,23 @@ public final class ModelConfigJson {
                 throw r.error("num_labels", "1 (a scalar reward/value head)", labels != null ? labels : id2label);
             }
         }
+        // GPT2Config fields that change the math away from what we compute: refuse rather than
+        // load a model that would silently give other outputs.
+        JsonNode inner = root.get("n_inner");
+        if (inner != null && !inner.isNull() && inner.asInt() != 4 * r.requiredInt("n_embd")) {
+            throw r.error("n_inner", "null or 4 * n_embd (the MLP width we implement)", inner);
+        }
+        if (r.bool("scale_attn_by_inverse_layer_idx", false)) {
+            throw r.error("scale_attn_by_inverse_layer_idx", "false (not implemented)",
+                    root.get("scale_attn_by_inverse_layer_idx"));
+        }
+        if (!r.bool("scale_attn_weights", true)) {
+            throw r.error("scale_attn_weights", "true (attention scaled by 1/sqrt(head size))",
+                    root.get("scale_attn_weights"));
+        }
+        if (r.bool("add_cross_attention", false)) {
+            throw r.error("add_cross_attention", "false (decoder-only models)", root.get("add_cross_attention"));
+        }
         String act = r.string("activation_function", "gelu_new");
         GptConfig.Activation activation = switch (act) {
             case "gelu_new", "gelu_pytorch_tanh" -> GptConfig.Activation.GELU;

@@ -99,4 +99,32 @@ class ModelConfigJsonTest {
         assertTrue(ModelConfigJson.parse(cls.getBytes(StandardCharsets.UTF_8), "f").model().scoreHead());
         assertTrue(parseError("{\"n_layer\": ").contains("not valid JSON"));
     }
+
+    @Test
+    void configFieldsThatChangeTheMathAreRefusedNamingTheKey() {
+        String base = "{\"n_layer\":1,\"n_head\":2,\"n_embd\":8,\"n_positions\":16,\"vocab_size\":50,\"bos_token_id\":0,\"eos_token_id\":0,";
+        String[][] cases = {
+            {"\"n_inner\":64}", "n_inner"},
+            {"\"scale_attn_by_inverse_layer_idx\":true}", "scale_attn_by_inverse_layer_idx"},
+            {"\"scale_attn_weights\":false}", "scale_attn_weights"},
+            {"\"add_cross_attention\":true}", "add_cross_attention"},
+        };
+        for (String[] c : cases) {
+            var e = assertThrows(CheckpointFormatException.class,
+                    () -> ModelConfigJson.parse((base + c[0]).getBytes(StandardCharsets.UTF_8), "m/config.json"));
+            assertTrue(e.getMessage().contains("m/config.json") && e.getMessage().contains("'" + c[1] + "'"),
+                    e.getMessage());
+        }
+        // the defaults, written out as the hub does, are accepted
+        assertEquals(8, assertDoesNotThrowParse(base + "\"n_inner\":null,\"scale_attn_weights\":true}").model().nEmbd());
+        assertEquals(8, assertDoesNotThrowParse(base + "\"n_inner\":32}").model().nEmbd());
+    }
+
+    private static ModelConfigJson assertDoesNotThrowParse(String json) {
+        try {
+            return ModelConfigJson.parse(json.getBytes(StandardCharsets.UTF_8), "m/config.json");
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
 }

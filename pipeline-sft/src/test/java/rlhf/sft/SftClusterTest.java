@@ -8,7 +8,6 @@ import java.util.concurrent.TimeUnit;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 import rlhf.spark.TestSpark;
@@ -17,12 +16,8 @@ import rlhf.spark.TestSpark;
  * The SFT job with real executor JVMs ({@code local-cluster[2,1,1024]}): everything it ships to
  * the executors (loss, tokenizer, data lineage) serializes, and the weights equal local[2]'s bit
  * for bit with the same two partitions.
- *
- * <p>Opt-in ({@code -Drlhf.cluster.tests=true}): starting executor JVMs took most of two minutes on
- * a loaded 2-core machine, beyond this module's test budget; rlhf.spark's own cluster tests cover
- * the trainer there by default.
+
  */
-@EnabledIfSystemProperty(named = "rlhf.cluster.tests", matches = "true")
 class SftClusterTest {
 
     @TempDir

@@ -1,0 +1,443 @@
+package rlhf.ppo;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import rlhf.config.Args;
+import rlhf.config.ConfigException;
+import rlhf.config.JobConfig;
+import rlhf.config.SparkSessions;
+import rlhf.data.DatasetSource;
+import rlhf.data.Demonstration;
+import rlhf.data.Examples;
+import rlhf.data.Prompt;
+import rlhf.data.PromptTemplate;
+import rlhf.io.Checkpoint;
+import rlhf.io.ModelConfigJson;
+import rlhf.io.RunCheckpoints;
+import rlhf.io.Safetensors;
+import rlhf.metrics.ConsoleProgress;
+import rlhf.metrics.MetricsLog;
+import rlhf.model.GptConfig;
+import rlhf.model.ParamLayout;
+import rlhf.spark.IndexedData;
+import rlhf.spark.NonFiniteLossException;
+import rlhf.tasks.RuleReward;
+import rlhf.tokenizer.BpeTokenizer;
+
+/**
+ * PPO: {@code bin/rlhf ppo --config FILE [--set k=v ...] [--resume]}, or
+ * {@code spark-submit --class rlhf.ppo.PpoJob rlhf-pipeline-ppo.jar ...}. Keys: conf/ppo.properties.
+ *
+ * <p>The recipe ({@link #run}): load the configuration; load the SFT model (reference, and the
+ * policy's start), the reward model (or take the rule), the critic's start; tokenize and cache the
+ * prompts (and PPO-ptx demonstrations) on the executors; iterate {@link PpoTrainer#iterate};
+ * log, sample and checkpoint as it goes; save the final policy as a GPT-2 checkpoint.
+ *
+ * <p>A checkpoint is two directories: {@code checkpoint-<it>} (the policy, its AdamW moments and
+ * trainer_state.json: iteration, KL controller, both AdamW steps, the seed) and
+ * {@code critic/checkpoint-<it>} (the critic and its moments), the critic written first, so a
+ * complete policy checkpoint always has its critic. Every random draw derives from (seed,
+ * iteration, rollout id): a resumed run ends with exactly the weights of an uninterrupted one.
+ */
+public final class PpoJob {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PpoJob.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private PpoJob() {
+    }
+
+    public static void main(String[] argv) throws IOException {
+        Args.Spec spec = Args.command("ppo", "PPO of an SFT policy against a reward model or a rule");
+        Args args = spec.parse(argv);
+        if (args.help()) {
+            System.out.print(spec.usage(JobConfig.defaults("ppo")));
+            return;
+        }
+        JobConfig config = JobConfig.load("ppo", args);
+        PpoSettings.from(config);
+        LOG.info("ppo configuration changes:\n{}", config.describeChanges());
+        SparkSession spark = SparkSessions.create("rlhf ppo", args.master(), config);
+        try {
+            Result r = run(spark, config, args.resume(), null);
+            System.err.println(r.summary());
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /**
+     * What a run did.
+     *
+     * @param iteration iterations done (all, or ppo.stop_at_iteration)
+     * @param history   metrics of each iteration this invocation ran
+     * @param finalDir  the final policy, or null when the run stopped early
+     */
+    public record Result(float[] policy, float[] critic, int iteration, int iterations, List<Map<String, Double>> history,
+            String finalDir) {
+
+        public String summary() {
+            StringBuilder sb = new StringBuilder("ppo: " + iteration + "/" + iterations + " iterations");
+            if (!history.isEmpty()) {
+                Map<String, Double> a = history.get(0);
+                Map<String, Double> b = history.get(history.size() - 1);
+                sb.append(String.format(java.util.Locale.ROOT, ", score %.4f -> %.4f, KL %.4f -> %.4f",
+                        a.get("score_mean"), b.get("score_mean"), a.get("kl"), b.get("kl")));
+            }
+            sb.append(finalDir != null ? ", policy saved to " + finalDir : ", stopped early (continue with --resume)");
+            return sb.toString();
+        }
+    }
+
+    /** The models, data and trainer of a run, ready to iterate (tests use it directly). */
+    static final class Setup implements AutoCloseable {
+        final PpoSettings s;
+        final PpoTrainer trainer;
+        final IndexedData<PpoWorker.TokPrompt> prompts;
+        final IndexedData<PpoWorker.PtxExample> ptx;
+        final ModelConfigJson policyConfig;
+        final ModelConfigJson criticConfig;
+        final Checkpoint.Tokenizer tokenizerFiles;
+
+        Setup(PpoSettings s, PpoTrainer trainer, IndexedData<PpoWorker.TokPrompt> prompts,
+                IndexedData<PpoWorker.PtxExample> ptx, ModelConfigJson policyConfig, ModelConfigJson criticConfig,
+                Checkpoint.Tokenizer tokenizerFiles) {
+            this.s = s;
+            this.trainer = trainer;
+            this.prompts = prompts;
+            this.ptx = ptx;
+            this.policyConfig = policyConfig;
+            this.criticConfig = criticConfig;
+            this.tokenizerFiles = tokenizerFiles;
+        }
+
+        @Override
+        public void close() {
+            trainer.close();
+            prompts.unpersist();
+            if (ptx != null) {
+                ptx.unpersist();
+            }
+        }
+    }
+
+    /**
+     * Loads the models and data of a fresh run.
+     *
+     * @param rule a serializable rule reward used instead of reward.kind (tests); null for the config's
+     */
+    static Setup setup(SparkSession spark, JobConfig cfg, RuleReward rule) throws IOException {
+        PpoSettings s = PpoSettings.from(cfg);
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Configuration hconf = sc.hadoopConfiguration();
+
+        Checkpoint sft = Checkpoint.loadPretrained(s.policyPath(), hconf);
+        if (sft.tokenizer() == null) {
+            throw new IllegalArgumentException("model.policy " + s.policyPath() + " has no " + Checkpoint.VOCAB + "/"
+                    + Checkpoint.MERGES + ": PPO needs the SFT model's tokenizer");
+        }
+        if (sft.config().model().scoreHead()) {
+            throw new IllegalArgumentException("model.policy " + s.policyPath() + " has a score head: expected the "
+                    + "SFT model (a language model), found a reward model");
+        }
+        BpeTokenizer tok = BpeTokenizer.load(new ByteArrayInputStream(sft.tokenizer().vocabJson()),
+                new ByteArrayInputStream(sft.tokenizer().mergesTxt()), s.policyPath() + "/" + Checkpoint.VOCAB,
+                s.policyPath() + "/" + Checkpoint.MERGES);
+        GptConfig pc = sft.config().model();
+        if (tok.vocabSize() > pc.vocabSize()) {
+            throw new IllegalArgumentException("the tokenizer of " + s.policyPath() + " has " + tok.vocabSize()
+                    + " tokens but the model's vocab_size is " + pc.vocabSize());
+        }
+        if (s.maxPromptTokens() >= pc.maxSeqLen()) {
+            throw new ConfigException("config key 'data.max_prompt_tokens' = " + s.maxPromptTokens() + " leaves no "
+                    + "room for a response in model.policy's n_positions = " + pc.maxSeqLen() + "; lower it");
+        }
+        int maxInputs = Math.min(pc.maxSeqLen(), s.maxPromptTokens() + s.maxNewTokens() - 1);
+
+        Checkpoint rewardModel = null;
+        if (rule == null && s.rewardKind() == PpoSettings.RewardKind.MODEL) {
+            String path = s.rewardPath();
+            rewardModel = Checkpoint.loadPretrained(path, hconf);
+            requireScoreHead(rewardModel, "model.reward " + path);
+            GptConfig rc = rewardModel.config().model();
+            int need = s.maxPromptTokens() + s.maxNewTokens() + 1;
+            if (rc.maxSeqLen() < need) {
+                throw new ConfigException("model.reward " + path + " has n_positions=" + rc.maxSeqLen() + " but scores "
+                        + "up to data.max_prompt_tokens + gen.max_new_tokens + 1 (EOS) = " + need
+                        + " tokens; lower those keys");
+            }
+            if (rc.vocabSize() < pc.vocabSize()) {
+                throw new IllegalArgumentException("model.reward " + path + " has vocab_size " + rc.vocabSize()
+                        + ", smaller than the policy's " + pc.vocabSize());
+            }
+        }
+        ModelConfigJson criticConfig;
+        float[] critic;
+        String criticFrom = s.critic().orElse(s.reward().orElse(null));
+        if (criticFrom != null) {
+            Checkpoint c = criticFrom.equals(s.rewardPath()) && rewardModel != null ? rewardModel
+                    : Checkpoint.loadPretrained(criticFrom, hconf);
+            requireScoreHead(c, "critic start " + criticFrom);
+            criticConfig = c.config();
+            critic = c.params().clone();
+        } else {
+            criticConfig = sft.config().withModel(pc.withScoreHead(true));
+            critic = new float[ParamLayout.of(criticConfig.model()).size()];
+            System.arraycopy(sft.params(), 0, critic, 0, sft.params().length); // score.weight (last) stays 0
+        }
+        if (criticConfig.model().maxSeqLen() < maxInputs || criticConfig.model().vocabSize() < pc.vocabSize()) {
+            throw new IllegalArgumentException("the critic (" + criticFrom + ") has n_positions="
+                    + criticConfig.model().maxSeqLen() + ", vocab_size=" + criticConfig.model().vocabSize()
+                    + "; it must read " + maxInputs + " tokens of the policy's vocabulary of " + pc.vocabSize());
+        }
+        PpoWorker.Spec spec = new PpoWorker.Spec(s, sft.config(), criticConfig,
+                rewardModel == null ? null : rewardModel.config());
+
+        PromptTemplate template = DatasetSource.template(cfg, spark);
+        IndexedData<PpoWorker.TokPrompt> prompts = prompts(sc, DatasetSource.fromConfig(s.promptsPath(), cfg)
+                .prompts(spark, template), tok, s);
+        IndexedData<PpoWorker.PtxExample> ptx = null;
+        if (s.ptx().isPresent() && s.ptxCoef() > 0) {
+            if (s.ptxMaxTokens() - 1 > pc.maxSeqLen()) {
+                throw new ConfigException("config key 'ppo.ptx_max_tokens' = " + s.ptxMaxTokens() + " exceeds "
+                        + "model.policy's n_positions + 1 = " + (pc.maxSeqLen() + 1) + "; lower it");
+            }
+            ptx = ptx(sc, DatasetSource.fromConfig(s.ptxPath(), cfg).demonstrations(spark, template), tok, s);
+        }
+        PpoTrainer trainer = new PpoTrainer(sc, spec, prompts, ptx, sft.params().clone(),
+                rewardModel == null ? null : rewardModel.params(), tok, rule, sft.params().clone(), critic);
+        return new Setup(s, trainer, prompts, ptx, sft.config(), criticConfig, sft.tokenizer());
+    }
+
+    private static void requireScoreHead(Checkpoint c, String what) {
+        if (!c.config().model().scoreHead()) {
+            throw new IllegalArgumentException(what + " has no score head (score.weight): expected a reward model "
+                    + "checkpoint (GPT2ForSequenceClassification)");
+        }
+    }
+
+    /** Tokenizes the prompts on the executors and caches those of 1..data.max_prompt_tokens tokens. */
+    static IndexedData<PpoWorker.TokPrompt> prompts(JavaSparkContext sc, Examples<Prompt> rows, BpeTokenizer tok,
+            PpoSettings s) {
+        Broadcast<BpeTokenizer> bt = sc.broadcast(tok);
+        int max = s.maxPromptTokens();
+        JavaRDD<PpoWorker.TokPrompt> t = rows.rdd()
+                .map(p -> new PpoWorker.TokPrompt(p.prompt(), bt.value().encode(p.prompt())))
+                .filter(p -> p.ids().length >= 1 && p.ids().length <= max);
+        if (s.partitions() > 0) {
+            t = t.repartition(s.partitions());
+        }
+        IndexedData<PpoWorker.TokPrompt> data;
+        try {
+            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "ppo prompts " + s.promptsPath());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("data.prompts " + s.promptsPath() + ": all " + rows.count()
+                    + " prompts are empty or longer than data.max_prompt_tokens = " + max + " tokens", e);
+        }
+        long dropped = rows.count() - data.count();
+        LOG.info("ppo prompts: {} cached in {} partitions; {} bad rows dropped{}, {} empty or longer than "
+                + "data.max_prompt_tokens={} dropped", data.count(), data.partitions(), rows.dropped(),
+                rows.firstDropped().isEmpty() ? "" : " (first: " + rows.firstDropped() + ")", dropped, max);
+        return data;
+    }
+
+    static IndexedData<PpoWorker.PtxExample> ptx(JavaSparkContext sc, Examples<Demonstration> rows, BpeTokenizer tok,
+            PpoSettings s) {
+        Broadcast<BpeTokenizer> bt = sc.broadcast(tok);
+        int max = s.ptxMaxTokens();
+        JavaRDD<PpoWorker.PtxExample> t = rows.rdd().map(d -> {
+            int[] p = bt.value().encode(d.prompt());
+            int[] r = bt.value().encode(d.response());
+            int[] all = new int[p.length + r.length + 1];
+            System.arraycopy(p, 0, all, 0, p.length);
+            System.arraycopy(r, 0, all, p.length, r.length);
+            all[all.length - 1] = bt.value().eosId();
+            return new PpoWorker.PtxExample(all, p.length);
+        }).filter(e -> e.promptLength() >= 1 && e.tokens().length <= max);
+        IndexedData<PpoWorker.PtxExample> data;
+        try {
+            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "ppo-ptx demonstrations " + s.ptxPath());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("data.ptx " + s.ptxPath() + ": none of its " + rows.count()
+                    + " demonstrations fits in ppo.ptx_max_tokens = " + max + " tokens (prompt + response + EOS)", e);
+        }
+        LOG.info("ppo-ptx: {} demonstrations cached; {} longer than ppo.ptx_max_tokens={} dropped", data.count(),
+                rows.count() - data.count(), max);
+        return data;
+    }
+
+    // ---------------------------------------------------------------- the run
+
+    /**
+     * The whole job on a running session (tests call it with their own session and, optionally, a
+     * serializable rule reward instead of reward.kind).
+     */
+    public static Result run(SparkSession spark, JobConfig cfg, boolean resume, RuleReward rule) throws IOException {
+        try (Setup setup = setup(spark, cfg, rule)) {
+            return run(spark, setup, resume);
+        }
+    }
+
+    static Result run(SparkSession spark, Setup setup, boolean resume) throws IOException {
+        PpoSettings s = setup.s;
+        PpoTrainer tr = setup.trainer;
+        Configuration hconf = spark.sparkContext().hadoopConfiguration();
+        String out = s.outputDir().replaceAll("/+$", "");
+        RunCheckpoints policyCkpts = new RunCheckpoints(out, s.checkpointEvery(), s.keepLast(), hconf);
+        RunCheckpoints criticCkpts = new RunCheckpoints(out + "/critic", s.checkpointEvery(), s.keepLast(), hconf);
+        int first = 0;
+        if (resume) {
+            first = restore(tr, s, setup, policyCkpts, hconf);
+        } else if (!policyCkpts.completeSteps().isEmpty()) {
+            throw new IllegalArgumentException("output.dir " + s.outputDir() + " already holds checkpoints "
+                    + policyCkpts.completeSteps() + ": continue that run with --resume, or set another output.dir");
+        }
+        int total = s.iterations();
+        int stopAt = s.stopAtIteration() > 0 ? Math.min(s.stopAtIteration(), total) : total;
+        List<Map<String, Double>> history = new ArrayList<>();
+        ConsoleProgress console = ConsoleProgress.onStderr("ppo", total, first,
+                List.of("score_mean", "kl", "beta", "policy_loss", "value_loss", "gen_tokens_per_s"));
+        try (MetricsLog metrics = resume ? MetricsLog.resume(s.metricsPath(), first) : MetricsLog.create(s.metricsPath())) {
+            for (int it = first; it < stopAt; it++) {
+                int done = it + 1;
+                boolean sample = s.samplesEvery() > 0 && s.samplesCount() > 0
+                        && (done % s.samplesEvery() == 0 || done == 1);
+                PpoTrainer.Result r;
+                try {
+                    r = tr.iterate(it, sample ? s.samplesCount() : 0);
+                } catch (NonFiniteLossException e) {
+                    String last = policyCkpts.newestComplete().orElse("(none yet)");
+                    throw new NonFiniteLossException(e.step(), e.getMessage() + ". Last good checkpoint: " + last
+                            + " (nothing was written after it)");
+                }
+                history.add(r.metrics());
+                metrics.log(done, r.metrics());
+                console.update(done, r.metrics().get("generated_tokens").longValue(), r.metrics());
+                if (sample) {
+                    writeSamples(out + "/samples/iteration-" + done + ".jsonl", done, r.samples(), hconf);
+                }
+                if (policyCkpts.due(done) || done == stopAt) {
+                    save(tr, setup, done, policyCkpts, criticCkpts);
+                }
+            }
+        }
+        int done = Math.max(first, stopAt);
+        String finalDir = null;
+        if (done >= total) {
+            finalDir = out + "/final";
+            new Checkpoint(setup.policyConfig.withExtra("rlhf_stage", "ppo"), tr.policy, setup.tokenizerFiles, null)
+                    .save(finalDir, hconf);
+            LOG.info("ppo: final policy saved to {}", finalDir);
+        }
+        return new Result(tr.policy, tr.critic, done, total, history, finalDir);
+    }
+
+    // ---------------------------------------------------------------- checkpoints
+
+    private static void save(PpoTrainer tr, Setup setup, int done, RunCheckpoints policyCkpts,
+            RunCheckpoints criticCkpts) throws IOException {
+        ObjectNode st = JSON.createObjectNode();
+        st.put("iteration", done);
+        st.put("seed", setup.s.seed());
+        st.put("rng", "stateless: every draw derives from (seed, iteration, rollout id)");
+        st.put("rollouts", setup.s.rollouts());
+        st.put("epochs", setup.s.epochs());
+        st.put("minibatches", setup.s.minibatches());
+        st.put("prompts", setup.prompts.count());
+        st.put("policy_adam_step", tr.policyAdam.step());
+        st.put("critic_adam_step", tr.criticAdam.step());
+        st.put("kl_adaptive", tr.kl.adaptive());
+        st.put("kl_beta", tr.kl.beta());
+        st.put("kl_target", tr.kl.target());
+        st.put("kl_horizon", tr.kl.horizon());
+        ObjectNode cst = JSON.createObjectNode();
+        cst.put("iteration", done);
+        cst.put("critic_adam_step", tr.criticAdam.step());
+        criticCkpts.save(done, new Checkpoint(setup.criticConfig, tr.critic, null,
+                new Checkpoint.TrainingState(cst, tr.criticAdam.m(), tr.criticAdam.v())), Safetensors.Dtype.F32);
+        String dir = policyCkpts.save(done, new Checkpoint(setup.policyConfig, tr.policy, setup.tokenizerFiles,
+                new Checkpoint.TrainingState(st, tr.policyAdam.m(), tr.policyAdam.v())), Safetensors.Dtype.F32);
+        LOG.info("ppo: saved {}", dir);
+    }
+
+    /** Loads the newest complete checkpoint into the trainer; returns the iterations it had done. */
+    private static int restore(PpoTrainer tr, PpoSettings s, Setup setup, RunCheckpoints policyCkpts,
+            Configuration hconf) throws IOException {
+        String dir = policyCkpts.newestComplete().orElseThrow(() -> new IllegalArgumentException(
+                "--resume: no complete checkpoint-<iteration> in output.dir " + s.outputDir()
+                        + "; run without --resume to start, or set output.dir to the run to continue"));
+        Checkpoint p = Checkpoint.load(dir, true, hconf);
+        if (p.training() == null || p.training().adamM() == null) {
+            throw new IllegalArgumentException("--resume: " + dir + " has no trainer state and optimizer moments");
+        }
+        ObjectNode st = p.training().trainerState();
+        int done = st.path("iteration").asInt(-1);
+        String criticDir = s.outputDir().replaceAll("/+$", "") + "/critic/" + RunCheckpoints.PREFIX + done;
+        Checkpoint c = Checkpoint.load(criticDir, true, hconf);
+        if (c.training() == null || c.training().adamM() == null) {
+            throw new IllegalArgumentException("--resume: " + criticDir + " has no optimizer moments");
+        }
+        check(st, "seed", s.seed(), dir, "ppo.seed");
+        check(st, "rollouts", s.rollouts(), dir, "ppo.rollouts");
+        check(st, "epochs", s.epochs(), dir, "ppo.epochs");
+        check(st, "minibatches", s.minibatches(), dir, "ppo.minibatches");
+        check(st, "prompts", setup.prompts.count(), dir, "the prompts (after tokenization and filtering)");
+        if (p.params().length != tr.policy.length || c.params().length != tr.critic.length) {
+            throw new IllegalArgumentException("--resume: the models in " + dir + " and " + criticDir
+                    + " do not have the shapes of model.policy / the critic of this run");
+        }
+        System.arraycopy(p.params(), 0, tr.policy, 0, tr.policy.length);
+        System.arraycopy(c.params(), 0, tr.critic, 0, tr.critic.length);
+        tr.policyAdam.restore(p.training().adamM(), p.training().adamV(), st.path("policy_adam_step").asLong());
+        tr.criticAdam.restore(c.training().adamM(), c.training().adamV(), st.path("critic_adam_step").asLong());
+        tr.kl = new KlController(st.path("kl_adaptive").asBoolean(), st.path("kl_beta").asDouble(),
+                st.path("kl_target").asDouble(), st.path("kl_horizon").asDouble());
+        LOG.info("ppo: resuming from {} (iteration {})", dir, done);
+        return done;
+    }
+
+    private static void check(ObjectNode st, String key, long now, String dir, String what) {
+        if (!st.has(key) || st.get(key).asLong() != now) {
+            throw new IllegalArgumentException("--resume: checkpoint " + dir + " was trained with " + key + "="
+                    + st.path(key).asText("(missing)") + " but this run has " + now + " (" + what
+                    + "); resume with the settings and data of that run");
+        }
+    }
+
+    private static void writeSamples(String path, int iteration, List<PpoWorker.Sample> samples, Configuration hconf)
+            throws IOException {
+        Path p = new Path(path);
+        FileSystem fs = p.getFileSystem(hconf);
+        try (OutputStream o = fs.create(p, true)) {
+            for (PpoWorker.Sample x : samples) {
+                ObjectNode n = JSON.createObjectNode();
+                n.put("iteration", iteration);
+                n.put("rollout", x.id());
+                n.put("prompt", x.prompt());
+                n.put("response", x.response());
+                n.put("score", x.score());
+                n.put("ended_with_eos", x.endedWithEos());
+                o.write((JSON.writeValueAsString(n) + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+package rlhf.ppo;
+
+import java.io.Serializable;
+import java.util.Optional;
+
+import rlhf.config.ConfigException;
+import rlhf.config.JobConfig;
+
+/**
+ * The PPO job's configuration, typed and checked once (keys and meanings: conf/ppo.properties).
+ * Serializable without its {@link JobConfig}: the executors get the numbers they need from it.
+ * Optional paths are "" when unset ({@link #ptx()}, {@link #reward()}, {@link #critic()}).
+ */
+public record PpoSettings(
+        // data
+        String promptsPath,
+        int maxPromptTokens,
+        int partitions,
+        String ptxPath,
+        // models
+        String policyPath,
+        String rewardPath,
+        String criticPath,
+        // reward
+        RewardKind rewardKind,
+        boolean rewardNormalize,
+        double rewardClip,
+        double missingEosPenalty,
+        // generation
+        int maxNewTokens,
+        float temperature,
+        int topK,
+        float topP,
+        int genBatch,
+        // PPO
+        int iterations,
+        int rollouts,
+        int epochs,
+        int minibatches,
+        int microBatch,
+        double gamma,
+        double lam,
+        double clipRange,
+        double clipRangeValue,
+        double vfCoef,
+        double entropyCoef,
+        boolean whitenAdvantages,
+        KlPenalty.Estimator klEstimator,
+        double klCoef,
+        boolean klAdaptive,
+        double klTarget,
+        double klHorizon,
+        double targetApproxKl,
+        double ratioLimit,
+        int criticWarmupIterations,
+        double ptxCoef,
+        int ptxBatch,
+        int ptxMaxTokens,
+        long seed,
+        int stopAtIteration,
+        // optimizers
+        float policyLr,
+        float criticLr,
+        Schedule schedule,
+        float weightDecay,
+        float beta1,
+        float beta2,
+        float eps,
+        float gradClip,
+        // output
+        int checkpointEvery,
+        int keepLast,
+        String outputDir,
+        String metricsPath,
+        int samplesEvery,
+        int samplesCount) implements Serializable {
+
+    /** Learning-rate schedule of both optimizers. */
+    public enum Schedule { CONSTANT, LINEAR }
+
+    /** Where the score of a response comes from. */
+    public enum RewardKind { MODEL, ORACLE }
+
+    /** Reads and checks every key of conf/ppo.properties. */
+    public static PpoSettings from(JobConfig c) {
+        String out = c.getPath("output.dir");
+        RewardKind kind = c.getEnum("reward.kind", RewardKind.class);
+        String reward = c.getString("model.reward");
+        if (kind == RewardKind.MODEL && reward.isEmpty()) {
+            throw new ConfigException("config key 'model.reward' is empty but reward.kind = model: set it to the "
+                    + "reward model checkpoint, or use reward.kind = oracle");
+        }
+        double rewardClip = c.requireIn("reward.clip", 0, 1e12);
+        PpoSettings s = new PpoSettings(
+                c.getOptional("data.prompts").orElseThrow(() -> new ConfigException("config key 'data.prompts' is "
+                        + "empty: set it to the prompts (a .jsonl or .parquet file, a directory, or table:NAME)")),
+                (int) c.requireIn("data.max_prompt_tokens", 1, 1 << 20),
+                (int) c.requireIn("data.partitions", 0, 1 << 20),
+                c.getString("data.ptx"),
+                c.getOptional("model.policy").orElseThrow(() -> new ConfigException("config key 'model.policy' is "
+                        + "empty: set it to the SFT checkpoint (the reference, and where the policy starts)")),
+                reward,
+                c.getString("model.critic"),
+                kind,
+                c.getBoolean("reward.normalize"),
+                rewardClip == 0 ? Double.POSITIVE_INFINITY : rewardClip,
+                c.requireIn("reward.missing_eos_penalty", 0, 1e12),
+                (int) c.requireIn("gen.max_new_tokens", 1, 1 << 20),
+                (float) c.requireIn("gen.temperature", 1e-6, 100),
+                (int) c.requireIn("gen.top_k", 0, 1 << 30),
+                (float) c.requireIn("gen.top_p", 1e-6, 1),
+                (int) c.requireIn("gen.batch", 1, 1 << 16),
+                (int) c.requireIn("ppo.iterations", 1, Integer.MAX_VALUE),
+                (int) c.requireIn("ppo.rollouts", 1, 1 << 24),
+                (int) c.requireIn("ppo.epochs", 1, 1 << 16),
+                (int) c.requireIn("ppo.minibatches", 1, 1 << 24),
+                (int) c.requireIn("ppo.micro_batch", 1, 1 << 16),
+                c.requireIn("ppo.gamma", 0, 1),
+                c.requireIn("ppo.lam", 0, 1),
+                c.requireIn("ppo.cliprange", 1e-9, 1e9),
+                c.requireIn("ppo.cliprange_value", 1e-9, 1e12),
+                c.requireIn("ppo.vf_coef", 0, 1e9),
+                c.requireIn("ppo.entropy_coef", 0, 1e9),
+                c.getBoolean("ppo.whiten_advantages"),
+                c.getEnum("ppo.kl_estimator", KlPenalty.Estimator.class),
+                c.requireIn("ppo.kl_coef", 0, 1e9),
+                c.getBoolean("ppo.kl_adaptive"),
+                c.requireIn("ppo.kl_target", 1e-12, 1e12),
+                c.requireIn("ppo.kl_horizon", 1e-12, 1e15),
+                c.requireIn("ppo.target_approx_kl", 0, 1e12),
+                c.requireIn("ppo.ratio_limit", 0, 1e12),
+                (int) c.requireIn("ppo.critic_warmup_iterations", 0, Integer.MAX_VALUE),
+                c.requireIn("ppo.ptx_coef", 0, 1e9),
+                (int) c.requireIn("ppo.ptx_batch", 1, 1 << 24),
+                (int) c.requireIn("ppo.ptx_max_tokens", 2, 1 << 20),
+                c.getLong("ppo.seed"),
+                (int) c.requireIn("ppo.stop_at_iteration", 0, Integer.MAX_VALUE),
+                (float) c.requireIn("optim.policy_lr", 0, 10),
+                (float) c.requireIn("optim.critic_lr", 0, 10),
+                c.getEnum("optim.schedule", Schedule.class),
+                (float) c.requireIn("optim.weight_decay", 0, 10),
+                (float) c.requireIn("optim.beta1", 0, 0.999999),
+                (float) c.requireIn("optim.beta2", 0, 0.999999999),
+                (float) c.requirePositive("optim.eps"),
+                (float) c.requireIn("optim.grad_clip", 0, 1e9),
+                (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),
+                (int) c.requireIn("checkpoint.keep_last", 0, 1 << 20),
+                out,
+                c.getOptional("metrics.path").orElse(out.replaceAll("/+$", "") + "/metrics.jsonl"),
+                (int) c.requireIn("samples.every", 0, Integer.MAX_VALUE),
+                (int) c.requireIn("samples.count", 0, 1 << 20));
+        if (s.minibatches > s.rollouts) {
+            throw new ConfigException("config key 'ppo.minibatches' = " + s.minibatches + " exceeds ppo.rollouts = "
+                    + s.rollouts + ": every minibatch needs at least one rollout");
+        }
+        if (s.ptxCoef > 0 && s.ptxPath.isEmpty()) {
+            throw new ConfigException("config key 'ppo.ptx_coef' = " + s.ptxCoef + " needs data.ptx (the "
+                    + "demonstrations whose SFT loss is mixed in)");
+        }
+        return s;
+    }
+
+    /** data.ptx, if set. */
+    public Optional<String> ptx() {
+        return ptxPath.isEmpty() ? Optional.empty() : Optional.of(ptxPath);
+    }
+
+    /** model.reward, if set. */
+    public Optional<String> reward() {
+        return rewardPath.isEmpty() ? Optional.empty() : Optional.of(rewardPath);
+    }
+
+    /** model.critic, if set. */
+    public Optional<String> critic() {
+        return criticPath.isEmpty() ? Optional.empty() : Optional.of(criticPath);
+    }
+
+    /** The KL controller at the start of a run. */
+    public KlController initialKlController() {
+        return klAdaptive ? KlController.adaptive(klCoef, klTarget, klHorizon) : KlController.fixed(klCoef);
+    }
+
+    /**
+     * The learning rate of an optimizer update after {@code done} updates of that model: constant, or
+     * decayed linearly to 0 at the last planned update.
+     */
+    public float lr(float base, long done) {
+        if (schedule == Schedule.CONSTANT) {
+            return base;
+        }
+        double planned = (double) iterations * epochs * minibatches;
+        return (float) (base * Math.max(0, 1 - done / planned));
+    }
+
+    /** Rollouts of minibatch m of an epoch: positions [m·R/M, (m+1)·R/M) of the epoch's order. */
+    public long minibatchStart(int m) {
+        return (long) m * rollouts / minibatches;
+    }
+
+    /** Iteration index (0-based) of the epochs' shuffle: distinct for every (iteration, epoch). */
+    public long epochKey(int iteration, int epoch) {
+        return (long) iteration * epochs + epoch;
+    }
+}

@@ -1,0 +1,717 @@
+package rlhf.ppo;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+
+import org.apache.spark.SparkEnv;
+import org.apache.spark.TaskContext;
+
+import rlhf.io.ModelConfigJson;
+import rlhf.model.Generation;
+import rlhf.model.GenerationConfig;
+import rlhf.model.Generator;
+import rlhf.model.Gpt;
+import rlhf.model.GptConfig;
+import rlhf.model.Losses;
+import rlhf.model.RewardScorer;
+import rlhf.spark.EpochPermutation;
+import rlhf.spark.ExecutorStates;
+import rlhf.spark.IndexedData;
+import rlhf.spark.Seeds;
+import rlhf.tasks.Oracle;
+import rlhf.tasks.RuleReward;
+import rlhf.tensor.Parallel;
+import rlhf.tokenizer.BpeTokenizer;
+
+/**
+ * The executor side of a PPO iteration: plain functions of (settings, parameters, rows), the same
+ * whether Spark calls them on a partition or a test calls them on all rows in one process.
+ *
+ * <pre>
+ * generate  prompts of the iteration -> rollouts (tokens, logp under the sampling policy)
+ * score     rollouts -> logp_ref, values, score, per-token rewards, GAE advantages and returns
+ * stats     scored rollouts -> small sums (advantage moments, score, KL, lengths) and samples
+ * update    the rollouts of one minibatch -> policy and critic gradient SUMS over response tokens
+ * ptx       demonstrations of one update -> SFT gradient sum (PPO-ptx)
+ * </pre>
+ *
+ * Heavy workspaces (models' activations, KV cache) are per-JVM states reused across tasks
+ * ({@link ExecutorStates}); nothing here keeps state between calls otherwise.
+ */
+public final class PpoWorker {
+
+    private PpoWorker() {
+    }
+
+    /** A prompt, tokenized. */
+    public record TokPrompt(String text, int[] ids) implements Serializable {
+    }
+
+    /** A PPO-ptx demonstration: prompt ++ response ++ EOS, loss on the response and EOS. */
+    public record PtxExample(int[] tokens, int promptLength) implements Serializable {
+    }
+
+    /**
+     * What the executors need besides parameters: the models' config.json (GptConfig is not
+     * serializable; parsed once per deserialized copy) and the settings.
+     */
+    public static final class Spec implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final PpoSettings s;
+        final byte[] policyJson;
+        final byte[] criticJson;
+        final byte[] rewardJson;
+        final int eosId;
+        final boolean rewardAppendsEos;
+        final double rewardMean;
+        final double rewardStd;
+        private transient GptConfig policy;
+        private transient GptConfig critic;
+        private transient GptConfig reward;
+
+        /**
+         * @param reward null for a rule reward; its mean/std extras normalise scores when
+         *               {@code s.rewardNormalize()} and both are recorded
+         */
+        public Spec(PpoSettings s, ModelConfigJson policy, ModelConfigJson critic, ModelConfigJson reward) {
+            this.s = s;
+            this.policyJson = policy.toBytes();
+            this.criticJson = critic.toBytes();
+            this.rewardJson = reward == null ? null : reward.toBytes();
+            this.eosId = policy.eosTokenId();
+            this.rewardAppendsEos = reward != null && reward.extraBoolean(RewardScorer.APPENDS_EOS_KEY, false);
+            boolean norm = reward != null && s.rewardNormalize() && reward.hasExtra("rlhf_reward_mean")
+                    && reward.hasExtra("rlhf_reward_std") && reward.extraDouble("rlhf_reward_std") > 0;
+            this.rewardMean = norm ? reward.extraDouble("rlhf_reward_mean") : 0;
+            this.rewardStd = norm ? reward.extraDouble("rlhf_reward_std") : 1;
+        }
+
+        public PpoSettings settings() {
+            return s;
+        }
+
+        synchronized GptConfig policy() {
+            if (policy == null) {
+                policy = parse(policyJson, "policy");
+            }
+            return policy;
+        }
+
+        synchronized GptConfig critic() {
+            if (critic == null) {
+                critic = parse(criticJson, "critic");
+            }
+            return critic;
+        }
+
+        synchronized GptConfig reward() {
+            if (reward == null && rewardJson != null) {
+                reward = parse(rewardJson, "reward model");
+            }
+            return reward;
+        }
+
+        private static GptConfig parse(byte[] json, String what) {
+            try {
+                return ModelConfigJson.parse(json, what + " config.json").model();
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        /** Longest forward over prompt + response: inputs P + n - 1, within the policy's positions. */
+        int maxInputs() {
+            return Math.min(policy().maxSeqLen(), s.maxPromptTokens() + s.maxNewTokens() - 1);
+        }
+
+        GenerationConfig generation(int iteration) {
+            return new GenerationConfig(s.maxNewTokens(), s.temperature(), s.topK(), s.topP(), eosId,
+                    Seeds.forExample(s.seed(), iteration, -1));
+        }
+    }
+
+    // ---------------------------------------------------------------- generation
+
+    /** A prompt chosen for rollout {@code id} of the iteration. */
+    private record Selected(long id, long promptIndex, TokPrompt prompt) {
+    }
+
+    /** Seed of the prompt choice, apart from the minibatch shuffles of the same run seed. */
+    static long promptSeed(long seed) {
+        return Seeds.mix(seed ^ 0x50524f4d50545321L);
+    }
+
+    /**
+     * The rollouts of iteration {@code iteration} whose prompts lie in these shards: prompt i, at
+     * position p of the iteration's permutation of the N prompts, makes rollouts p, p+N, p+2N, ...
+     * below R. Returned in rollout id order.
+     */
+    public static List<Rollout> generate(Spec spec, float[] policy, int iteration, long nPrompts,
+            Iterator<IndexedData.Shard<TokPrompt>> shards) {
+        useTaskCpus();
+        long R = spec.s.rollouts();
+        EpochPermutation perm = new EpochPermutation(nPrompts, promptSeed(spec.s.seed()), iteration);
+        List<Selected> sel = new ArrayList<>();
+        while (shards.hasNext()) {
+            IndexedData.Shard<TokPrompt> shard = shards.next();
+            for (int j = 0; j < shard.size(); j++) {
+                for (long k = perm.position(shard.index[j]); k < R; k += nPrompts) {
+                    sel.add(new Selected(k, shard.index[j], shard.examples.get(j)));
+                }
+            }
+        }
+        sel.sort(Comparator.comparingLong(Selected::id));
+        List<Rollout> out = new ArrayList<>(sel.size());
+        if (sel.isEmpty()) {
+            return out;
+        }
+        int B = spec.s.genBatch();
+        int maxP = spec.s.maxPromptTokens();
+        String key = "ppo-gen:" + spec.policy() + ":" + B + "x" + maxP + "+" + spec.s.maxNewTokens();
+        GenState st = ExecutorStates.borrow(key, () -> new GenState(spec.policy(), B, maxP, spec.s.maxNewTokens()));
+        try {
+            GenerationConfig gc = spec.generation(iteration);
+            for (int from = 0; from < sel.size(); from += B) {
+                int n = Math.min(B, sel.size() - from);
+                int promptT = 1;
+                for (int b = 0; b < n; b++) {
+                    promptT = Math.max(promptT, sel.get(from + b).prompt.ids().length);
+                }
+                for (int b = 0; b < n; b++) {
+                    Selected x = sel.get(from + b);
+                    int[] ids = x.prompt.ids();
+                    System.arraycopy(ids, 0, st.prompts, b * promptT, ids.length);
+                    Arrays.fill(st.prompts, b * promptT + ids.length, (b + 1) * promptT, spec.eosId);
+                    st.lens[b] = ids.length;
+                    st.keys[b] = x.id;
+                }
+                Generation g = st.gen.generate(policy, st.prompts, promptT, st.lens, n, gc, st.keys);
+                for (int b = 0; b < n; b++) {
+                    Selected x = sel.get(from + b);
+                    int len = g.length(b);
+                    float[] logp = Arrays.copyOfRange(g.logprobs(), b * g.stride(), b * g.stride() + len);
+                    out.add(new Rollout(x.id, x.promptIndex, x.prompt.text(), x.prompt.ids(), g.completion(b),
+                            g.endedWithEos(b), logp));
+                }
+            }
+        } finally {
+            ExecutorStates.release(key, st);
+        }
+        return out;
+    }
+
+    private static final class GenState {
+        final Generator gen;
+        final int[] prompts;
+        final int[] lens;
+        final long[] keys;
+
+        GenState(GptConfig cfg, int B, int maxPrompt, int maxNew) {
+            gen = new Generator(cfg, B, maxPrompt, maxNew);
+            prompts = new int[B * maxPrompt];
+            lens = new int[B];
+            keys = new long[B];
+        }
+    }
+
+    // ---------------------------------------------------------------- scoring
+
+    /**
+     * The rule of a rule-based reward kind, made where it is used (the executor), so that rules
+     * need not be serializable; null for {@code MODEL}. A small switch of known kinds, no reflection.
+     */
+    public static RuleReward knownRule(PpoSettings.RewardKind kind) {
+        return switch (kind) {
+            case ORACLE -> new Oracle();
+            case MODEL -> null;
+        };
+    }
+
+    /**
+     * Scores rollouts (in their order): log π_ref and the critic's values of the response tokens
+     * (one forward each over prompt + response), the score of the reward model or rule, the
+     * per-token rewards -β·KL + score at the last token, and GAE per rollout.
+     *
+     * @param rewardParams null with a rule reward
+     * @param rule         null with a reward model
+     */
+    public static List<Rollout.Scored> score(Spec spec, float[] refParams, float[] criticParams, float[] rewardParams,
+            RuleReward rule, BpeTokenizer tok, double beta, Iterator<Rollout> rows) {
+        useTaskCpus();
+        List<Rollout> rs = new ArrayList<>();
+        rows.forEachRemaining(rs::add);
+        List<Rollout.Scored> out = new ArrayList<>(rs.size());
+        if (rs.isEmpty()) {
+            return out;
+        }
+        PpoSettings s = spec.s;
+        int B = s.genBatch();
+        int T = spec.maxInputs();
+        String key = "ppo-score:" + spec.policy() + ":" + spec.critic() + ":" + spec.reward() + ":" + B + "x" + T;
+        ScoreState st = ExecutorStates.borrow(key, () -> new ScoreState(spec, B, T));
+        try {
+            for (int from = 0; from < rs.size(); from += B) {
+                int n = Math.min(B, rs.size() - from);
+                List<Rollout> chunk = rs.subList(from, from + n);
+                int t = layout(chunk, st.tokens, st.targets, spec.eosId);
+                st.ref.forward(refParams, st.tokens, null, null, n, t, false, 0L);
+                st.ref.lmHeadForward(refParams, st.targets, s.temperature(), st.logp, null);
+                st.critic.forward(criticParams, st.tokens, null, null, n, t, false, 0L);
+                st.critic.scoreHeadForward(criticParams, st.values);
+                if (rule == null) {
+                    for (int b = 0; b < n; b++) {
+                        st.promptArr[b] = chunk.get(b).promptIds();
+                        st.responseArr[b] = chunk.get(b).response();
+                    }
+                    st.scorer.score(rewardParams, st.promptArr, st.responseArr, n, spec.rewardAppendsEos, spec.eosId,
+                            st.scores);
+                }
+                for (int b = 0; b < n; b++) {
+                    Rollout r = chunk.get(b);
+                    double raw = rule == null ? st.scores[b] : rule.score(r.prompt(), responseText(tok, r, spec.eosId));
+                    out.add(finish(spec, r, st, b * t + r.promptIds().length - 1, raw, beta));
+                }
+            }
+        } finally {
+            ExecutorStates.release(key, st);
+        }
+        return out;
+    }
+
+    /** Per-token rewards and GAE of one rollout whose response tokens sit at [off, off+n) of st's arrays. */
+    private static Rollout.Scored finish(Spec spec, Rollout r, ScoreState st, int off, double raw, double beta) {
+        PpoSettings s = spec.s;
+        int n = r.response().length;
+        float[] ref = Arrays.copyOfRange(st.logp, off, off + n);
+        float[] values = Arrays.copyOfRange(st.values, off, off + n);
+        double[] logp = new double[n];
+        double[] logpRef = new double[n];
+        double[] v = new double[n];
+        for (int j = 0; j < n; j++) {
+            logp[j] = r.logp()[j];
+            logpRef[j] = ref[j];
+            v[j] = values[j];
+        }
+        double score = (raw - spec.rewardMean) / spec.rewardStd;
+        if (!r.endedWithEos()) {
+            score -= s.missingEosPenalty();
+        }
+        double[] rewards = new double[n];
+        double kl = KlPenalty.rewards(logp, logpRef, 0, n, score, beta, s.rewardClip(), s.klEstimator(), rewards, null);
+        double rewardSum = 0;
+        for (double x : rewards) {
+            rewardSum += x;
+        }
+        double[] adv = new double[n];
+        double[] ret = new double[n];
+        Gae.compute(rewards, v, 0, n, s.gamma(), s.lam(), adv, ret);
+        return new Rollout.Scored(r, ref, values, raw, score, kl, rewardSum, adv, ret);
+    }
+
+    /** The response as text, without its final EOS. */
+    static String responseText(BpeTokenizer tok, Rollout r, int eosId) {
+        int[] ids = r.response();
+        int n = r.endedWithEos() && ids.length > 0 && ids[ids.length - 1] == eosId ? ids.length - 1 : ids.length;
+        return tok.decode(ids, 0, n);
+    }
+
+    /**
+     * Lays rollouts out as (B, T) inputs prompt ++ response minus the last token, right-padded
+     * with EOS; targets are the response tokens at positions P-1 .. P+n-2, -1 elsewhere.
+     * Returns T, the longest input.
+     */
+    static int layout(List<Rollout> rs, int[] tokens, int[] targets, int padId) {
+        int T = 1;
+        for (Rollout r : rs) {
+            T = Math.max(T, r.inputLength());
+        }
+        for (int b = 0; b < rs.size(); b++) {
+            Rollout r = rs.get(b);
+            int P = r.promptIds().length;
+            int n = r.response().length;
+            int row = b * T;
+            System.arraycopy(r.promptIds(), 0, tokens, row, P);
+            System.arraycopy(r.response(), 0, tokens, row + P, n - 1);
+            Arrays.fill(tokens, row + P + n - 1, row + T, padId);
+            Arrays.fill(targets, row, row + T, -1);
+            System.arraycopy(r.response(), 0, targets, row + P - 1, n);
+        }
+        return T;
+    }
+
+    private static final class ScoreState {
+        final Gpt ref;
+        final Gpt critic;
+        final RewardScorer scorer;
+        final int[] tokens;
+        final int[] targets;
+        final float[] logp;
+        final float[] values;
+        final float[] scores;
+        final int[][] promptArr;
+        final int[][] responseArr;
+
+        ScoreState(Spec spec, int B, int T) {
+            ref = new Gpt(spec.policy(), B, T);
+            critic = new Gpt(spec.critic(), B, T);
+            scorer = spec.reward() == null ? null : new RewardScorer(spec.reward(), B,
+                    spec.s.maxPromptTokens() + spec.s.maxNewTokens() + 1);
+            tokens = new int[B * T];
+            targets = new int[B * T];
+            logp = new float[B * T];
+            values = new float[B * T];
+            scores = new float[B];
+            promptArr = new int[B][];
+            responseArr = new int[B][];
+        }
+    }
+
+    // ---------------------------------------------------------------- statistics
+
+    /** A (prompt, response, score) shown in samples.jsonl. */
+    public record Sample(long id, String prompt, String response, double score, boolean endedWithEos)
+            implements Serializable {
+    }
+
+    /**
+     * Sums over a partition's scored rollouts; the driver adds partitions in order.
+     *
+     * @param adv      moments of the raw advantages over response tokens (for whitening)
+     * @param ret      moments of the returns
+     * @param score    moments of the scores (one value per rollout)
+     * @param samples  the rollouts with id below the sample count (empty when not asked)
+     */
+    public record Stats(Whitening.Moments adv, Whitening.Moments ret, Whitening.Moments score, double rawScoreSum,
+            double klSum, double rewardSum, long responseTokens, long inputTokens, long endedWithEos, long rollouts,
+            List<Sample> samples) implements Serializable {
+
+        static final Stats ZERO = new Stats(Whitening.Moments.ZERO, Whitening.Moments.ZERO, Whitening.Moments.ZERO,
+                0, 0, 0, 0, 0, 0, 0, List.of());
+
+        Stats plus(Stats o) {
+            List<Sample> all = new ArrayList<>(samples);
+            all.addAll(o.samples);
+            return new Stats(adv.plus(o.adv), ret.plus(o.ret), score.plus(o.score), rawScoreSum + o.rawScoreSum,
+                    klSum + o.klSum, rewardSum + o.rewardSum, responseTokens + o.responseTokens,
+                    inputTokens + o.inputTokens, endedWithEos + o.endedWithEos, rollouts + o.rollouts, all);
+        }
+    }
+
+    /** The sums of a partition's scored rollouts, with those of id below {@code samples} decoded. */
+    public static Stats stats(Iterator<Rollout.Scored> rows, int samples, BpeTokenizer tok, int eosId) {
+        List<Sample> out = new ArrayList<>();
+        double as = 0, aq = 0, rs = 0, rq = 0, raw = 0, kl = 0, rew = 0, ss = 0, sq = 0;
+        long tokens = 0, inputs = 0, eos = 0, n = 0;
+        while (rows.hasNext()) {
+            Rollout.Scored x = rows.next();
+            for (int j = 0; j < x.advantages().length; j++) {
+                as += x.advantages()[j];
+                aq += x.advantages()[j] * x.advantages()[j];
+                rs += x.returns()[j];
+                rq += x.returns()[j] * x.returns()[j];
+            }
+            tokens += x.advantages().length;
+            inputs += x.r().inputLength();
+            raw += x.rawScore();
+            ss += x.score();
+            sq += x.score() * x.score();
+            kl += x.kl();
+            rew += x.rewardSum();
+            eos += x.r().endedWithEos() ? 1 : 0;
+            n++;
+            if (x.r().id() < samples) {
+                out.add(new Sample(x.r().id(), x.r().prompt(), responseText(tok, x.r(), eosId), x.rawScore(),
+                        x.r().endedWithEos()));
+            }
+        }
+        return new Stats(new Whitening.Moments(as, aq, tokens), new Whitening.Moments(rs, rq, tokens),
+                new Whitening.Moments(ss, sq, n), raw, kl, rew, tokens, inputs, eos, n, out);
+    }
+
+    // ---------------------------------------------------------------- updates
+
+    /**
+     * Sums of one partition's share of a minibatch. Gradients are little-endian float bytes of the
+     * unnormalised sums (null when the partition held none of the minibatch, or the model is not
+     * trained); the driver divides by the minibatch's response tokens.
+     */
+    public record UpdatePart(byte[] policyGrad, byte[] criticGrad, double policyLoss, double valueLoss,
+            double entropySum, double ratioSum, long inputTokens, PpoLoss.Stats stats, double computeSeconds)
+            implements Serializable {
+    }
+
+    /**
+     * Gradient sums over the rollouts of minibatch [lo, hi) of epoch {@code epochKey}'s order:
+     * clipped policy loss (and entropy bonus) through the LM head at the sampling temperature,
+     * c_v times the clipped value loss through the critic's score head. Advantages are whitened
+     * on the fly with (advMean, advInv). {@code policy} null: the policy is frozen.
+     */
+    public static UpdatePart update(Spec spec, float[] policy, float[] critic, long epochKey, long lo, long hi,
+            double advMean, double advInv, Iterator<Rollout.Scored> rows) {
+        useTaskCpus();
+        long t0 = System.nanoTime();
+        PpoSettings s = spec.s;
+        EpochPermutation perm = new EpochPermutation(s.rollouts(), s.seed(), epochKey);
+        List<Rollout.Scored> mine = new ArrayList<>();
+        while (rows.hasNext()) {
+            Rollout.Scored x = rows.next();
+            long pos = perm.position(x.r().id());
+            if (pos >= lo && pos < hi) {
+                mine.add(x);
+            }
+        }
+        PpoLoss.Stats stats = new PpoLoss.Stats();
+        if (mine.isEmpty()) {
+            return new UpdatePart(null, null, 0, 0, 0, 0, 0, stats, 0);
+        }
+        mine.sort(Comparator.comparingLong(x -> x.r().id()));
+        int B = s.microBatch();
+        int T = spec.maxInputs();
+        String key = "ppo-train:" + spec.policy() + ":" + spec.critic() + ":" + B + "x" + T;
+        TrainState st = ExecutorStates.borrow(key, () -> new TrainState(spec, B, T));
+        double policyLoss = 0, valueLoss = 0, entropy = 0, ratio = 0;
+        long inputs = 0;
+        try {
+            Arrays.fill(st.gradP, 0f);
+            Arrays.fill(st.gradC, 0f);
+            List<Rollout> rs = new ArrayList<>(B);
+            for (int from = 0; from < mine.size(); from += B) {
+                int n = Math.min(B, mine.size() - from);
+                List<Rollout.Scored> chunk = mine.subList(from, from + n);
+                rs.clear();
+                for (Rollout.Scored x : chunk) {
+                    rs.add(x.r());
+                    inputs += x.r().inputLength();
+                }
+                int t = layout(rs, st.tokens, st.targets, spec.eosId);
+                Arrays.fill(st.logpOld, 0, n * t, 0);
+                Arrays.fill(st.adv, 0, n * t, 0);
+                Arrays.fill(st.valuesOld, 0, n * t, 0);
+                Arrays.fill(st.returns, 0, n * t, 0);
+                for (int b = 0; b < n; b++) {
+                    Rollout.Scored x = chunk.get(b);
+                    int off = b * t + x.r().promptIds().length - 1;
+                    int len = x.r().response().length;
+                    st.offsets[b] = off;
+                    st.lengths[b] = len;
+                    for (int j = 0; j < len; j++) {
+                        st.logpOld[off + j] = x.r().logp()[j];
+                        st.adv[off + j] = (x.advantages()[j] - advMean) * advInv;
+                        st.valuesOld[off + j] = x.values()[j];
+                        st.returns[off + j] = x.returns()[j];
+                    }
+                }
+                int bt = n * t;
+                if (policy != null) {
+                    st.policy.forward(policy, st.tokens, null, null, n, t, false, 0L);
+                    st.policy.lmHeadForward(policy, st.targets, s.temperature(), st.f1, st.f2);
+                    for (int i = 0; i < bt; i++) {
+                        st.d1[i] = st.f1[i];
+                        st.d2[i] = st.f2[i];
+                        st.g1[i] = 0;
+                        st.g2[i] = 0;
+                    }
+                    policyLoss += PpoLoss.policy(st.d1, st.logpOld, st.adv, st.offsets, st.lengths, n,
+                            s.clipRange(), 1.0, st.g1, stats);
+                    if (s.entropyCoef() > 0) {
+                        policyLoss += PpoLoss.entropyBonus(st.d2, st.offsets, st.lengths, n, s.entropyCoef(), 1.0,
+                                st.g2);
+                    }
+                    for (int b = 0; b < n; b++) {
+                        for (int i = st.offsets[b]; i < st.offsets[b] + st.lengths[b]; i++) {
+                            entropy += st.d2[i];
+                            ratio += Math.exp(st.d1[i] - st.logpOld[i]);
+                        }
+                    }
+                    for (int i = 0; i < bt; i++) {
+                        st.f1[i] = (float) st.g1[i];
+                        st.f2[i] = (float) st.g2[i];
+                    }
+                    st.policy.lmHeadBackward(policy, st.gradP, st.f1, s.entropyCoef() > 0 ? st.f2 : null);
+                    st.policy.backward(policy, st.gradP);
+                }
+                st.critic.forward(critic, st.tokens, null, null, n, t, false, 0L);
+                st.critic.scoreHeadForward(critic, st.f1);
+                for (int i = 0; i < bt; i++) {
+                    st.d1[i] = st.f1[i];
+                    st.g1[i] = 0;
+                }
+                valueLoss += PpoLoss.value(st.d1, st.valuesOld, st.returns, st.offsets, st.lengths, n,
+                        s.clipRangeValue(), 1.0, st.g1, stats);
+                for (int i = 0; i < bt; i++) {
+                    st.f1[i] = (float) (s.vfCoef() * st.g1[i]);
+                }
+                st.critic.scoreHeadBackward(critic, st.gradC, st.f1);
+                st.critic.backward(critic, st.gradC);
+            }
+            return new UpdatePart(policy == null ? null : encode(st.gradP), encode(st.gradC), policyLoss, valueLoss,
+                    entropy, ratio, inputs, stats, (System.nanoTime() - t0) / 1e9);
+        } finally {
+            ExecutorStates.release(key, st);
+        }
+    }
+
+    private static final class TrainState {
+        final Gpt policy;
+        final Gpt critic;
+        final float[] gradP;
+        final float[] gradC;
+        final int[] tokens, targets, offsets, lengths;
+        final float[] f1, f2;                 // (B,T) head outputs / their float gradients
+        final double[] d1, d2, g1, g2;        // (B,T) the same in double for PpoLoss
+        final double[] logpOld, adv, valuesOld, returns;
+
+        TrainState(Spec spec, int B, int T) {
+            policy = new Gpt(spec.policy(), B, T);
+            critic = new Gpt(spec.critic(), B, T);
+            gradP = new float[rlhf.model.ParamLayout.of(spec.policy()).size()];
+            gradC = new float[rlhf.model.ParamLayout.of(spec.critic()).size()];
+            int n = B * T;
+            tokens = new int[n];
+            targets = new int[n];
+            offsets = new int[B];
+            lengths = new int[B];
+            f1 = new float[n];
+            f2 = new float[n];
+            d1 = new double[n];
+            d2 = new double[n];
+            g1 = new double[n];
+            g2 = new double[n];
+            logpOld = new double[n];
+            adv = new double[n];
+            valuesOld = new double[n];
+            returns = new double[n];
+        }
+    }
+
+    // ---------------------------------------------------------------- PPO-ptx
+
+    /** One partition's SFT gradient sum over its examples of a ptx batch. */
+    public record PtxPart(byte[] grad, double lossSum, long tokens) implements Serializable {
+    }
+
+    /**
+     * SFT loss (token cross-entropy on response + EOS, temperature 1) summed over the examples of
+     * ptx step {@code step}: epoch step / spe, batch step % spe, spe = max(1, N / batch).
+     */
+    public static PtxPart ptx(Spec spec, float[] policy, long n, long step, Iterator<IndexedData.Shard<PtxExample>> shards) {
+        useTaskCpus();
+        PpoSettings s = spec.s;
+        long spe = Math.max(1, n / s.ptxBatch());
+        EpochPermutation perm = new EpochPermutation(n, Seeds.mix(s.seed() ^ 0x7074785f70747821L), step / spe);
+        long lo = (step % spe) * s.ptxBatch();
+        long hi = Math.min(n, lo + s.ptxBatch());
+        List<long[]> order = new ArrayList<>();
+        List<PtxExample> mine = new ArrayList<>();
+        while (shards.hasNext()) {
+            IndexedData.Shard<PtxExample> shard = shards.next();
+            for (int j = 0; j < shard.size(); j++) {
+                long pos = perm.position(shard.index[j]);
+                if (pos >= lo && pos < hi) {
+                    order.add(new long[] {shard.index[j], mine.size()});
+                    mine.add(shard.examples.get(j));
+                }
+            }
+        }
+        if (mine.isEmpty()) {
+            return new PtxPart(null, 0, 0);
+        }
+        order.sort(Comparator.comparingLong(a -> a[0]));
+        int B = s.microBatch();
+        int T = s.ptxMaxTokens() - 1;
+        String key = "ppo-ptx:" + spec.policy() + ":" + B + "x" + T;
+        PtxState st = ExecutorStates.borrow(key, () -> new PtxState(spec.policy(), B, T));
+        double loss = 0;
+        long tokens = 0;
+        try {
+            Arrays.fill(st.grad, 0f);
+            for (int from = 0; from < order.size(); from += B) {
+                int m = Math.min(B, order.size() - from);
+                int t = 1;
+                for (int b = 0; b < m; b++) {
+                    t = Math.max(t, mine.get((int) order.get(from + b)[1]).tokens().length - 1);
+                }
+                for (int b = 0; b < m; b++) {
+                    PtxExample e = mine.get((int) order.get(from + b)[1]);
+                    int L = e.tokens().length - 1;
+                    int row = b * t;
+                    System.arraycopy(e.tokens(), 0, st.tokens, row, L);
+                    Arrays.fill(st.tokens, row + L, row + t, spec.eosId);
+                    Arrays.fill(st.targets, row, row + t, -1);
+                    System.arraycopy(e.tokens(), e.promptLength(), st.targets, row + e.promptLength() - 1,
+                            L + 1 - e.promptLength());
+                }
+                int bt = m * t;
+                st.gpt.forward(policy, st.tokens, null, null, m, t, false, 0L);
+                st.gpt.lmHeadForward(policy, st.targets, 1f, st.logp, null);
+                loss += Losses.tokenCrossEntropySum(st.logp, st.targets, bt);
+                tokens += Losses.countTargets(st.targets, bt);
+                Arrays.fill(st.dlogp, 0, bt, 0f);
+                Losses.tokenCrossEntropyBackward(st.dlogp, st.targets, bt, 1f);
+                st.gpt.lmHeadBackward(policy, st.grad, st.dlogp, null);
+                st.gpt.backward(policy, st.grad);
+            }
+            return new PtxPart(encode(st.grad), loss, tokens);
+        } finally {
+            ExecutorStates.release(key, st);
+        }
+    }
+
+    private static final class PtxState {
+        final Gpt gpt;
+        final float[] grad;
+        final int[] tokens, targets;
+        final float[] logp, dlogp;
+
+        PtxState(GptConfig cfg, int B, int T) {
+            gpt = new Gpt(cfg, B, T);
+            grad = new float[rlhf.model.ParamLayout.of(cfg).size()];
+            tokens = new int[B * T];
+            targets = new int[B * T];
+            logp = new float[B * T];
+            dlogp = new float[B * T];
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /**
+     * A gradient as little-endian bytes: a copy (the buffer goes back to the per-JVM pool before
+     * Spark serializes the result) that serializes as one block.
+     */
+    static byte[] encode(float[] g) {
+        byte[] b = new byte[Math.multiplyExact(4, g.length)];
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(g);
+        return b;
+    }
+
+    /** acc += the floats in {@code bytes}. */
+    static void addEncoded(float[] acc, byte[] bytes, String what) {
+        if (bytes.length != 4L * acc.length) {
+            throw new IllegalStateException(what + ": a partition returned " + bytes.length / 4 + " gradients for "
+                    + acc.length + " parameters");
+        }
+        FloatBuffer fb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        for (int i = 0; i < acc.length; i++) {
+            acc[i] += fb.get(i);
+        }
+    }
+
+    /** On a real executor, the kernel pool gets the task's cores (as the trainer does). */
+    static void useTaskCpus() {
+        TaskContext ctx = TaskContext.get();
+        SparkEnv env = SparkEnv.get();
+        if (ctx != null && env != null && !"driver".equals(env.executorId())
+                && System.getProperty("rlhf.threads") == null) {
+            Parallel.setThreads(ctx.cpus());
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package rlhf.ppo;
+
+import java.io.Serializable;
+
+/**
+ * One sampled response, as generated on an executor.
+ *
+ * @param id           the rollout's number in its iteration, 0..R-1: its sampling key and the
+ *                     index minibatches are drawn by
+ * @param promptIndex  global index of its prompt in the cached prompt set
+ * @param prompt       the prompt text (template applied)
+ * @param promptIds    (P) prompt tokens
+ * @param response     (n >= 1) sampled tokens, EOS included when it was sampled
+ * @param endedWithEos whether the response stopped on EOS (else it hit the length limit)
+ * @param logp         (n) log-probability of each response token under the sampling policy, at
+ *                     the sampling temperature
+ */
+public record Rollout(long id, long promptIndex, String prompt, int[] promptIds, int[] response, boolean endedWithEos,
+        float[] logp) implements Serializable {
+
+    /** Input tokens of a forward over prompt + response (the last token is never an input). */
+    public int inputLength() {
+        return promptIds.length + response.length - 1;
+    }
+
+    /**
+     * A rollout after scoring (all per-token arrays (n), response token j at index j).
+     *
+     * @param refLogp    log π_ref of each response token at the sampling temperature
+     * @param values     the critic's value of the state each token was sampled in
+     * @param rawScore   the reward model's (or rule's) score
+     * @param score      the score added at the last token: normalised, EOS-penalised (unclipped)
+     * @param kl         KL estimate summed over the response tokens
+     * @param rewardSum  sum of the per-token rewards (score - β·KL, the score clipped)
+     * @param advantages GAE advantages (not whitened)
+     * @param returns    advantages + values: the critic's targets
+     */
+    public record Scored(Rollout r, float[] refLogp, float[] values, double rawScore, double score, double kl,
+            double rewardSum, double[] advantages, double[] returns) implements Serializable {
+    }
+}

@@ -1,0 +1,50 @@
+package rlhf.ppo;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
+
+import rlhf.config.JobConfig;
+
+/** The package-private phases of a PPO run, for the benchmark in rlhf.bench. */
+public final class PpoBenchAccess implements AutoCloseable {
+
+    private final PpoJob.Setup setup;
+
+    private PpoBenchAccess(PpoJob.Setup setup) {
+        this.setup = setup;
+    }
+
+    public static PpoBenchAccess setup(SparkSession spark, JobConfig cfg) throws IOException {
+        return new PpoBenchAccess(PpoJob.setup(spark, cfg, null));
+    }
+
+    public PpoSettings settings() {
+        return setup.s;
+    }
+
+    public float[] policy() {
+        return setup.trainer.policy;
+    }
+
+    public List<Rollout> rolloutsInProcess(int iteration, float[] params) {
+        return setup.trainer.rolloutsInProcess(iteration, params);
+    }
+
+    public JavaRDD<Rollout> rollouts(int iteration, Broadcast<float[]> params) {
+        return setup.trainer.rollouts(iteration, params);
+    }
+
+    public Map<String, Double> iterate(int iteration) {
+        return setup.trainer.iterate(iteration, 0).metrics();
+    }
+
+    @Override
+    public void close() {
+        setup.close();
+    }
+}

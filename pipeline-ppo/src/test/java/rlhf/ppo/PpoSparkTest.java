@@ -1,0 +1,312 @@
+package rlhf.ppo;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import rlhf.io.Checkpoint;
+import rlhf.io.ModelConfigJson;
+import rlhf.io.RunCheckpoints;
+import rlhf.model.Gpt;
+import rlhf.model.GptConfig;
+import rlhf.model.RewardScorer;
+import rlhf.spark.NonFiniteLossException;
+import rlhf.tasks.RuleReward;
+import rlhf.tokenizer.BpeTokenizer;
+
+/** The Spark side of PPO: partitioning does not change rollouts, resume is exact, NaN stops cleanly. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class PpoSparkTest {
+
+    static SparkSession spark;
+    static BpeTokenizer tok;
+    static final List<String> PROMPTS = List.of("a", "bb", "ccc", "dddd", "e", "ff", "ggg", "h", "ii", "jjj");
+
+    /** 1 when the response repeats the prompt's letter first, 0.2 when it ends at once, else 0. */
+    static final RuleReward RULE = (RuleReward & Serializable) (p, r) ->
+            r.isEmpty() ? 0.2 : r.charAt(0) == p.charAt(0) ? 1.0 : 0.0;
+
+    @BeforeAll
+    static void start() {
+        spark = PpoFixtures.spark("ppo-spark-test");
+        tok = PpoFixtures.bytesTokenizer(spark);
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    private static Map<String, String> base(Path dir, String run) throws Exception {
+        GptConfig cfg = PpoFixtures.tinyConfig(tok);
+        String sft = Files.isDirectory(dir.resolve("sft")) ? dir.resolve("sft").toString()
+                : PpoFixtures.savePolicy(dir, cfg, PpoFixtures.init(cfg, 3), tok);
+        String prompts = PpoFixtures.writePrompts(dir, "prompts.jsonl", PROMPTS);
+        return new HashMap<>(Map.ofEntries(
+                Map.entry("data.prompts", prompts), Map.entry("model.policy", sft),
+                Map.entry("output.dir", dir.resolve(run).toString()), Map.entry("data.max_prompt_tokens", "6"),
+                Map.entry("data.partitions", "2"), Map.entry("gen.max_new_tokens", "5"), Map.entry("gen.batch", "4"),
+                Map.entry("gen.top_k", "40"), Map.entry("gen.temperature", "0.9"),
+                Map.entry("ppo.rollouts", "24"), Map.entry("ppo.epochs", "2"), Map.entry("ppo.minibatches", "3"),
+                Map.entry("ppo.micro_batch", "3"), Map.entry("optim.policy_lr", "3e-3"),
+                Map.entry("optim.critic_lr", "3e-3"), Map.entry("samples.every", "0"), Map.entry("checkpoint.keep_last", "0")));
+    }
+
+    @Test
+    void rolloutsThroughSparkWithTwoPartitionsEqualThoseOfOneProcess(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
+            assertEquals(2, setup.prompts.partitions());
+            PpoTrainer tr = setup.trainer;
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Broadcast<float[]> policy = sc.broadcast(tr.policy.clone());
+            Broadcast<float[]> critic = sc.broadcast(tr.critic.clone());
+            JavaRDD<Rollout> rdd = tr.rollouts(3, policy);
+            JavaRDD<Rollout.Scored> scoredRdd = tr.score(3, rdd, critic, 0.1);
+            List<Rollout.Scored> viaSpark = scoredRdd.collect().stream()
+                    .sorted(Comparator.comparingLong(x -> x.r().id())).toList();
+            scoredRdd.unpersist();
+            rdd.unpersist();
+
+            List<Rollout> local = tr.rolloutsInProcess(3, tr.policy);
+            List<Rollout.Scored> localScored = tr.scoreInProcess(local, tr.critic, 0.1);
+            assertEquals(24, local.size());
+            assertEquals(24, viaSpark.size());
+            int distinctPrompts = (int) local.stream().mapToLong(Rollout::promptIndex).distinct().count();
+            assertEquals(PROMPTS.size(), distinctPrompts, "24 rollouts over 10 prompts use every prompt");
+            for (int i = 0; i < local.size(); i++) {
+                Rollout a = local.get(i);
+                Rollout.Scored bs = viaSpark.get(i);
+                Rollout b = bs.r();
+                assertEquals(i, a.id());
+                assertEquals(a.id(), b.id());
+                assertEquals(a.promptIndex(), b.promptIndex());
+                assertArrayEquals(a.response(), b.response(), "rollout " + i + " tokens");
+                assertEquals(a.endedWithEos(), b.endedWithEos());
+                assertArrayEquals(a.logp(), b.logp(), 1e-6f, "rollout " + i + " sampling logprobs");
+                Rollout.Scored as = localScored.get(i);
+                assertArrayEquals(as.refLogp(), bs.refLogp(), 1e-6f, "rollout " + i + " reference logprobs");
+                assertArrayEquals(as.values(), bs.values(), 1e-6f, "rollout " + i + " values");
+                assertEquals(as.score(), bs.score(), 1e-12);
+                assertArrayEquals(as.advantages(), bs.advantages(), 1e-5, "rollout " + i + " advantages");
+                // the rollout's policy is the reference here: logp under both agree (KV cache vs full forward)
+                assertArrayEquals(a.logp(), as.refLogp(), 1e-4f, "rollout " + i + ": sampling logp vs reference");
+            }
+            policy.destroy();
+            critic.destroy();
+        }
+    }
+
+    /**
+     * Scoring against an independent computation: log π_ref of each response token from a full
+     * forward over its prefix, the score at the last token, -β·k1 at every token, and with
+     * γ = λ = 1 the return of token j is score - β Σ_{t >= j} (logp_t - logp_ref_t).
+     */
+    @Test
+    void scoringPutsTheScoreOnTheLastTokenAndTheKlPenaltyOnEveryToken(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("ppo.gamma", "1");
+        o.put("ppo.lam", "1");
+        o.put("gen.temperature", "0.7");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
+            PpoTrainer tr = setup.trainer;
+            GptConfig cfg = PpoFixtures.tinyConfig(tok);
+            float[] ref = PpoFixtures.init(cfg, 77);
+            double beta = 0.3;
+            List<Rollout> rs = tr.rolloutsInProcess(0, tr.policy);
+            List<Rollout.Scored> scored = PpoWorker.score(tr.spec(), ref, tr.critic, null, RULE, tok, beta, rs.iterator());
+            for (Rollout.Scored x : scored) {
+                Rollout r = x.r();
+                int P = r.promptIds().length;
+                int n = r.response().length;
+                double expectScore = RULE.score(r.prompt(), PpoWorker.responseText(tok, r, tok.eosId()));
+                assertEquals(expectScore, x.rawScore());
+                double tail = 0;
+                for (int j = n - 1; j >= 0; j--) {
+                    int[] prefix = new int[P + j];
+                    System.arraycopy(r.promptIds(), 0, prefix, 0, P);
+                    System.arraycopy(r.response(), 0, prefix, P, j);
+                    double lp = Math.log(distribution(cfg, ref, prefix, 0.7f)[r.response()[j]]);
+                    assertEquals(lp, x.refLogp()[j], 1e-4, "rollout " + r.id() + " token " + j + " reference logp");
+                    tail += r.logp()[j] - x.refLogp()[j];
+                    assertEquals(expectScore - beta * tail, x.returns()[j], 1e-6, "rollout " + r.id() + " return " + j);
+                    assertEquals(x.returns()[j] - x.values()[j], x.advantages()[j], 1e-6);
+                }
+                assertEquals(tail, x.kl(), 1e-6);
+            }
+        }
+    }
+
+    /** softmax(logits / temperature) after {@code prefix}, from a plain forward. */
+    private static double[] distribution(GptConfig cfg, float[] params, int[] prefix, float temperature) {
+        Gpt g = new Gpt(cfg, 1, prefix.length);
+        g.forward(params, prefix, null, null, 1, prefix.length, false, 0L);
+        g.lmHeadForward(params, new int[prefix.length], temperature, new float[prefix.length], null);
+        float[] p = new float[cfg.vocabSize()];
+        g.probabilities(prefix.length - 1, p, 0);
+        double[] out = new double[p.length];
+        for (int i = 0; i < p.length; i++) {
+            out[i] = p[i];
+        }
+        return out;
+    }
+
+    /** reward.kind=oracle: the demo tasks' checker is made on the executors (it is not serializable). */
+    @Test
+    void oracleRewardScoresOnTheExecutors(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("data.prompts", PpoFixtures.writePrompts(dir, "demo.jsonl", List.of("add 1 and 2", "uppercase horse")));
+        o.put("data.max_prompt_tokens", "15");
+        o.put("gen.max_new_tokens", "1");
+        o.put("ppo.rollouts", "6");
+        o.put("ppo.minibatches", "1");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+            PpoTrainer tr = setup.trainer;
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Broadcast<float[]> policy = sc.broadcast(tr.policy.clone());
+            Broadcast<float[]> critic = sc.broadcast(tr.critic.clone());
+            JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
+            JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
+            rlhf.tasks.Oracle oracle = new rlhf.tasks.Oracle();
+            for (Rollout.Scored x : scored.collect()) {
+                assertEquals(oracle.score(x.r().prompt(), PpoWorker.responseText(tok, x.r(), tok.eosId())),
+                        x.rawScore());
+            }
+            scored.unpersist();
+            rdd.unpersist();
+            policy.destroy();
+            critic.destroy();
+        }
+    }
+
+    @Test
+    void rewardModelScoresAreNormalisedAndPenalisedWithoutEos(@TempDir Path dir) throws Exception {
+        GptConfig rc = PpoFixtures.tinyConfig(tok).withScoreHead(true);
+        float[] rp = PpoFixtures.init(rc, 9);
+        String rewardDir = dir.resolve("reward").toString();
+        new Checkpoint(ModelConfigJson.of(rc, tok.eosId()).withExtra(RewardScorer.APPENDS_EOS_KEY, true)
+                .withExtra("rlhf_reward_mean", 0.3).withExtra("rlhf_reward_std", 2.0), rp, null, null)
+                .save(rewardDir, new Configuration());
+        Map<String, String> o = base(dir, "run");
+        o.put("reward.kind", "model");
+        o.put("model.reward", rewardDir);
+        o.put("reward.missing_eos_penalty", "0.5");
+        o.put("gen.max_new_tokens", "2");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+            PpoTrainer tr = setup.trainer;
+            assertArrayEquals(rp, tr.critic, "the critic starts from the reward model");
+            List<Rollout.Scored> scored = tr.scoreInProcess(tr.rolloutsInProcess(0, tr.policy), tr.critic, 0.0);
+            RewardScorer direct = new RewardScorer(rc, 1, 6 + 2 + 1);
+            float[] out = new float[1];
+            int withoutEos = 0;
+            for (Rollout.Scored x : scored) {
+                direct.score(rp, new int[][] {x.r().promptIds()}, new int[][] {x.r().response()}, 1, true,
+                        tok.eosId(), out);
+                assertEquals(out[0], x.rawScore(), 1e-5, "rollout " + x.r().id() + " raw score");
+                double expected = (x.rawScore() - 0.3) / 2.0 - (x.r().endedWithEos() ? 0 : 0.5);
+                assertEquals(expected, x.score(), 1e-12, "rollout " + x.r().id() + " normalised, penalised score");
+                withoutEos += x.r().endedWithEos() ? 0 : 1;
+            }
+            assertTrue(withoutEos > 0, "some responses hit the length limit");
+        }
+    }
+
+    @Test
+    void resumedRunEndsWithTheWeightsOfAnUninterruptedOne(@TempDir Path dir) throws Exception {
+        Path demos = dir.resolve("demos.jsonl");
+        Files.writeString(demos, "{\"prompt\": \"a\", \"response\": \"a\"}\n{\"prompt\": \"bb\", \"response\": \"b\"}\n"
+                + "{\"prompt\": \"ccc\", \"response\": \"cc\"}\n", StandardCharsets.UTF_8);
+        Map<String, String> common = Map.of("ppo.iterations", "4", "checkpoint.every", "1",
+                "ppo.kl_adaptive", "true", "ppo.kl_target", "0.5", "ppo.kl_horizon", "100",
+                "ppo.critic_warmup_iterations", "1", "data.ptx", demos.toString(), "ppo.ptx_coef", "0.5",
+                "ppo.ptx_batch", "2", "ppo.ptx_max_tokens", "8");
+
+        Map<String, String> straight = base(dir, "straight");
+        straight.putAll(common);
+        PpoJob.Result a = PpoJob.run(spark, PpoFixtures.config(straight), false, RULE);
+
+        Map<String, String> first = base(dir, "resumed");
+        first.putAll(common);
+        first.put("ppo.stop_at_iteration", "2");
+        PpoJob.Result half = PpoJob.run(spark, PpoFixtures.config(first), false, RULE);
+        assertEquals(2, half.iteration());
+        assertEquals(null, half.finalDir());
+        Map<String, String> second = base(dir, "resumed");
+        second.putAll(common);
+        PpoJob.Result b = PpoJob.run(spark, PpoFixtures.config(second), true, RULE);
+
+        assertEquals(4, b.iteration());
+        assertTrue(a.history().get(3).get("ptx_loss") > 0, "ptx was mixed in");
+        assertArrayEquals(a.policy(), b.policy(), "policy weights after resume");
+        assertArrayEquals(a.critic(), b.critic(), "critic weights after resume");
+        float[] sft = Checkpoint.load(dir.resolve("sft").toString(), false, new Configuration()).params();
+        assertArrayEquals(sft, Checkpoint.load(dir.resolve("straight/checkpoint-1").toString(), false,
+                new Configuration()).params(), "the policy is frozen during the critic warm-up");
+        assertTrue(differs(a.policy(), Checkpoint.load(dir.resolve("straight/checkpoint-1").toString(), false,
+                new Configuration()).params()), "the policy moved after the warm-up iteration");
+    }
+
+    @Test
+    void nonFiniteLossStopsWithAClearMessageAndKeepsTheCheckpoint(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("ppo.iterations", "2");
+        o.put("checkpoint.every", "1");
+        PpoJob.Result good = PpoJob.run(spark, PpoFixtures.config(o), false, RULE);
+        String run = dir.resolve("run").toString();
+
+        o.put("ppo.iterations", "4");
+        RuleReward nan = (RuleReward & Serializable) (p, r) -> Double.NaN;
+        NonFiniteLossException e = assertThrows(NonFiniteLossException.class,
+                () -> PpoJob.run(spark, PpoFixtures.config(o), true, nan));
+        assertTrue(e.getMessage().contains("ppo iteration 3, epoch 1, minibatch 1: non-finite policy loss NaN"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("Last good checkpoint: ") && e.getMessage().contains("checkpoint-2"),
+                e.getMessage());
+        Configuration hconf = new Configuration();
+        assertEquals(List.of(1L, 2L), new RunCheckpoints(run, 0, 0, hconf).completeSteps());
+        assertArrayEquals(good.policy(), Checkpoint.load(run + "/checkpoint-2", true, hconf).params(),
+                "the last good checkpoint is intact");
+    }
+
+    @Test
+    void promptsThatAllExceedTheLimitAreAnErrorNamingTheKey(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("data.prompts", PpoFixtures.writePrompts(dir, "long.jsonl", List.of("a long prompt", "another one")));
+        o.put("data.max_prompt_tokens", "3");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PpoJob.setup(spark, PpoFixtures.config(o), RULE));
+        assertTrue(e.getMessage().contains("long.jsonl: all 2 prompts are empty or longer than "
+                + "data.max_prompt_tokens = 3 tokens"), e.getMessage());
+    }
+
+    private static boolean differs(float[] a, float[] b) {
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] != b[i]) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
