@@ -340,7 +340,7 @@ public final class Gpt {
             }
         }
         LayerNorm.forward(hidden, 0, lnfMean, 0, lnfRstd, 0, res, L * N * C, params, lnfw, params, lnfb, BT, C, eps);
-        Arrays.fill(dhidden, 0, nc, 0f);
+        zero(dhidden, nc);
     }
 
     /**
@@ -354,7 +354,7 @@ public final class Gpt {
         int nc = BT * C;
         int TC = T * C;
         boolean post = cfg.norm() == GptConfig.Norm.POST_LN;
-        Arrays.fill(dres, 0, nc, 0f);
+        zero(dres, nc);
         LayerNorm.backward(dres, 0, grads, lnfw, grads, lnfb, dhidden, 0, res, L * N * C, params, lnfw,
                 lnfMean, 0, lnfRstd, 0, BT, C);
         for (int l = L - 1; l >= 0; l--) {
@@ -364,7 +364,7 @@ public final class Gpt {
             int mlpIn = post ? a + oLn1 : a + oLn2;
             float[] dsum; // gradient of (mlpIn + fcproj)
             if (post) {
-                Arrays.fill(dA, 0, nc, 0f);
+                zero(dA, nc);
                 LayerNorm.backward(dA, 0, grads, ln2w[l], grads, ln2b[l], dres, 0, acts, a + oRes3, params, ln2w[l],
                         acts, a + oLn2Mean, acts, a + oLn2Rstd, BT, C);
                 dsum = dA;
@@ -372,29 +372,29 @@ public final class Gpt {
                 dsum = dres;
             }
             // fcproj branch
-            Arrays.fill(dC, 0, nc, 0f);
+            zero(dC, nc);
             Dropout.backwardRows(dC, 0, dsum, 0, B, TC, pResid(), rowSeeds, site(l, 3));
             activate(acts, a + oFch, 4 * nc);
-            Arrays.fill(d4a, 0, 4 * nc, 0f);
+            zero(d4a, 4 * nc);
             Matmul.backward(d4a, 0, grads, fcprojw[l], grads, fcprojb[l], dC, 0, d4b, 0, params, fcprojw[l],
                     BT, 4 * C, C);
-            Arrays.fill(d4b, 0, 4 * nc, 0f);
             if (cfg.activation() == GptConfig.Activation.GELU) {
-                Gelu.backward(d4b, 0, acts, a + oFch, d4a, 0, 4 * nc);
+                Gelu.backwardSet(d4b, 0, acts, a + oFch, d4a, 0, 4 * nc); // overwrites: no zeroing pass
             } else {
+                zero(d4b, 4 * nc);
                 Relu.backward(d4b, 0, acts, a + oFch, d4a, 0, 4 * nc);
             }
             // d(mlpIn) = through c_fc, plus the residual part in post-LN (sum = mlpIn + fcproj)
             if (post) {
                 System.arraycopy(dsum, 0, dB, 0, nc);
             } else {
-                Arrays.fill(dB, 0, nc, 0f);
+                zero(dB, nc);
             }
             Matmul.backward(dB, 0, grads, fcw[l], grads, fcb[l], d4b, 0, acts, mlpIn, params, fcw[l], BT, C, 4 * C);
             // d(res2): pre-LN: residual (dres) + ln_2 backward; post-LN: ln_1 backward of d(mlpIn)
             float[] dres2;
             if (post) {
-                Arrays.fill(dC, 0, nc, 0f);
+                zero(dC, nc);
                 LayerNorm.backward(dC, 0, grads, ln1w[l], grads, ln1b[l], dB, 0, acts, a + oRes2, params, ln1w[l],
                         acts, a + oLn1Mean, acts, a + oLn1Rstd, BT, C);
                 dres2 = dC;
@@ -404,12 +404,12 @@ public final class Gpt {
                 dres2 = dres;
             }
             // attention branch: dattproj -> datty -> dqkv -> d(attIn)
-            Arrays.fill(dA, 0, nc, 0f);
+            zero(dA, nc);
             Dropout.backwardRows(dA, 0, dres2, 0, B, TC, pResid(), rowSeeds, site(l, 2));
-            Arrays.fill(dB, 0, nc, 0f);
+            zero(dB, nc);
             Matmul.backward(dB, 0, grads, attprojw[l], grads, attprojb[l], dA, 0, acts, a + oAtty, params, attprojw[l],
                     BT, C, C);
-            Arrays.fill(dqkv, 0, 3 * nc, 0f);
+            zero(dqkv, 3 * nc);
             Attention.backward(dqkv, 0, dB, 0, acts, a + oQkv, acts, a + oLse, segments, B, T, C, NH, cfg.causal(),
                     pAttn(), rowSeeds, site(l, 1), attScratch, 0);
             if (post) {
@@ -419,14 +419,14 @@ public final class Gpt {
                 }
                 Matmul.backward(dres, 0, grads, qkvw[l], grads, qkvb[l], dqkv, 0, res, x, params, qkvw[l], BT, C, 3 * C);
             } else {
-                Arrays.fill(dA, 0, nc, 0f);
+                zero(dA, nc);
                 Matmul.backward(dA, 0, grads, qkvw[l], grads, qkvb[l], dqkv, 0, acts, a + oLn1, params, qkvw[l],
                         BT, C, 3 * C);
                 LayerNorm.backward(dres, 0, grads, ln1w[l], grads, ln1b[l], dA, 0, res, x, params, ln1w[l],
                         acts, a + oLn1Mean, acts, a + oLn1Rstd, BT, C);
             }
         }
-        Arrays.fill(dA, 0, nc, 0f);
+        zero(dA, nc);
         Dropout.backwardRows(dA, 0, dres, 0, B, TC, pEmbd(), rowSeeds, site(-1, 0));
         Encoder.backward(grads, wte, sinusoids == null ? grads : null, wpe, dA, 0, tokens, positions, B, T, C);
     }
@@ -533,11 +533,7 @@ public final class Gpt {
                 }
                 float lse = logitLse[bt];
                 float h = ge != 0f ? (float) entropyOfRow(row, inv, lse) : 0f;
-                for (int i = 0; i < V; i++) {
-                    float lp = logits[row + i] * inv - lse;
-                    float p = (float) Math.exp(lp);
-                    logits[row + i] = (-gl * p - ge * p * (lp + h)) * inv;
-                }
+                Softmax.lmHeadGradient(logits, row, V, inv, lse, gl, ge, h);
                 logits[row + tgt] += gl * inv;
             }
         });
@@ -612,6 +608,11 @@ public final class Gpt {
         } else {
             Relu.forward(d4b, 0, fch, off, n);
         }
+    }
+
+    /** a[0..n) = 0, split over the kernel threads (the backward zeroes ~16·B·T·C floats per layer). */
+    private static void zero(float[] a, int n) {
+        Parallel.forRange(n, 1 << 16, (from, to) -> Arrays.fill(a, from, to, 0f));
     }
 
     private void requireScoreHead() {

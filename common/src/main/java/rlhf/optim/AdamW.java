@@ -1,6 +1,7 @@
 package rlhf.optim;
 
 import rlhf.model.ParamLayout;
+import rlhf.tensor.Parallel;
 
 /**
  * AdamW (Loshchilov and Hutter): Adam with bias correction and weight decay decoupled from the
@@ -61,16 +62,19 @@ public final class AdamW {
         float c1 = (float) (1.0 / (1.0 - Math.pow(beta1, step)));
         float c2 = (float) (1.0 / (1.0 - Math.pow(beta2, step)));
         float wd = lr * weightDecay;
-        for (int i = 0; i < params.length; i++) {
-            float g = grads[i];
-            float mi = beta1 * m[i] + (1f - beta1) * g;
-            float vi = beta2 * v[i] + (1f - beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
-            float mhat = mi * c1;
-            float vhat = vi * c2;
-            params[i] -= lr * (mhat / ((float) Math.sqrt(vhat) + eps)) + wd * decayMask[i] * params[i];
-        }
+        // elementwise, so the split over threads does not change the result
+        Parallel.forRange(params.length, 1 << 16, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                float g = grads[i];
+                float mi = beta1 * m[i] + (1f - beta1) * g;
+                float vi = beta2 * v[i] + (1f - beta2) * g * g;
+                m[i] = mi;
+                v[i] = vi;
+                float mhat = mi * c1;
+                float vhat = vi * c2;
+                params[i] -= lr * (mhat / ((float) Math.sqrt(vhat) + eps)) + wd * decayMask[i] * params[i];
+            }
+        });
     }
 
     /** First moment (layout of params); live state, not a copy. */

@@ -1,7 +1,21 @@
 package rlhf.tensor;
 
-/** Row-wise softmax and log-softmax over the last dimension, max-subtracted, sums in double. */
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Row-wise softmax and log-softmax over the last dimension, max-subtracted, sums in double.
+ * {@link #logSumExp} and {@link #lmHeadGradient}, which run over (B·T, V) logits every training
+ * step, use Vector API exponentials (float lanes summed in blocks, blocks in double);
+ * {@code -Drlhf.simd=false} selects the scalar loops.
+ */
 public final class Softmax {
+
+    private static final boolean SIMD = Attention.SIMD;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Vectors summed in float lanes before the block's sum is added in double. */
+    private static final int BLOCK = 64;
 
     private Softmax() {
     }
@@ -46,6 +60,36 @@ public final class Softmax {
 
     /** Log of the sum of exponentials of inp[off .. off+V) times scale, computed stably. */
     public static double logSumExp(float[] inp, int off, int V, float scale) {
+        if (!SIMD) {
+            return logSumExpReference(inp, off, V, scale);
+        }
+        int bound = F.loopBound(V);
+        FloatVector vmax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            vmax = vmax.max(FloatVector.fromArray(F, inp, off + i).mul(scale));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; i < V; i++) {
+            max = Math.max(max, inp[off + i] * scale);
+        }
+        double sum = 0;
+        i = 0;
+        while (i < bound) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int end = Math.min(bound, i + BLOCK * F.length()); i < end; i += F.length()) {
+                acc = acc.add(FloatVector.fromArray(F, inp, off + i).fma(scale, -max).lanewise(VectorOperators.EXP));
+            }
+            sum += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < V; i++) {
+            sum += Math.exp(inp[off + i] * scale - max);
+        }
+        return max + Math.log(sum);
+    }
+
+    /** The scalar {@link #logSumExp}. */
+    public static double logSumExpReference(float[] inp, int off, int V, float scale) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < V; i++) {
             max = Math.max(max, inp[off + i] * scale);
@@ -78,6 +122,29 @@ public final class Softmax {
                 dinp[dinpOff + n * V + i] += dout[doutOff + n * V + i]
                         - (float) Math.exp(out[outOff + n * V + i]) * (float) sum;
             }
+        }
+    }
+
+    /**
+     * The LM head's logit gradient of one row, in place: with lp = x·inv - lse and p = exp(lp),
+     * x := (-gl·p - ge·p·(lp + h))·inv over x = logits[off .. off+V). gl, ge: upstream gradients of
+     * the row's log-probability and entropy, h its entropy; the target's +gl·inv is the caller's.
+     */
+    public static void lmHeadGradient(float[] logits, int off, int V, float inv, float lse, float gl, float ge,
+                                      float h) {
+        int i = 0;
+        if (SIMD) {
+            for (int bound = F.loopBound(V); i < bound; i += F.length()) {
+                FloatVector lp = FloatVector.fromArray(F, logits, off + i).fma(inv, -lse);
+                FloatVector p = lp.lanewise(VectorOperators.EXP);
+                FloatVector d = ge == 0f ? p.mul(-gl * inv) : p.mul(-gl).sub(p.mul(ge).mul(lp.add(h))).mul(inv);
+                d.intoArray(logits, off + i);
+            }
+        }
+        for (; i < V; i++) {
+            float lp = logits[off + i] * inv - lse;
+            float p = (float) Math.exp(lp);
+            logits[off + i] = (-gl * p - ge * p * (lp + h)) * inv;
         }
     }
 }
