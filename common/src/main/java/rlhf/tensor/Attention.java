@@ -250,8 +250,7 @@ public final class Attention {
                     FloatVector vdot = FloatVector.zero(F);
                     int t2 = 0;
                     for (int bound = F.loopBound(end); t2 < bound; t2 += F.length()) {
-                        FloatVector prob = FloatVector.fromArray(F, w, pr + t2).fma(scale, -l)
-                                .lanewise(VectorOperators.EXP);
+                        FloatVector prob = VectorMath.exp(FloatVector.fromArray(F, w, pr + t2).fma(scale, -l));
                         prob.intoArray(w, pr + t2);
                         vdot = prob.fma(FloatVector.fromArray(F, w, dd + t2), vdot);
                     }
@@ -618,7 +617,7 @@ public final class Attention {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            FloatVector e = FloatVector.fromArray(F, p, off + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, p, off + i).sub(max));
             e.intoArray(p, off + i);
             acc = acc.add(e);
         }

@@ -1,7 +1,6 @@
 package rlhf.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -30,7 +29,7 @@ public final class Gelu {
                 for (int bound = from + F.loopBound(to - from); i < bound; i += F.length()) {
                     FloatVector x = FloatVector.fromArray(F, inp, inpOff + i);
                     FloatVector u = x.mul(x).fma(0.044715f, 1f).mul(x).mul(S);
-                    x.mul(0.5f).mul(u.lanewise(VectorOperators.TANH).add(1f)).intoArray(out, outOff + i);
+                    x.mul(0.5f).mul(VectorMath.tanh(u).add(1f)).intoArray(out, outOff + i);
                 }
             }
             for (; i < to; i++) {
@@ -62,7 +61,7 @@ public final class Gelu {
             for (int bound = from + F.loopBound(to - from); i < bound; i += F.length()) {
                 FloatVector x = FloatVector.fromArray(F, inp, inpOff + i);
                 FloatVector x2 = x.mul(x);
-                FloatVector th = x2.fma(0.044715f, 1f).mul(x).mul(S).lanewise(VectorOperators.TANH);
+                FloatVector th = VectorMath.tanh(x2.fma(0.044715f, 1f).mul(x).mul(S));
                 FloatVector sech2 = th.mul(th).neg().add(1f);
                 // 0.5 (1 + th) + 0.5 x sech2 S (1 + 3·0.044715 x²)
                 FloatVector grad = x.mul(0.5f * S).mul(sech2).mul(x2.fma(3f * 0.044715f, 1f)).add(th.fma(0.5f, 0.5f));

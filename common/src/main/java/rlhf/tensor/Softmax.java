@@ -78,7 +78,7 @@ public final class Softmax {
         while (i < bound) {
             FloatVector acc = FloatVector.zero(F);
             for (int end = Math.min(bound, i + BLOCK * F.length()); i < end; i += F.length()) {
-                acc = acc.add(FloatVector.fromArray(F, inp, off + i).fma(scale, -max).lanewise(VectorOperators.EXP));
+                acc = acc.add(VectorMath.exp(FloatVector.fromArray(F, inp, off + i).fma(scale, -max)));
             }
             sum += acc.reduceLanes(VectorOperators.ADD);
         }
@@ -136,7 +136,7 @@ public final class Softmax {
         if (SIMD) {
             for (int bound = F.loopBound(V); i < bound; i += F.length()) {
                 FloatVector lp = FloatVector.fromArray(F, logits, off + i).fma(inv, -lse);
-                FloatVector p = lp.lanewise(VectorOperators.EXP);
+                FloatVector p = VectorMath.exp(lp);
                 FloatVector d = ge == 0f ? p.mul(-gl * inv) : p.mul(-gl).sub(p.mul(ge).mul(lp.add(h))).mul(inv);
                 d.intoArray(logits, off + i);
             }

@@ -38,6 +38,7 @@ import rlhf.metrics.ConsoleProgress;
 import rlhf.metrics.MetricsLog;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
+import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
 import rlhf.spark.NonFiniteLossException;
 import rlhf.tasks.RuleReward;
@@ -244,7 +245,9 @@ public final class PpoJob {
                 .map(p -> new PpoWorker.TokPrompt(p.prompt(), bt.value().encode(p.prompt())))
                 .filter(p -> p.ids().length >= 1 && p.ids().length <= max);
         if (s.partitions() > 0) {
-            t = t.repartition(s.partitions());
+            // index ranges, not repartition(): a recomputed partition gets back the same prompts
+            // in the same order, so prompt indices (and with them seeds and resume) never change
+            t = IndexRanges.respread(t, t.count(), s.partitions());
         }
         IndexedData<PpoWorker.TokPrompt> data;
         try {

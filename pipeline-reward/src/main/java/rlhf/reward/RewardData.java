@@ -8,7 +8,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
-import org.apache.spark.Partitioner;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -21,9 +20,9 @@ import rlhf.data.DatasetSource;
 import rlhf.data.Examples;
 import rlhf.data.PromptTemplate;
 import rlhf.model.RewardScorer;
+import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
 import rlhf.tokenizer.BpeTokenizer;
-import scala.Tuple2;
 
 /**
  * Spark glue from a preference dataset to cached prompt groups: read pairs or rankings
@@ -186,7 +185,7 @@ public final class RewardData {
             }
             JavaRDD<PromptGroup> groups = outcomes.filter(o -> o.group() != null).map(Outcome::group);
             int parts = s.partitions() > 0 ? s.partitions() : sc.defaultParallelism();
-            IndexedData<PromptGroup> data = IndexedData.cache(byIndexRange(groups, c.groups, parts),
+            IndexedData<PromptGroup> data = IndexedData.cache(IndexRanges.respread(groups, c.groups, parts),
                     StorageLevel.MEMORY_AND_DISK(), what);
             List<String> firstBad = new ArrayList<>(ex.firstDropped());
             for (String b : c.firstBad) {
@@ -202,54 +201,6 @@ public final class RewardData {
             sc.setJobDescription(null);
             outcomes.unpersist(false);
             tok.destroy(false);
-        }
-    }
-
-    /**
-     * {@code rdd} re-spread into {@code parts} partitions holding consecutive index ranges in index
-     * order, so the global index of every group (what decides its step and seeds) is the same for
-     * any number of partitions. One shuffle, sorted by index: deterministic on recomputation.
-     */
-    static <T> JavaRDD<T> byIndexRange(JavaRDD<T> rdd, long n, int parts) {
-        if (parts == rdd.getNumPartitions()) {
-            return rdd;
-        }
-        return rdd.zipWithIndex()
-                .mapToPair(t -> new Tuple2<>(t._2(), t._1()))
-                .repartitionAndSortWithinPartitions(new IndexRanges(n, parts))
-                .values();
-    }
-
-    /** Index i goes to partition floor(i * parts / n). */
-    static final class IndexRanges extends Partitioner {
-        private static final long serialVersionUID = 1L;
-        private final long n;
-        private final int parts;
-
-        IndexRanges(long n, int parts) {
-            this.n = Math.max(1, n);
-            this.parts = parts;
-        }
-
-        @Override
-        public int numPartitions() {
-            return parts;
-        }
-
-        @Override
-        public int getPartition(Object key) {
-            long i = (Long) key;
-            return (int) Math.min(parts - 1, Math.max(0, i * parts / n));
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof IndexRanges r && r.n == n && r.parts == parts;
-        }
-
-        @Override
-        public int hashCode() {
-            return Long.hashCode(n) * 31 + parts;
         }
     }
 

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
-import org.apache.spark.Partitioner;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -17,10 +16,10 @@ import org.slf4j.LoggerFactory;
 import rlhf.data.DatasetSource;
 import rlhf.data.Demonstration;
 import rlhf.data.Examples;
+import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
 import rlhf.tokenizer.BpeTokenizer;
 
-import scala.Tuple2;
 
 /**
  * Spark glue from a dataset to cached training sequences: read (rlhf.data), tokenize on the
@@ -115,7 +114,7 @@ public final class SftData {
             }
             long sequences = s.packing() ? seqs.count() : c.kept;
             int parts = s.partitions() > 0 ? s.partitions() : sc.defaultParallelism();
-            IndexedData<Sequence> data = IndexedData.cache(byIndexRange(seqs, sequences, parts),
+            IndexedData<Sequence> data = IndexedData.cache(IndexRanges.respread(seqs, sequences, parts),
                     StorageLevel.MEMORY_AND_DISK(), what);
             Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), ex.firstDropped(), c.kept,
                     c.truncated, c.droppedOverlong, c.droppedNoResponse, c.firstOverlong, sequences, c.tokens,
@@ -133,54 +132,6 @@ public final class SftData {
             if (!ok) {
                 tok.destroy(false);
             }
-        }
-    }
-
-    /**
-     * {@code rdd} re-spread into {@code parts} partitions holding consecutive index ranges in index
-     * order, so the global index of every element (what decides its step and seeds) is the same
-     * for any number of partitions. One shuffle, sorted by index: deterministic on recomputation.
-     */
-    static <T> JavaRDD<T> byIndexRange(JavaRDD<T> rdd, long n, int parts) {
-        if (parts == rdd.getNumPartitions()) {
-            return rdd;
-        }
-        return rdd.zipWithIndex()
-                .mapToPair(t -> new Tuple2<>(t._2(), t._1()))
-                .repartitionAndSortWithinPartitions(new IndexRanges(n, parts))
-                .values();
-    }
-
-    /** Index i goes to partition floor(i * parts / n). */
-    static final class IndexRanges extends Partitioner {
-        private static final long serialVersionUID = 1L;
-        private final long n;
-        private final int parts;
-
-        IndexRanges(long n, int parts) {
-            this.n = Math.max(1, n);
-            this.parts = parts;
-        }
-
-        @Override
-        public int numPartitions() {
-            return parts;
-        }
-
-        @Override
-        public int getPartition(Object key) {
-            long i = (Long) key;
-            return (int) Math.min(parts - 1, Math.max(0, i * parts / n));
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof IndexRanges r && r.n == n && r.parts == parts;
-        }
-
-        @Override
-        public int hashCode() {
-            return Long.hashCode(n) * 31 + parts;
         }
     }
 
