@@ -1,6 +1,5 @@
 package rlhf.cli;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -47,8 +46,7 @@ public final class InitCommand {
             String output = args.get("output");
             JsonLines.prepareOutput(output, args.flag("overwrite"), sc.hadoopConfiguration());
             Checkpoint.Tokenizer files = tokenizer(cfg, sc);
-            BpeTokenizer tok = BpeTokenizer.load(new java.io.ByteArrayInputStream(files.vocabJson()),
-                    new java.io.ByteArrayInputStream(files.mergesTxt()), "vocab.json", "merges.txt");
+            BpeTokenizer tok = files.load(".");
             GptConfig model = modelConfig(cfg, tok.vocabSize());
             float[] params = new float[ParamLayout.of(model).size()];
             long seed = cfg.getLong("init.seed");
@@ -103,16 +101,13 @@ public final class InitCommand {
         }
         if (path.isPresent()) {
             Checkpoint.Tokenizer t = Checkpoint.Tokenizer.fromDir(path.get(), sc.hadoopConfiguration());
-            LoadedModel.loadTokenizer(path.get(), sc.hadoopConfiguration()); // validates the files now
+            t.load(path.get()); // validates the files now
             return t;
         }
         int vocab = (int) cfg.requireIn("tokenizer.vocab_size", 257, 1 << 20);
         int minPairCount = (int) cfg.requireIn("tokenizer.min_pair_count", 1, Integer.MAX_VALUE);
         BpeTokenizer tok = BpeTrainer.train(corpusTexts(cfg, sc, corpus.get()), vocab, minPairCount);
-        ByteArrayOutputStream v = new ByteArrayOutputStream();
-        ByteArrayOutputStream m = new ByteArrayOutputStream();
-        tok.save(v, m);
-        return new Checkpoint.Tokenizer(v.toByteArray(), m.toByteArray());
+        return Checkpoint.Tokenizer.of(tok);
     }
 
     /** The training texts: each line (text), or the string fields of each JSON row (jsonl). */

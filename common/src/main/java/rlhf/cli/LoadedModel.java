@@ -1,6 +1,5 @@
 package rlhf.cli;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.Serializable;
 
@@ -45,9 +44,7 @@ final class LoadedModel implements Serializable {
         if (tokenizerDir != null) {
             tok = loadTokenizer(tokenizerDir, conf);
         } else if (c.tokenizer() != null) {
-            tok = BpeTokenizer.load(new ByteArrayInputStream(c.tokenizer().vocabJson()),
-                    new ByteArrayInputStream(c.tokenizer().mergesTxt()), dir + "/" + Checkpoint.VOCAB,
-                    dir + "/" + Checkpoint.MERGES);
+            tok = c.tokenizer().load(dir);
         } else {
             throw new IOException("checkpoint " + dir + " has no tokenizer files (" + Checkpoint.VOCAB + ", "
                     + Checkpoint.MERGES + "); pass --tokenizer DIR");
@@ -63,8 +60,7 @@ final class LoadedModel implements Serializable {
     /** vocab.json + merges.txt from a directory on any Hadoop file system. */
     static BpeTokenizer loadTokenizer(String dir, Configuration conf) throws IOException {
         Checkpoint.Tokenizer t = Checkpoint.Tokenizer.fromDir(dir, conf);
-        return BpeTokenizer.load(new ByteArrayInputStream(t.vocabJson()), new ByteArrayInputStream(t.mergesTxt()),
-                dir + "/" + Checkpoint.VOCAB, dir + "/" + Checkpoint.MERGES);
+        return t.load(dir);
     }
 
     synchronized ModelConfigJson config() {

@@ -70,6 +70,20 @@ public record Checkpoint(ModelConfigJson config, float[] params, Tokenizer token
             }
         }
 
+        /** The files of {@code tok}, as they will be written. */
+        public static Tokenizer of(rlhf.tokenizer.BpeTokenizer tok) throws IOException {
+            java.io.ByteArrayOutputStream v = new java.io.ByteArrayOutputStream();
+            java.io.ByteArrayOutputStream m = new java.io.ByteArrayOutputStream();
+            tok.save(v, m);
+            return new Tokenizer(v.toByteArray(), m.toByteArray());
+        }
+
+        /** The tokenizer these files describe; errors name the files under {@code dir}. */
+        public rlhf.tokenizer.BpeTokenizer load(String dir) throws IOException {
+            return rlhf.tokenizer.BpeTokenizer.load(new java.io.ByteArrayInputStream(vocabJson),
+                    new java.io.ByteArrayInputStream(mergesTxt), dir + "/" + VOCAB, dir + "/" + MERGES);
+        }
+
         /** Reads vocab.json and merges.txt from a directory on any Hadoop FileSystem. */
         public static Tokenizer fromDir(String dir, Configuration conf) throws IOException {
             Path d = new Path(dir);

@@ -1,7 +1,6 @@
 package rlhf.tasks;
 
 import java.io.BufferedReader;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -107,9 +106,7 @@ public final class PolicyEvaluation {
         if (!c.config().model().causal()) {
             throw new IllegalArgumentException("checkpoint " + dir + " is bidirectional: a policy must be causal");
         }
-        BpeTokenizer tok = BpeTokenizer.load(new ByteArrayInputStream(c.tokenizer().vocabJson()),
-                new ByteArrayInputStream(c.tokenizer().mergesTxt()), dir + "/" + Checkpoint.VOCAB,
-                dir + "/" + Checkpoint.MERGES);
+        BpeTokenizer tok = c.tokenizer().load(dir);
         return new Policy(dir, c.config().model(), c.params(), tok, c.config().eosTokenId());
     }
 

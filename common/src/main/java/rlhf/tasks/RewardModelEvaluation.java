@@ -1,6 +1,5 @@
 package rlhf.tasks;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,9 +39,7 @@ public final class RewardModelEvaluation {
         if (c.tokenizer() == null) {
             throw new IOException("reward model " + dir + " has no tokenizer files");
         }
-        BpeTokenizer tok = BpeTokenizer.load(new ByteArrayInputStream(c.tokenizer().vocabJson()),
-                new ByteArrayInputStream(c.tokenizer().mergesTxt()), dir + "/" + Checkpoint.VOCAB,
-                dir + "/" + Checkpoint.MERGES);
+        BpeTokenizer tok = c.tokenizer().load(dir);
         ModelConfigJson cfg = c.config();
         boolean appendEos = cfg.extraBoolean(RewardScorer.APPENDS_EOS_KEY, false);
         int eos = cfg.eosTokenId();

@@ -1,6 +1,5 @@
 package rlhf.ppo;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -160,9 +159,7 @@ public final class PpoJob {
             throw new IllegalArgumentException("model.policy " + s.policyPath() + " has a score head: expected the "
                     + "SFT model (a language model), found a reward model");
         }
-        BpeTokenizer tok = BpeTokenizer.load(new ByteArrayInputStream(sft.tokenizer().vocabJson()),
-                new ByteArrayInputStream(sft.tokenizer().mergesTxt()), s.policyPath() + "/" + Checkpoint.VOCAB,
-                s.policyPath() + "/" + Checkpoint.MERGES);
+        BpeTokenizer tok = sft.tokenizer().load(s.policyPath());
         GptConfig pc = sft.config().model();
         if (tok.vocabSize() > pc.vocabSize()) {
             throw new IllegalArgumentException("the tokenizer of " + s.policyPath() + " has " + tok.vocabSize()

@@ -1,7 +1,5 @@
 package rlhf.reward;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -30,18 +28,17 @@ import rlhf.io.RunCheckpoints;
 import rlhf.io.Safetensors;
 import rlhf.metrics.ConsoleProgress;
 import rlhf.metrics.MetricsLog;
-import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.model.RewardScorer;
 import rlhf.optim.AdamW;
 import rlhf.optim.LrSchedule;
 import rlhf.spark.DataParallelTrainer;
+import rlhf.spark.ModelStart;
 import rlhf.spark.StepResult;
 import rlhf.spark.TrainerConfig;
 import rlhf.spark.TrainerState;
 import rlhf.tokenizer.BpeTokenizer;
-import rlhf.tokenizer.BpeTrainer;
 
 /**
  * The reward model: {@code bin/rlhf reward --config FILE [--set k=v ...] [--resume]}, or
@@ -317,7 +314,7 @@ public final class RewardJob {
                     : "trainer state and optimizer moments") + "; it cannot be resumed");
         }
         LOG.info("reward: resuming from {}", dir);
-        return new Start(c.config(), c.params(), tokenizer(c.tokenizer(), dir), c.tokenizer(), c.training(),
+        return new Start(c.config(), c.params(), c.tokenizer().load(dir), c.tokenizer(), c.training(),
                 c.training().trainerState(), dir);
     }
 
@@ -327,41 +324,12 @@ public final class RewardJob {
             throw new IllegalArgumentException("output.dir " + s.outputDir() + " already holds checkpoints "
                     + checkpoints.completeSteps() + ": continue that run with --resume, or set another output.dir");
         }
-        BpeTokenizer tok = null;
-        if (s.tokenizerPath().isPresent()) {
-            String dir = s.tokenizerPath().get();
-            tok = tokenizer(Checkpoint.Tokenizer.fromDir(dir, hconf), dir);
-        }
-        ModelConfigJson config;
-        float[] params;
-        if (s.modelInit().isPresent()) {
-            String dir = s.modelInit().get();
-            Checkpoint c = Checkpoint.loadPretrained(dir, hconf);
-            if (tok == null) {
-                if (c.tokenizer() == null) {
-                    throw new IllegalArgumentException("model.init " + dir + " has no vocab.json/merges.txt; set "
-                            + "tokenizer.path to the tokenizer of that model");
-                }
-                tok = tokenizer(c.tokenizer(), dir);
-            }
-            config = c.config();
-            params = c.params();
-            if (s.dropout().isPresent()) {
-                float d = s.dropout().get();
-                config = config.withModel(config.model().withDropout(d, d, d));
-            }
-        } else {
-            if (tok == null) {
-                LOG.info("reward: training a {}-token BPE tokenizer on the training data", s.tokenizerVocabSize());
-                tok = BpeTrainer.train(RewardData.corpus(trainRows), s.tokenizerVocabSize());
-            }
-            float d = s.dropout().orElse(0f);
-            GptConfig g = GptConfig.gpt2(tok.vocabSize(), s.randomPositions(), s.nLayer(), s.nHead(), s.nEmbd())
-                    .withDropout(d, d, d);
-            config = ModelConfigJson.of(g, tok.eosId());
-            params = new float[ParamLayout.of(g).size()];
-            Gpt.init(g, params, s.seed());
-        }
+        ModelStart.Model m = ModelStart.load(new ModelStart.Spec("reward", s.modelInit(), s.tokenizerPath(),
+                s.tokenizerVocabSize(), s.dropout(), s.randomPositions(), s.nLayer(), s.nHead(), s.nEmbd(), s.seed()),
+                () -> RewardData.corpus(trainRows), hconf);
+        BpeTokenizer tok = m.tokenizer();
+        ModelConfigJson config = m.config();
+        float[] params = m.params();
         GptConfig lm = config.model();
         if (!lm.scoreHead()) {
             float std = s.scoreInitStd().orElse(ScoreHead.defaultStd(lm.nEmbd()));
@@ -377,19 +345,7 @@ public final class RewardJob {
             throw new IllegalArgumentException("data.context_length=" + s.contextLength() + " needs a model with at least "
                     + s.contextLength() + " positions; the model has n_positions=" + config.model().maxSeqLen());
         }
-        return new Start(config, params, tok, files(tok), null, null, null);
-    }
-
-    private static BpeTokenizer tokenizer(Checkpoint.Tokenizer files, String where) throws IOException {
-        return BpeTokenizer.load(new ByteArrayInputStream(files.vocabJson()), new ByteArrayInputStream(files.mergesTxt()),
-                where + "/" + Checkpoint.VOCAB, where + "/" + Checkpoint.MERGES);
-    }
-
-    private static Checkpoint.Tokenizer files(BpeTokenizer tok) throws IOException {
-        ByteArrayOutputStream v = new ByteArrayOutputStream();
-        ByteArrayOutputStream m = new ByteArrayOutputStream();
-        tok.save(v, m);
-        return new Checkpoint.Tokenizer(v.toByteArray(), m.toByteArray());
+        return new Start(config, params, tok, Checkpoint.Tokenizer.of(tok), null, null, null);
     }
 
     // ---------------------------------------------------------------- trainer state

@@ -1,6 +1,5 @@
 package rlhf.reward;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -127,9 +126,7 @@ public final class RewardScoring {
                     throw new IllegalArgumentException("checkpoint " + dir + " has no tokenizer files ("
                             + Checkpoint.VOCAB + ", " + Checkpoint.MERGES + ")");
                 }
-                BpeTokenizer tok = BpeTokenizer.load(new ByteArrayInputStream(c.tokenizer().vocabJson()),
-                        new ByteArrayInputStream(c.tokenizer().mergesTxt()), dir + "/" + Checkpoint.VOCAB,
-                        dir + "/" + Checkpoint.MERGES);
+                BpeTokenizer tok = c.tokenizer().load(dir);
                 return new Model(dir, c.config(), c.params(), tok);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read reward model " + dir + ": " + e.getMessage(), e);

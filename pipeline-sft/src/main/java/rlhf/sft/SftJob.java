@@ -1,7 +1,5 @@
 package rlhf.sft;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,17 +27,16 @@ import rlhf.io.RunCheckpoints;
 import rlhf.io.Safetensors;
 import rlhf.metrics.ConsoleProgress;
 import rlhf.metrics.MetricsLog;
-import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.optim.AdamW;
 import rlhf.optim.LrSchedule;
 import rlhf.spark.DataParallelTrainer;
+import rlhf.spark.ModelStart;
 import rlhf.spark.StepResult;
 import rlhf.spark.TrainerConfig;
 import rlhf.spark.TrainerState;
 import rlhf.tokenizer.BpeTokenizer;
-import rlhf.tokenizer.BpeTrainer;
 
 /**
  * Supervised fine-tuning: {@code bin/rlhf sft --config FILE [--set k=v ...] [--resume]}, or
@@ -273,7 +270,7 @@ public final class SftJob {
                     + "; it cannot be resumed");
         }
         LOG.info("sft: resuming from {}", dir);
-        return new Start(c.config(), c.params(), tokenizer(c.tokenizer(), dir), c.tokenizer(), c.training(),
+        return new Start(c.config(), c.params(), c.tokenizer().load(dir), c.tokenizer(), c.training(),
                 c.training().trainerState(), dir);
     }
 
@@ -283,41 +280,12 @@ public final class SftJob {
             throw new IllegalArgumentException("output.dir " + s.outputDir() + " already holds checkpoints "
                     + checkpoints.completeSteps() + ": continue that run with --resume, or set another output.dir");
         }
-        BpeTokenizer tok = null;
-        if (s.tokenizerPath().isPresent()) {
-            String dir = s.tokenizerPath().get();
-            tok = tokenizer(Checkpoint.Tokenizer.fromDir(dir, hconf), dir);
-        }
-        ModelConfigJson config;
-        float[] params;
-        if (s.modelInit().isPresent()) {
-            String dir = s.modelInit().get();
-            Checkpoint c = Checkpoint.loadPretrained(dir, hconf);
-            if (tok == null) {
-                if (c.tokenizer() == null) {
-                    throw new IllegalArgumentException("model.init " + dir + " has no vocab.json/merges.txt; set "
-                            + "tokenizer.path to the tokenizer of that model");
-                }
-                tok = tokenizer(c.tokenizer(), dir);
-            }
-            config = c.config();
-            params = c.params();
-            if (s.dropout().isPresent()) {
-                float d = s.dropout().get();
-                config = config.withModel(config.model().withDropout(d, d, d));
-            }
-        } else {
-            if (tok == null) {
-                LOG.info("sft: training a {}-token BPE tokenizer on the training data", s.tokenizerVocabSize());
-                tok = BpeTrainer.train(SftData.corpus(trainRows), s.tokenizerVocabSize());
-            }
-            float d = s.dropout().orElse(0f);
-            GptConfig g = GptConfig.gpt2(tok.vocabSize(), s.randomPositions(), s.nLayer(), s.nHead(), s.nEmbd())
-                    .withDropout(d, d, d);
-            config = ModelConfigJson.of(g, tok.eosId());
-            params = new float[ParamLayout.of(g).size()];
-            Gpt.init(g, params, s.seed());
-        }
+        ModelStart.Model m = ModelStart.load(new ModelStart.Spec("sft", s.modelInit(), s.tokenizerPath(),
+                s.tokenizerVocabSize(), s.dropout(), s.randomPositions(), s.nLayer(), s.nHead(), s.nEmbd(), s.seed()),
+                () -> SftData.corpus(trainRows), hconf);
+        BpeTokenizer tok = m.tokenizer();
+        ModelConfigJson config = m.config();
+        float[] params = m.params();
         if (tok.vocabSize() > config.model().vocabSize()) {
             throw new IllegalArgumentException("the tokenizer has " + tok.vocabSize() + " tokens but the model's "
                     + "vocabulary has " + config.model().vocabSize() + " (vocab_size in config.json)");
@@ -326,19 +294,7 @@ public final class SftJob {
             throw new IllegalArgumentException("data.context_length=" + s.contextLength() + " needs a model with at least "
                     + (s.contextLength() - 1) + " positions; the model has n_positions=" + config.model().maxSeqLen());
         }
-        return new Start(config, params, tok, files(tok), null, null, null);
-    }
-
-    private static BpeTokenizer tokenizer(Checkpoint.Tokenizer files, String where) throws IOException {
-        return BpeTokenizer.load(new ByteArrayInputStream(files.vocabJson()), new ByteArrayInputStream(files.mergesTxt()),
-                where + "/" + Checkpoint.VOCAB, where + "/" + Checkpoint.MERGES);
-    }
-
-    private static Checkpoint.Tokenizer files(BpeTokenizer tok) throws IOException {
-        ByteArrayOutputStream v = new ByteArrayOutputStream();
-        ByteArrayOutputStream m = new ByteArrayOutputStream();
-        tok.save(v, m);
-        return new Checkpoint.Tokenizer(v.toByteArray(), m.toByteArray());
+        return new Start(config, params, tok, Checkpoint.Tokenizer.of(tok), null, null, null);
     }
 
     // ---------------------------------------------------------------- trainer state
