@@ -39,10 +39,11 @@ fi
 echo "building test classes (mvn -pl common test-compile)..." >&2
 (cd "$ROOT" && mvn -q -B -ntp -Dstyle.color=never -pl common test-compile \
   && mvn -q -B -ntp -Dstyle.color=never -pl common dependency:build-classpath \
-       -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test) >&2
+       -Dmdep.outputFile="$WORK/cp.txt" -DincludeScope=test) >&2
 CP="$ROOT/common/target/test-classes:$ROOT/common/target/classes:$(cat "$WORK/cp.txt")"
-# the launcher's JVM module options (Vector API, Spark's opens), taken from bin/rlhf itself
-eval "$(sed -n '/^JVM_MODULE_ARGS=(/,/)$/p' "$ROOT/bin/rlhf")"
+# the launcher's JVM module options (Vector API, Spark's opens)
+# shellcheck source=../bin/lib/spark-home.sh
+source "$ROOT/bin/lib/spark-home.sh"
 # heap: params + grads + 2 moments + decay mask = 5 x 0.5 GB, activations of B=8,T=256 ~ 1.3 GB
 run_java() {
   # shellcheck disable=SC2086

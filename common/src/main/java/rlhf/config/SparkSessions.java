@@ -28,6 +28,9 @@ public final class SparkSessions {
      */
     public static final Map<String, String> DEFAULTS = Map.of("spark.ui.showConsoleProgress", "false");
 
+    /** The incubator module of the Vector API (Java 17), needed in every JVM that runs kernels. */
+    static final String VECTOR_MODULE = "jdk.incubator.vector";
+
     private SparkSessions() {}
 
     /** The settings {@link #create} applies on top of {@code submitted} (what spark-submit set). */
@@ -59,8 +62,18 @@ public final class SparkSessions {
         return out;
     }
 
-    /** A session named {@code appName}; {@code master} and {@code cfg} may be null. */
+    /**
+     * A session named {@code appName}; {@code master} and {@code cfg} may be null.
+     *
+     * @throws ConfigException when this JVM (the driver) lacks the Vector API module the kernels
+     *         need: caught here, in one line, instead of as a NoClassDefFoundError mid-run
+     */
     public static SparkSession create(String appName, String master, JobConfig cfg) {
+        if (ModuleLayer.boot().findModule(VECTOR_MODULE).isEmpty()) {
+            throw new ConfigException("this JVM was started without the Vector API module our kernels use: add "
+                    + "--add-modules=" + VECTOR_MODULE + " to the driver's Java options (spark-submit "
+                    + "--driver-java-options, or spark.driver.extraJavaOptions in cluster deploy mode)");
+        }
         SparkSession.Builder b = SparkSession.builder().appName(appName);
         settings(master, cfg, new SparkConf()).forEach(b::config);
         return b.getOrCreate();

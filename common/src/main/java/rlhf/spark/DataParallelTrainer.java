@@ -23,7 +23,7 @@ import scala.reflect.ClassTag$;
 import scala.runtime.BoxedUnit;
 
 /**
- * Synchronous data-parallel training on Spark (DESIGN.md section 4).
+ * Synchronous data-parallel training on Spark (docs/ARCHITECTURE.md).
  *
  * <pre>
  * driver: params, optimizer state        executors: cached shards of indexed examples

@@ -1,6 +1,6 @@
 /**
  * Data-parallel training on Spark: the driver holds the parameters and the optimizer, the
- * executors hold the cached examples and compute gradients (DESIGN.md section 4).
+ * executors hold the cached examples and compute gradients (docs/ARCHITECTURE.md).
  *
  * <p>A job plugs in with a {@link rlhf.spark.PartitionLoss} (forward + backward of its loss on a
  * micro-batch, summed, not averaged) and an {@link rlhf.spark.Optimizer}:

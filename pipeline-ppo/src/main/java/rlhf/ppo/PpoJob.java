@@ -40,7 +40,7 @@ import rlhf.model.ParamLayout;
 import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
 import rlhf.spark.NonFiniteLossException;
-import rlhf.tasks.RuleReward;
+import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**

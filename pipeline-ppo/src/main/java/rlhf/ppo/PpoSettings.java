@@ -5,6 +5,7 @@ import java.util.Optional;
 
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.rules.RuleReward;
 
 /**
  * The PPO job's configuration, typed and checked once (keys and meanings: conf/ppo.properties).
@@ -23,6 +24,7 @@ public record PpoSettings(
         String criticPath,
         // reward
         RewardKind rewardKind,
+        String rewardRule,
         boolean rewardNormalize,
         double rewardClip,
         double missingEosPenalty,
@@ -79,7 +81,7 @@ public record PpoSettings(
     public enum Schedule { CONSTANT, LINEAR }
 
     /** Where the score of a response comes from. */
-    public enum RewardKind { MODEL, ORACLE }
+    public enum RewardKind { MODEL, RULE }
 
     /** Reads and checks every key of conf/ppo.properties. */
     public static PpoSettings from(JobConfig c) {
@@ -88,7 +90,15 @@ public record PpoSettings(
         String reward = c.getString("model.reward");
         if (kind == RewardKind.MODEL && reward.isEmpty()) {
             throw new ConfigException("config key 'model.reward' is empty but reward.kind = model: set it to the "
-                    + "reward model checkpoint, or use reward.kind = oracle");
+                    + "reward model checkpoint, or use reward.kind = rule with reward.rule = a RuleReward class");
+        }
+        String rule = c.getString("reward.rule");
+        if (kind == RewardKind.RULE) {
+            if (rule.isEmpty()) {
+                throw new ConfigException("config key 'reward.rule' is empty but reward.kind = rule: set it to the class"
+                        + " name of your rlhf.rules.RuleReward");
+            }
+            RuleReward.byName(rule); // fails now, on the driver, with the class named, rather than in a task
         }
         double rewardClip = c.requireIn("reward.clip", 0, 1e12);
         PpoSettings s = new PpoSettings(
@@ -102,6 +112,7 @@ public record PpoSettings(
                 reward,
                 c.getString("model.critic"),
                 kind,
+                rule,
                 c.getBoolean("reward.normalize"),
                 rewardClip == 0 ? Double.POSITIVE_INFINITY : rewardClip,
                 c.requireIn("reward.missing_eos_penalty", 0, 1e12),

@@ -20,7 +20,7 @@ import rlhf.optim.AdamW;
 import rlhf.spark.IndexedData;
 import rlhf.spark.NonFiniteLossException;
 import rlhf.spark.Partitions;
-import rlhf.tasks.RuleReward;
+import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 import scala.jdk.javaapi.CollectionConverters;
 import scala.reflect.ClassTag;
@@ -29,7 +29,7 @@ import scala.runtime.BoxedUnit;
 
 /**
  * The driver side of PPO: one {@link #iterate} is rollouts, scoring, statistics and the
- * minibatch updates, as Spark jobs over the cached prompts (DESIGN.md section 4).
+ * minibatch updates, as Spark jobs over the cached prompts (docs/ARCHITECTURE.md).
  *
  * <pre>
  * broadcast policy snapshot --> each partition: its prompts of the iteration -> rollouts   (cached)
@@ -129,14 +129,14 @@ public final class PpoTrainer {
         RuleReward rr = rule;
         return Partitions.mapCached(sc, "ppo iteration " + (iteration + 1) + ": scoring", rollouts, criticParams,
                 (p, c, rows) -> PpoWorker.score(sp, r.value(), c, rm == null ? null : rm.value(),
-                        rr != null ? rr : PpoWorker.knownRule(sp.s.rewardKind()), t.value(), beta, rows).iterator(),
+                        rr != null ? rr : PpoWorker.configuredRule(sp.s), t.value(), beta, rows).iterator(),
                 StorageLevel.MEMORY_AND_DISK());
     }
 
     /** {@link #score} computed in this process (tests, benchmarks). */
     List<Rollout.Scored> scoreInProcess(List<Rollout> rollouts, float[] criticParams, double beta) {
         return PpoWorker.score(spec, ref.value(), criticParams, reward == null ? null : reward.value(),
-                rule != null ? rule : PpoWorker.knownRule(s.rewardKind()), tok.value(), beta, rollouts.iterator());
+                rule != null ? rule : PpoWorker.configuredRule(s), tok.value(), beta, rollouts.iterator());
     }
 
     // ---------------------------------------------------------------- one iteration

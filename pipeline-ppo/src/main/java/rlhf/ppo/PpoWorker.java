@@ -26,8 +26,7 @@ import rlhf.spark.EpochPermutation;
 import rlhf.spark.ExecutorStates;
 import rlhf.spark.IndexedData;
 import rlhf.spark.Seeds;
-import rlhf.tasks.Oracle;
-import rlhf.tasks.RuleReward;
+import rlhf.rules.RuleReward;
 import rlhf.tensor.Parallel;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -225,14 +224,11 @@ public final class PpoWorker {
     // ---------------------------------------------------------------- scoring
 
     /**
-     * The rule of a rule-based reward kind, made where it is used (the executor), so that rules
-     * need not be serializable; null for {@code MODEL}. A small switch of known kinds, no reflection.
+     * The rule of {@code reward.kind = rule}, made where it is used (the executor) from its class
+     * name, so that a rule need not be serializable; null with a reward model.
      */
-    public static RuleReward knownRule(PpoSettings.RewardKind kind) {
-        return switch (kind) {
-            case ORACLE -> new Oracle();
-            case MODEL -> null;
-        };
+    public static RuleReward configuredRule(PpoSettings s) {
+        return s.rewardKind() == PpoSettings.RewardKind.RULE ? RuleReward.byName(s.rewardRule()) : null;
     }
 
     /**

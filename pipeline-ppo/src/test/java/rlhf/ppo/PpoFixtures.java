@@ -24,7 +24,7 @@ import rlhf.model.ParamLayout;
 import rlhf.optim.AdamW;
 import rlhf.spark.IndexedData;
 import rlhf.spark.SparkDefaults;
-import rlhf.tasks.RuleReward;
+import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 import rlhf.tokenizer.BpeTrainer;
 
@@ -85,10 +85,22 @@ final class PpoFixtures {
     /** The defaults with these overrides (a rule-reward run of a tiny model). */
     static JobConfig config(Map<String, String> overrides) {
         JobConfig c = JobConfig.defaults("ppo");
-        c.set("reward.kind", "oracle", "test");
+        c.set("reward.kind", "rule", "test");
+        c.set("reward.rule", ResponseLength.class.getName(), "test");
         c.set("data.template", "plain", "test");
         overrides.forEach((k, v) -> c.set(k, v, "test"));
         return c;
+    }
+
+    /**
+     * A rule named by class in the tests' configuration: minus the distance of the response's
+     * length from 3 characters. Deliberately not serializable: executors must make their own.
+     */
+    public static final class ResponseLength implements RuleReward {
+        @Override
+        public double score(String prompt, String response) {
+            return -Math.abs(response.length() - 3);
+        }
     }
 
     /** A rule reward from a table of exact responses (0 for any other response). */

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import rlhf.config.JobConfig;
 import rlhf.io.ModelConfigJson;
 import rlhf.model.GptConfig;
-import rlhf.tasks.RuleReward;
+import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 
 /** PPO through Spark on tiny models: it finds the KL-regularised optimum, and it learns a task. */

@@ -33,7 +33,7 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
 import rlhf.spark.NonFiniteLossException;
-import rlhf.tasks.RuleReward;
+import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 
 /** The Spark side of PPO: partitioning does not change rollouts, resume is exact, NaN stops cleanly. */
@@ -173,9 +173,9 @@ class PpoSparkTest {
         return out;
     }
 
-    /** reward.kind=oracle: the demo tasks' checker is made on the executors (it is not serializable). */
+    /** reward.kind=rule: the class named in reward.rule is made on the executors (it is not serializable). */
     @Test
-    void oracleRewardScoresOnTheExecutors(@TempDir Path dir) throws Exception {
+    void ruleNamedByClassScoresOnTheExecutors(@TempDir Path dir) throws Exception {
         Map<String, String> o = base(dir, "run");
         o.put("data.prompts", PpoFixtures.writePrompts(dir, "demo.jsonl", List.of("add 1 and 2", "uppercase horse")));
         o.put("data.max_prompt_tokens", "15");
@@ -189,7 +189,7 @@ class PpoSparkTest {
             Broadcast<float[]> critic = sc.broadcast(tr.critic.clone());
             JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
             JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
-            rlhf.tasks.Oracle oracle = new rlhf.tasks.Oracle();
+            RuleReward oracle = new PpoFixtures.ResponseLength();
             for (Rollout.Scored x : scored.collect()) {
                 assertEquals(oracle.score(x.r().prompt(), PpoWorker.responseText(tok, x.r(), tok.eosId())),
                         x.rawScore());

@@ -30,7 +30,7 @@ import rlhf.tokenizer.BpeTokenizer;
  * prompt with the SFT template, check each row ({@link Rankings#check}), tokenize on the
  * executors, drop or fail on bad and over-long rows, spread over partitions by index range, cache.
  *
- * <p>A ranking is read as the answer indices best first (as {@code rlhf.tasks.DemoData} writes
+ * <p>A ranking is read as the answer indices best first (as {@code rlhf.demo.DemoData} writes
  * it): {@code ranking = [2, 0, 1]} says answer 2 is best. Rows that {@link DatasetSource} already
  * rejects (null or empty fields, chosen equal to rejected, a ranking that is not a permutation,
  * malformed JSON) are counted and named by it; the rest pass {@link Rankings#check}, whose

@@ -1,0 +1,132 @@
+package rlhf.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import rlhf.config.ConfigException;
+import rlhf.config.JobConfig;
+import rlhf.io.Checkpoint;
+import rlhf.io.ModelConfigJson;
+import rlhf.io.RunCheckpoints;
+import rlhf.io.Safetensors;
+import rlhf.model.GptConfig;
+import rlhf.model.ParamLayout;
+
+class PipelinePlanTest {
+
+    @TempDir
+    Path tmp;
+    final Configuration hconf = new Configuration();
+
+    Path userFile(String... lines) throws IOException {
+        Path f = tmp.resolve("my.properties");
+        Files.write(f, List.of(lines));
+        return f;
+    }
+
+    JobConfig written(String out, String stage) {
+        return JobConfig.defaultsFromPath(out + "/conf/" + stage + ".properties");
+    }
+
+    @Test
+    void stageFilesLayerTheWiringTheSharedKeysAndTheStageKeys() throws IOException {
+        Path f = userFile("sft.data.train = /data/demos.jsonl", "reward.data.train = /data/prefs.jsonl",
+                "data.template = plain", "reward.optim.lr = 2e-5", "spark.executor.memory = 3g");
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", f.toString(), List.of("sft.train.steps=7",
+                "data.context_length=128", "model.dropout=0.1"));
+        String out = tmp.resolve("run").toString();
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), false, hconf);
+        assertEquals(List.of("sft", "reward", "ppo"), steps.stream().map(PipelinePlan.Step::stage).toList());
+        steps.forEach(p -> assertEquals(PipelinePlan.Action.RUN, p.action()));
+
+        JobConfig sft = written(out, "sft");
+        assertEquals(out + "/sft", sft.getString("output.dir"));
+        assertEquals("/data/demos.jsonl", sft.getString("data.train"));
+        assertEquals("7", sft.getString("train.steps"));
+        assertEquals("plain", sft.getString("data.template"));
+        assertEquals("128", sft.getString("data.context_length"));
+        assertEquals("3g", sft.getString("spark.executor.memory"));
+        assertEquals("0.1", sft.getString("model.dropout"), "an undeclared key for every stage");
+        assertFalse(sft.isDeclared("data.eval"), "an empty stage key of the chain file is not passed on");
+
+        JobConfig reward = written(out, "reward");
+        assertEquals(out + "/sft/final", reward.getString("model.init"), "the reward model starts from SFT");
+        assertEquals("2e-5", reward.getString("optim.lr"));
+        assertEquals("plain", reward.getString("data.template"));
+        assertFalse(reward.isDeclared("train.steps"), "stage keys stay in their stage");
+
+        JobConfig ppo = written(out, "ppo");
+        assertEquals(out + "/sft/final", ppo.getString(PipelinePlan.PPO_POLICY_KEY));
+        assertEquals(out + "/reward/final", ppo.getString(PipelinePlan.PPO_REWARD_KEY));
+        assertEquals("3g", s.own().getString("spark.executor.memory"), "spark.* keys are the application's too");
+    }
+
+    @Test
+    void aStageKeyWinsOverTheWiringAndMovesWhatFollows() throws IOException {
+        String elsewhere = tmp.resolve("elsewhere").toString();
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("sft.output.dir=" + elsewhere,
+                "ppo." + PipelinePlan.PPO_REWARD_KEY + "=/models/rm"));
+        String out = tmp.resolve("run").toString();
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), false, hconf);
+        assertEquals(elsewhere, steps.get(0).outputDir());
+        assertEquals(elsewhere + "/final", written(out, "reward").getString("model.init"));
+        assertEquals("/models/rm", written(out, "ppo").getString(PipelinePlan.PPO_REWARD_KEY));
+    }
+
+    @Test
+    void unknownKeysAreErrorsNamingFileAndLine() throws IOException {
+        Path f = userFile("# mine", "output.dir = x", "sft_steps = 3");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> PipelinePlan.load("pipeline", f.toString(), List.of()));
+        assertTrue(e.getMessage().contains("'sft_steps'") && e.getMessage().contains("my.properties line 3"),
+                e.getMessage());
+        e = assertThrows(ConfigException.class, () -> PipelinePlan.load("pipeline", null, List.of("stagez=sft")));
+        assertTrue(e.getMessage().contains("'stagez'") && e.getMessage().contains("--set"), e.getMessage());
+        PipelinePlan.Settings typo = PipelinePlan.load("pipeline", null, List.of("model.n_layers=2"));
+        e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(typo, tmp.toString(), PipelinePlan.STAGES,
+                Map.of(), false, hconf));
+        assertTrue(e.getMessage().contains("'model.n_layers'") && e.getMessage().contains("none of the stages"),
+                e.getMessage());
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("stages=sft,rm"));
+        e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(s, tmp.toString(),
+                s.own().getList("stages"), Map.of(), false, hconf));
+        assertTrue(e.getMessage().contains("'rm'"), e.getMessage());
+    }
+
+    @Test
+    void resumeSkipsFinishedStagesResumesStartedOnesAndWithoutItNothingIsOverwritten() throws IOException {
+        String out = tmp.resolve("run").toString();
+        Checkpoint tiny = tinyCheckpoint();
+        tiny.save(out + "/sft/final", hconf);
+        new RunCheckpoints(out + "/reward", 5, 0, hconf).save(5, tiny, Safetensors.Dtype.F32);
+        // an incomplete final (no marker) does not count as done
+        Files.createDirectories(Path.of(out, "ppo", "final"));
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of());
+
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), false, hconf));
+        assertTrue(e.getMessage().contains("stage sft") && e.getMessage().contains("--resume"), e.getMessage());
+
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), true, hconf);
+        assertEquals(List.of(PipelinePlan.Action.SKIP, PipelinePlan.Action.RESUME, PipelinePlan.Action.RUN),
+                steps.stream().map(PipelinePlan.Step::action).toList());
+        assertEquals(out + "/conf/reward.properties", steps.get(1).configFile());
+    }
+
+    static Checkpoint tinyCheckpoint() {
+        GptConfig g = GptConfig.gpt2(260, 8, 1, 1, 4);
+        return new Checkpoint(ModelConfigJson.of(g, 256), new float[ParamLayout.of(g).size()], null, null);
+    }
+}
