@@ -14,7 +14,8 @@
 #                   with bench/fma_peak.c (CPU-time figure) when that file and gcc are present
 #   MODEL_PROFILE=1 also record a JFR profile of our training step and print the hottest methods
 #   BENCH_JAVA_OPTS extra JVM options
-# Installs Debian's PyTorch (apt-get install python3-torch) if /usr/bin/python3 cannot import torch.
+# Installs Debian's PyTorch and OpenBLAS (apt-get install python3-torch libopenblas0-pthread) when
+# missing, and refuses to run when torch does not compute with OpenBLAS (see below).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,13 +28,35 @@ PY=/usr/bin/python3
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rlhf-model-bench.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-# --- the reference ----------------------------------------------------------------------------
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-  echo "installing python3-torch (apt-get)..." >&2
+# --- the reference: Debian's PyTorch on OpenBLAS -----------------------------------------------
+# Debian's python3-torch calls the generic libblas.so.3. Without an optimised provider that is the
+# netlib reference BLAS, ~30x slower (a GPT-2 step: minutes instead of seconds), and every ratio
+# against it would flatter us. So OpenBLAS is installed with it, and the run stops unless torch
+# really computes with OpenBLAS.
+NEED=()
+"$PY" -c 'import torch' 2>/dev/null || NEED+=(python3-torch)
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || NEED+=(libopenblas0-pthread)
+if ((${#NEED[@]})); then
+  echo "installing ${NEED[*]} (apt-get)..." >&2
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
   $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${NEED[@]}" >&2
 fi
+TORCH_BLAS="$(OPENBLAS_CORETYPE=SkylakeX "$PY" - <<'PYEOF'
+import torch
+torch.ones(256, 256) @ torch.ones(256, 256)   # loads the BLAS torch calls
+with open("/proc/self/maps") as f:
+    libs = sorted({l.split()[-1] for l in f if "blas" in l.split()[-1].lower()})
+print(("OK " if any("openblas" in l.lower() for l in libs) else "NO ") + " ".join(libs))
+PYEOF
+)"
+if [[ "$TORCH_BLAS" != OK* ]]; then
+  echo "bench/model.sh: PyTorch does not compute with OpenBLAS here (BLAS libraries it loaded: ${TORCH_BLAS#NO }):" \
+       "a ratio against the reference BLAS would be meaningless, so none is printed." \
+       "Install libopenblas0-pthread (and check 'update-alternatives --display libblas.so.3-x86_64-linux-gnu')." >&2
+  exit 1
+fi
+echo "PyTorch's BLAS: ${TORCH_BLAS#OK }" >&2
 
 # --- our build --------------------------------------------------------------------------------
 echo "building test classes (mvn -pl common test-compile)..." >&2
@@ -60,6 +83,10 @@ elif [[ -f "$ROOT/bench/fma_peak.c" ]] && command -v gcc >/dev/null; then
     # PEAK threads gflopsWall gflopsCpu: the CPU-time figure is what a core delivers when it runs
     PEAK[$t]="$("$WORK/fma_peak" "$t" | awk '$1=="PEAK"{print $4}')"
   done
+else
+  # hosts of this kind differ by 2x: a figure without the peak of the same run says little
+  echo "bench/model.sh: cannot measure the FMA peak (needs gcc and bench/fma_peak.c); give BENCH_PEAK" >&2
+  exit 1
 fi
 
 # --- runs: ours and PyTorch back to back per thread count ---------------------------------------
@@ -97,9 +124,9 @@ LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 # --- the table --------------------------------------------------------------------------------
 PEAKS=""
 for t in "${!PEAK[@]}"; do PEAKS="$PEAKS $t=${PEAK[$t]}"; done
-"$PY" - "$RESULTS" "$PEAKS" "$LOAD_START" "$LOAD_END" <<'PYEOF'
+"$PY" - "$RESULTS" "$PEAKS" "$LOAD_START" "$LOAD_END" "${TORCH_BLAS#OK }" <<'PYEOF'
 import json, sys, datetime
-results, peaks, load0, load1 = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+results, peaks, load0, load1, blas = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 peak = {int(k): float(v) for k, v in (kv.split("=") for kv in peaks.split()) if v}
 ours, torch, settings = {}, {}, {}
 for line in open(results):
@@ -128,13 +155,14 @@ print("or per generate call (prefill + all new tokens); cpu ms = median process 
 print("i.e. the time on otherwise idle cores. ratio = ours/PyTorch tokens/s (higher is better for us).")
 print("GFLOP/s = (6·params + 12·L·C·T)·tokens / time; share of peak uses the cpu-time GFLOP/s and the")
 print("CPU-time FMA peak " + (", ".join(f"{k} thr {v:.0f}" for k, v in sorted(peak.items())) or "(not given)") + " GFLOP/s.")
+print("PyTorch computes with " + blas + ".")
 for t, s in sorted(settings.items()):
     print(f"PyTorch settings, {t} thread(s): torch.get_num_threads()={s['threads']}, OMP_NUM_THREADS={s['OMP_NUM_THREADS']}, "
           f"OPENBLAS_NUM_THREADS={s['OPENBLAS_NUM_THREADS']}, OMP_WAIT_POLICY={s['OMP_WAIT_POLICY']}, "
           f"OPENBLAS_CORETYPE={s['OPENBLAS_CORETYPE']}, core used: {s['openblas_core']}")
 print()
-print("| case | thr | ours ms | ours tok/s | ours GFLOP/s | PyTorch ms | PyTorch tok/s | ratio | ours cpu ms | PyTorch cpu ms | ratio (cpu) | ours share of peak (cpu) | RSS MiB ours / PyTorch |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| case | thr | ours ms | ours tok/s | ours GFLOP/s | PyTorch ms | PyTorch tok/s | ratio | ours cpu ms | PyTorch cpu ms | ratio (cpu) | ours share of peak (cpu) | FMA peak, this run | RSS MiB ours / PyTorch |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for key in sorted(ours, key=lambda k: (k[0] != "train", k[1] != "B=4,T=64", k[1], k[2])):
     o, p = ours[key], torch.get(key)
     kind, case, t = key
@@ -148,6 +176,7 @@ for key in sorted(ours, key=lambda k: (k[0] != "train", k[1] != "B=4,T=64", k[1]
         row.append(f"{100 * o['gflop'] / (o['cpu'] / 1e3) / peak[t]:.0f}%")
     else:
         row.append("-")
+    row.append(f"{peak[t]:.0f} GFLOP/s" if t in peak else "-")
     row.append(f"{o['rss']} / {p['rss_mib'] if p else '-'}")
     print("| " + " | ".join(row) + " |")
 PYEOF
