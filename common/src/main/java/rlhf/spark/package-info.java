@@ -24,5 +24,13 @@
  * ({@link rlhf.spark.DataParallelTrainer#broadcastSnapshot()}), {@link rlhf.spark.Partitions#runOnEach}
  * gathers small statistics in partition order, {@link rlhf.spark.IndexedData#cache} indexes the
  * rollouts, and {@link rlhf.spark.DataParallelTrainer#stepOn} runs minibatch steps over them.
+ *
+ * <p>SFT and the reward model are the same kind of stage: a fixed data set, AdamW on a warmup +
+ * cosine schedule, periodic evaluation, resumable checkpoints. They read the same training keys
+ * ({@link rlhf.spark.TrainingSettings}), start the same way ({@link rlhf.spark.ModelStart},
+ * {@link rlhf.spark.StageStart}), run the same loop ({@link rlhf.spark.StageLoop}), and evaluate
+ * with the same pass ({@link rlhf.spark.EvalPass}); a job adds only its loss, metrics and the
+ * settings a resume must keep ({@link rlhf.spark.StageLoop.Job}), so the two cannot drift apart
+ * in how they log, checkpoint or resume.
  */
 package rlhf.spark;

@@ -7,7 +7,7 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.spark.LossStats;
-import rlhf.spark.PartitionLoss;
+import rlhf.spark.EvalLoss;
 import rlhf.tensor.Rng;
 
 /**
@@ -28,7 +28,7 @@ import rlhf.tensor.Rng;
  * r -> per group RankingLoss -> dr (R) -> scatterLast -> dvalues (R,T) -> head and trunk backward
  * </pre>
  */
-public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.State> {
+public final class RewardLoss implements EvalLoss<PromptGroup, RewardLoss.State> {
 
     private static final long serialVersionUID = 1L;
 
@@ -127,6 +127,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
     }
 
     /** A fresh workspace of this loss's shape (evaluation, tests). */
+    @Override
     public State newState() {
         return new State(model, microBatch * maxK, maxT);
     }
@@ -153,6 +154,7 @@ public final class RewardLoss implements PartitionLoss<PromptGroup, RewardLoss.S
     }
 
     /** The loss sums of a batch without dropout or gradient (evaluation). */
+    @Override
     public void evaluate(State s, float[] params, List<PromptGroup> batch, LossStats stats) {
         forward(s, params, batch, false, null);
         groupLosses(s, batch, stats, false);

@@ -5,6 +5,7 @@ import java.util.Optional;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.data.DatasetSource;
+import rlhf.spark.TrainingSettings;
 
 /** Every key of conf/reward.properties, read and checked once. */
 public record RewardSettings(
@@ -29,40 +30,15 @@ public record RewardSettings(
         Optional<Float> dropout,
         Optional<String> tokenizerPath,
         int tokenizerVocabSize,
-        // training
-        int globalBatch,
-        int microBatch,
-        int steps,
-        int epochs,
-        long seed,
-        int stopAtStep,
+        // training: the ranking loss's centering term, and the keys every stage reads
         double centerCoef,
-        float lr,
-        float minLr,
-        int warmupSteps,
-        Schedule schedule,
-        float weightDecay,
-        float beta1,
-        float beta2,
-        float eps,
-        float gradClip,
-        // evaluation, checkpoints, output
-        int evalEvery,
-        int evalBatches,
-        int checkpointEvery,
-        int keepLast,
-        String outputDir,
-        String metricsPath) {
-
-    /** Learning-rate schedule after warmup. */
-    public enum Schedule { COSINE, CONSTANT }
+        TrainingSettings training) {
 
     /** A prompt group with an answer longer than the context. */
     public enum Overlong { DROP, FAIL }
 
     /** Reads and checks every key of conf/reward.properties. */
     public static RewardSettings from(JobConfig c) {
-        String out = c.getPath("output.dir");
         int fewShot = (int) c.requireIn("data.few_shot.n", 0, 1000);
         if (fewShot > 0 && c.getOptional("data.few_shot.path").isEmpty()) {
             throw new ConfigException("config key 'data.few_shot.n' = " + fewShot
@@ -89,31 +65,8 @@ public record RewardSettings(
                 c.getOptional("model.dropout").map(v -> (float) c.requireIn("model.dropout", 0, 0.99)),
                 c.getOptional("tokenizer.path"),
                 (int) c.requireIn("tokenizer.vocab_size", 257, 1 << 20),
-                (int) c.requireIn("train.global_batch", 1, 1 << 24),
-                (int) c.requireIn("train.micro_batch", 1, 1 << 16),
-                (int) c.requireIn("train.steps", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("train.epochs", 1, 1 << 20),
-                c.getLong("train.seed"),
-                (int) c.requireIn("train.stop_at_step", 0, Integer.MAX_VALUE),
                 c.requireIn("train.center_coef", 0, 1e6),
-                (float) c.requireIn("optim.lr", 0, 10),
-                (float) c.requireIn("optim.min_lr", 0, 10),
-                (int) c.requireIn("optim.warmup_steps", 0, Integer.MAX_VALUE),
-                c.getEnum("optim.schedule", Schedule.class),
-                (float) c.requireIn("optim.weight_decay", 0, 10),
-                (float) c.requireIn("optim.beta1", 0, 0.999999),
-                (float) c.requireIn("optim.beta2", 0, 0.999999999),
-                (float) c.requirePositive("optim.eps"),
-                (float) c.requireIn("optim.grad_clip", 0, 1e9),
-                (int) c.requireIn("eval.every", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("eval.batches", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("checkpoint.keep_last", 0, 1 << 20),
-                out,
-                c.getOptional("metrics.path").orElse(out.replaceAll("/+$", "") + "/metrics.jsonl"));
-        if (s.minLr > s.lr) {
-            throw new ConfigException("config key 'optim.min_lr' = " + s.minLr + " is above optim.lr = " + s.lr);
-        }
+                TrainingSettings.from(c));
         if (s.nEmbd % s.nHead != 0) {
             throw new ConfigException("config key 'model.n_embd' = " + s.nEmbd + " is not divisible by model.n_head = "
                     + s.nHead);

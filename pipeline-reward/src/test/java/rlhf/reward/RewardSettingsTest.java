@@ -19,7 +19,7 @@ class RewardSettingsTest {
     void everyKeyOfTheDefaultsFileIsReadAndDocumented() {
         RewardSettings s = RewardFixtures.settings("data.train=prefs.jsonl");
         assertEquals("prefs.jsonl", s.trainPath());
-        assertEquals("runs/reward/metrics.jsonl", s.metricsPath());
+        assertEquals("runs/reward/metrics.jsonl", s.training().metricsPath());
         assertTrue(s.scoreInitStd().isEmpty(), "empty: 1/sqrt(n_embd + 1)");
         assertEquals(RewardSettings.Overlong.DROP, s.overlong());
         for (JobConfig.Key k : JobConfig.defaults("reward").keys().values()) {

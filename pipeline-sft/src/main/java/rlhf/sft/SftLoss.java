@@ -8,7 +8,7 @@ import rlhf.model.GptConfig;
 import rlhf.model.Losses;
 import rlhf.model.ParamLayout;
 import rlhf.spark.LossStats;
-import rlhf.spark.PartitionLoss;
+import rlhf.spark.EvalLoss;
 
 /**
  * The SFT loss: next-token cross-entropy on the positions that carry a target (the response
@@ -24,7 +24,7 @@ import rlhf.spark.PartitionLoss;
  * given run, but another partitioning groups examples differently. Without dropout, examples
  * do not interact and only the float summation order depends on the grouping.
  */
-public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
+public final class SftLoss implements EvalLoss<Sequence, SftLoss.State> {
 
     private static final long serialVersionUID = 1L;
 
@@ -116,6 +116,7 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
     }
 
     /** The loss sums of a batch without dropout or gradient (evaluation). */
+    @Override
     public void evaluate(State s, float[] params, List<Sequence> batch, LossStats stats) {
         int T = layout(s, batch);
         s.gpt.forward(params, s.tokens, s.positions, s.segments, batch.size(), T, false, 0L);
@@ -124,6 +125,7 @@ public final class SftLoss implements PartitionLoss<Sequence, SftLoss.State> {
     }
 
     /** A fresh workspace of this loss's shape (driver-side evaluation, tests, benchmarks). */
+    @Override
     public State newState() {
         return new State(model, microBatch, contextLength - 1);
     }

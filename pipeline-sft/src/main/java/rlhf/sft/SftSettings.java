@@ -5,6 +5,7 @@ import java.util.Optional;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.data.PromptTemplate;
+import rlhf.spark.TrainingSettings;
 
 /**
  * The SFT job's configuration, typed and checked once (keys and meanings: conf/sft.properties).
@@ -28,37 +29,12 @@ public record SftSettings(
         Optional<Float> dropout,
         Optional<String> tokenizerPath,
         int tokenizerVocabSize,
-        // training
+        // training: what the loss counts, and the keys every stage reads
         SftExamples.LossOn lossOn,
-        int globalBatch,
-        int microBatch,
-        int steps,
-        int epochs,
-        long seed,
-        int stopAtStep,
-        float lr,
-        float minLr,
-        int warmupSteps,
-        Schedule schedule,
-        float weightDecay,
-        float beta1,
-        float beta2,
-        float eps,
-        float gradClip,
-        // evaluation, checkpoints, output
-        int evalEvery,
-        int evalBatches,
-        int checkpointEvery,
-        int keepLast,
-        String outputDir,
-        String metricsPath) {
-
-    /** Learning-rate schedule after warmup. */
-    public enum Schedule { COSINE, CONSTANT }
+        TrainingSettings training) {
 
     /** Reads and checks every key of conf/sft.properties. */
     public static SftSettings from(JobConfig c) {
-        String out = c.getPath("output.dir");
         Optional<String> dropout = c.getOptional("model.dropout");
         int context = (int) c.requireIn("data.context_length", 2, 1 << 20);
         int fewShot = (int) c.requireIn("data.few_shot.n", 0, 1000);
@@ -88,30 +64,7 @@ public record SftSettings(
                 c.getOptional("tokenizer.path"),
                 (int) c.requireIn("tokenizer.vocab_size", 257, 1 << 20),
                 c.getEnum("train.loss_on", SftExamples.LossOn.class),
-                (int) c.requireIn("train.global_batch", 1, 1 << 24),
-                (int) c.requireIn("train.micro_batch", 1, 1 << 16),
-                (int) c.requireIn("train.steps", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("train.epochs", 1, 1 << 20),
-                c.getLong("train.seed"),
-                (int) c.requireIn("train.stop_at_step", 0, Integer.MAX_VALUE),
-                (float) c.requireIn("optim.lr", 0, 10),
-                (float) c.requireIn("optim.min_lr", 0, 10),
-                (int) c.requireIn("optim.warmup_steps", 0, Integer.MAX_VALUE),
-                c.getEnum("optim.schedule", Schedule.class),
-                (float) c.requireIn("optim.weight_decay", 0, 10),
-                (float) c.requireIn("optim.beta1", 0, 0.999999),
-                (float) c.requireIn("optim.beta2", 0, 0.999999999),
-                (float) c.requirePositive("optim.eps"),
-                (float) c.requireIn("optim.grad_clip", 0, 1e9),
-                (int) c.requireIn("eval.every", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("eval.batches", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("checkpoint.keep_last", 0, 1 << 20),
-                out,
-                c.getOptional("metrics.path").orElse(out.replaceAll("/+$", "") + "/metrics.jsonl"));
-        if (s.minLr > s.lr) {
-            throw new ConfigException("config key 'optim.min_lr' = " + s.minLr + " is above optim.lr = " + s.lr);
-        }
+                TrainingSettings.from(c));
         if (s.nEmbd % s.nHead != 0) {
             throw new ConfigException("config key 'model.n_embd' = " + s.nEmbd + " is not divisible by model.n_head = "
                     + s.nHead);

@@ -1,0 +1,104 @@
+package rlhf.spark;
+
+import rlhf.config.ConfigException;
+import rlhf.config.JobConfig;
+import rlhf.optim.LrSchedule;
+
+/**
+ * The keys of a supervised training stage that the SFT and reward jobs read with the same names,
+ * ranges and meanings (conf/sft.properties, conf/reward.properties): batches, steps, seed, AdamW
+ * and its schedule, evaluation, checkpoints and output. {@link StageLoop} runs a stage from them.
+ */
+public record TrainingSettings(
+        int globalBatch,
+        int microBatch,
+        int steps,
+        int epochs,
+        long seed,
+        int stopAtStep,
+        float lr,
+        float minLr,
+        int warmupSteps,
+        Schedule schedule,
+        float weightDecay,
+        float beta1,
+        float beta2,
+        float eps,
+        float gradClip,
+        int evalEvery,
+        int evalBatches,
+        int checkpointEvery,
+        int keepLast,
+        String outputDir,
+        String metricsPath) {
+
+    /** Learning-rate schedule after warmup. */
+    public enum Schedule { COSINE, CONSTANT }
+
+    /** Reads and checks the training keys; range errors name the key, the value and where it came from. */
+    public static TrainingSettings from(JobConfig c) {
+        String out = c.getPath("output.dir");
+        TrainingSettings s = new TrainingSettings(
+                (int) c.requireIn("train.global_batch", 1, 1 << 24),
+                (int) c.requireIn("train.micro_batch", 1, 1 << 16),
+                (int) c.requireIn("train.steps", 0, Integer.MAX_VALUE),
+                (int) c.requireIn("train.epochs", 1, 1 << 20),
+                c.getLong("train.seed"),
+                (int) c.requireIn("train.stop_at_step", 0, Integer.MAX_VALUE),
+                (float) c.requireIn("optim.lr", 0, 10),
+                (float) c.requireIn("optim.min_lr", 0, 10),
+                (int) c.requireIn("optim.warmup_steps", 0, Integer.MAX_VALUE),
+                c.getEnum("optim.schedule", Schedule.class),
+                (float) c.requireIn("optim.weight_decay", 0, 10),
+                (float) c.requireIn("optim.beta1", 0, 0.999999),
+                (float) c.requireIn("optim.beta2", 0, 0.999999999),
+                (float) c.requirePositive("optim.eps"),
+                (float) c.requireIn("optim.grad_clip", 0, 1e9),
+                (int) c.requireIn("eval.every", 0, Integer.MAX_VALUE),
+                (int) c.requireIn("eval.batches", 0, Integer.MAX_VALUE),
+                (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),
+                (int) c.requireIn("checkpoint.keep_last", 0, 1 << 20),
+                out,
+                c.getOptional("metrics.path").orElse(withoutTrailingSlash(out) + "/metrics.jsonl"));
+        if (s.minLr > s.lr) {
+            throw new ConfigException("config key 'optim.min_lr' = " + s.minLr + " is above optim.lr = " + s.lr);
+        }
+        return s;
+    }
+
+    /** train.steps, or train.epochs passes of max(1, examples / global batch) steps (a partial batch is dropped). */
+    public int totalSteps(long examples) {
+        long stepsPerEpoch = Math.max(1, examples / globalBatch);
+        return steps > 0 ? steps : (int) Math.min(Integer.MAX_VALUE, epochs * stepsPerEpoch);
+    }
+
+    /** Where this invocation stops: train.stop_at_step (to continue later with --resume) or the end. */
+    public int stopAt(int totalSteps) {
+        return stopAtStep > 0 ? Math.min(stopAtStep, totalSteps) : totalSteps;
+    }
+
+    /** Warmup, then cosine decay to optim.min_lr at the last step, or optim.lr throughout when constant. */
+    public LrSchedule lrSchedule(int totalSteps) {
+        return new LrSchedule(lr, schedule == Schedule.CONSTANT ? lr : minLr, Math.min(warmupSteps, totalSteps),
+                totalSteps);
+    }
+
+    /** Evaluations see the examples of global index below this: eval.batches global batches, or all (0). */
+    public long evalLimit() {
+        return evalBatches > 0 ? (long) evalBatches * globalBatch : Long.MAX_VALUE;
+    }
+
+    /** Whether to evaluate after {@code done} steps: every eval.every steps, and after the last. */
+    public boolean evaluatesAfter(int done, int totalSteps) {
+        return done == totalSteps || (evalEvery > 0 && done % evalEvery == 0);
+    }
+
+    /** The finished model of the stage, which the next stage starts from. */
+    public String finalDir() {
+        return withoutTrailingSlash(outputDir) + "/final";
+    }
+
+    private static String withoutTrailingSlash(String dir) {
+        return dir.replaceAll("/+$", "");
+    }
+}
