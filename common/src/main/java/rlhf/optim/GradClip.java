@@ -24,4 +24,31 @@ public final class GradClip {
         }
         return norm;
     }
+
+    /**
+     * g *= factor, each product taken in double (a sum over the batch -> a mean per token); returns
+     * the L2 norm of the result, summed in double in index order.
+     */
+    public static double scale(float[] g, double factor) {
+        double sq = 0;
+        for (int i = 0; i < g.length; i++) {
+            float v = (float) (g[i] * factor);
+            g[i] = v;
+            sq += (double) v * v;
+        }
+        return Math.sqrt(sq);
+    }
+
+    /**
+     * Scales g so that its L2 norm, {@code norm} (as {@link #scale} returned it), is at most
+     * maxNorm; no-op when maxNorm <= 0 or the norm is already below.
+     */
+    public static void clipToNorm(float[] g, double norm, double maxNorm) {
+        if (maxNorm > 0 && norm > maxNorm) {
+            float c = (float) (maxNorm / (norm + 1e-6));
+            for (int i = 0; i < g.length; i++) {
+                g[i] *= c;
+            }
+        }
+    }
 }

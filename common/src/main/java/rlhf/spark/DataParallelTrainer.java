@@ -1,26 +1,19 @@
 package rlhf.spark;
 
 import java.io.Serializable;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
-import org.apache.spark.SparkEnv;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import rlhf.optim.GradClip;
-import rlhf.tensor.Parallel;
-import scala.reflect.ClassTag;
-import scala.reflect.ClassTag$;
-import scala.runtime.BoxedUnit;
 
 /**
  * Synchronous data-parallel training on Spark (docs/ARCHITECTURE.md).
@@ -146,21 +139,28 @@ public final class DataParallelTrainer<E, S> {
     public StepResult stepOn(IndexedData<E> d, long epoch, long batchInEpoch) {
         int s = step;
         String what = config.name() + " step " + (s + 1) + "/" + config.totalSteps();
+        long t0 = System.nanoTime();
         sc.setJobGroup(config.name() + "-step-" + (s + 1), what, false);
         Broadcast<float[]> bc = sc.broadcast(params);
         LossStats sums = new LossStats(loss.statNames().length);
         int[] examples = new int[1];
+        long[] computeNanos = new long[1];
+        long[] driverIn = new long[1];
+        Map<String, Long> sentBy = new HashMap<>();
         Arrays.fill(gradSum, 0f);
         try {
             StepTask<E, S> task = new StepTask<>(loss, bc, d.count(), config, s, epoch, batchInEpoch);
-            InOrderSum merge = new InOrderSum(d.partitions(), (i, r) -> {
+            Partitions.foldInOrder(sc, what, d.shards(), task::run, (i, r) -> {
                 examples[0] += r.examples;
                 sums.addAll(r.stats);
+                computeNanos[0] = Math.max(computeNanos[0], r.computeNanos);
+                long bytes = r.grads == null ? 0 : r.grads.length;
+                driverIn[0] += bytes;
+                sentBy.merge(r.executor, bytes, Long::sum);
                 if (r.grads != null) {
-                    addEncoded(gradSum, r.grads);
+                    Gradients.addEncoded(gradSum, r.grads, what);
                 }
             });
-            runInOrder(sc, d, task, merge);
         } finally {
             bc.destroy();
             sc.clearJobGroup();
@@ -169,7 +169,8 @@ public final class DataParallelTrainer<E, S> {
             throw new IllegalStateException(what + ": the global batch (" + examples[0]
                     + " examples) has loss weight " + sums.weight() + "; expected > 0 (e.g. tokens with loss)");
         }
-        scale(gradSum, 1.0 / sums.weight());
+        long t1 = System.nanoTime();
+        GradClip.scale(gradSum, 1.0 / sums.weight());
         float norm = GradClip.clipGlobalNorm(gradSum, config.maxGradNorm());
         double meanLoss = sums.loss() / sums.weight();
         if (!Double.isFinite(meanLoss) || !Float.isFinite(norm)) {
@@ -179,37 +180,10 @@ public final class DataParallelTrainer<E, S> {
         }
         optimizer.step(params, gradSum, s);
         step = s + 1;
-        return new StepResult(s, epoch, examples[0], sums, norm, loss.statNames());
-    }
-
-    /** g *= scale, the product taken in double: sum over the global batch -> mean per weight unit. */
-    static void scale(float[] g, double scale) {
-        for (int i = 0; i < g.length; i++) {
-            g[i] = (float) (g[i] * scale);
-        }
-    }
-
-    /** acc += the floats encoded little-endian in {@code bytes} (a partition's gradient sum). */
-    static void addEncoded(float[] acc, byte[] bytes) {
-        if (bytes.length != 4L * acc.length) {
-            throw new IllegalStateException("a partition returned " + bytes.length / 4 + " gradients for "
-                    + acc.length + " parameters");
-        }
-        FloatBuffer fb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-        for (int i = 0; i < acc.length; i++) {
-            acc[i] += fb.get(i);
-        }
-    }
-
-    /**
-     * The gradient as little-endian bytes: the task result must be a copy (the buffer goes back to
-     * the per-JVM pool before Spark serializes the result), and a byte[] is serialized as one block
-     * copy, where a float[] goes element by element. At most 2^31 bytes: 536M parameters.
-     */
-    static byte[] encode(float[] g) {
-        byte[] b = new byte[Math.multiplyExact(4, g.length)];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(g);
-        return b;
+        long t2 = System.nanoTime();
+        ExchangeStats exchange = new ExchangeStats((t2 - t0) / 1e9, computeNanos[0] / 1e9, (t2 - t1) / 1e9,
+                4L * params.length, sentBy.size(), driverIn[0], sentBy.values().stream().mapToLong(x -> x).max().orElse(0));
+        return new StepResult(s, epoch, examples[0], sums, norm, loss.statNames(), exchange);
     }
 
     /** A copy of the current parameters as a broadcast the caller owns and destroys (PPO rollouts). */
@@ -219,19 +193,26 @@ public final class DataParallelTrainer<E, S> {
 
     // ---- the executor side of one step ------------------------------------------------------
 
-    /** What a partition sends back: grads is null when the partition held none of the batch. */
+    /**
+     * What a partition sends back: grads is null when the partition held none of the batch; the
+     * executor that ran it and its compute time, for {@link ExchangeStats}.
+     */
     static final class PartitionResult implements Serializable {
         private static final long serialVersionUID = 1L;
         final int partition;
         final int examples;
         final byte[] grads;
         final LossStats stats;
+        final String executor;
+        final long computeNanos;
 
-        PartitionResult(int partition, int examples, byte[] grads, LossStats stats) {
+        PartitionResult(int partition, int examples, byte[] grads, LossStats stats, long computeNanos) {
             this.partition = partition;
             this.examples = examples;
             this.grads = grads;
             this.stats = stats;
+            this.executor = Partitions.executorId();
+            this.computeNanos = computeNanos;
         }
     }
 
@@ -273,7 +254,8 @@ public final class DataParallelTrainer<E, S> {
         }
 
         PartitionResult run(int partition, Iterator<IndexedData.Shard<E>> shards) {
-            useTaskCpus();
+            long t0 = System.nanoTime();
+            Partitions.useTaskCpus();
             float[] p = params.value();
             EpochPermutation perm = new EpochPermutation(n, seed, epoch);
             List<E> batch = new ArrayList<>();
@@ -307,78 +289,14 @@ public final class DataParallelTrainer<E, S> {
                 if (!batch.isEmpty()) {
                     loss.accumulate(slot.state, p, batch, Arrays.copyOf(seeds, batch.size()), slot.grads, stats);
                 }
-                return new PartitionResult(partition, count, slot == null ? null : encode(slot.grads), stats);
+                long computeNanos = System.nanoTime() - t0;
+                return new PartitionResult(partition, count, slot == null ? null : Gradients.encode(slot.grads), stats,
+                        computeNanos);
             } finally {
                 if (slot != null) {
                     ExecutorStates.release(key, slot);
                 }
             }
         }
-    }
-
-    /**
-     * On a real executor, sizes the kernel pool to the task's cores ({@code spark.task.cpus}), as
-     * {@link Parallel} expects, unless {@code rlhf.threads} is set. Not in local mode, where the
-     * pool is the driver's too.
-     */
-    static void useTaskCpus() {
-        TaskContext ctx = TaskContext.get();
-        SparkEnv env = SparkEnv.get();
-        if (ctx != null && env != null && !"driver".equals(env.executorId())
-                && System.getProperty("rlhf.threads") == null) {
-            Parallel.setThreads(ctx.cpus());
-        }
-    }
-
-    // ---- running a job and folding its results in partition order ---------------------------
-
-    /** Receives partition results in partition index order. */
-    @FunctionalInterface
-    interface Fold<R> {
-        void accept(int partition, R result);
-    }
-
-    /**
-     * Buffers results that arrive early and folds each as soon as all lower partitions are folded,
-     * so the sum order is fixed while memory stays near the out-of-order window.
-     */
-    static final class InOrderSum {
-        private final Object[] pending;
-        private final Fold<PartitionResult> fold;
-        private int next;
-
-        InOrderSum(int partitions, Fold<PartitionResult> fold) {
-            this.pending = new Object[partitions];
-            this.fold = fold;
-        }
-
-        synchronized void offer(int partition, PartitionResult r) {
-            pending[partition] = r;
-            while (next < pending.length && pending[next] != null) {
-                fold.accept(next, (PartitionResult) pending[next]);
-                pending[next] = null;
-                next++;
-            }
-        }
-
-        void checkComplete() {
-            if (next != pending.length) {
-                throw new IllegalStateException("only " + next + " of " + pending.length + " partition results arrived");
-            }
-        }
-    }
-
-    private static <E, S> void runInOrder(JavaSparkContext sc, IndexedData<E> d, StepTask<E, S> task,
-            InOrderSum merge) {
-        ClassTag<PartitionResult> tag = ClassTag$.MODULE$.apply(PartitionResult.class);
-        sc.sc().runJob(d.shards().rdd(),
-                (scala.Function2<TaskContext, scala.collection.Iterator<IndexedData.Shard<E>>, PartitionResult> & Serializable)
-                (ctx, it) -> task.run(ctx.partitionId(), scala.jdk.javaapi.CollectionConverters.asJava(it)),
-                (scala.Function2<Object, PartitionResult, BoxedUnit> & Serializable) (i, r) -> {
-                    merge.offer((Integer) i, r);
-                    return BoxedUnit.UNIT;
-                },
-                tag);
-        merge.checkComplete();
     }
 }

@@ -239,6 +239,7 @@ public final class StageLoop {
         sm.perSecond.forEach((name, amount) -> m.put(name + "_per_s", amount / seconds));
         progress.counters.forEach((name, n) -> m.put(name, (double) n));
         m.put("elapsed_s", progress.elapsed);
+        m.putAll(r.exchange().metrics());
         return m;
     }
 

@@ -10,8 +10,10 @@ package rlhf.spark;
  * @param sums      loss, weight and extra sums, added in partition order
  * @param gradNorm  L2 norm of the averaged gradient before clipping
  * @param statNames names of the extra sums
+ * @param exchange  where the step's time and bytes went
  */
-public record StepResult(int step, long epoch, int examples, LossStats sums, float gradNorm, String[] statNames) {
+public record StepResult(int step, long epoch, int examples, LossStats sums, float gradNorm, String[] statNames,
+        ExchangeStats exchange) {
 
     /** Loss per weight unit over the global batch. */
     public double loss() {

@@ -82,6 +82,12 @@ class ClusterTrainingTest {
      * makes the next task of partition 1 kill its executor JVM (first attempt only).
      */
     static float[] train(JavaSparkContext sc, PartitionLoss<Seq, Work> loss, int markAt, Path marker) {
+        return train(sc, loss, markAt, marker, new java.util.ArrayList<>());
+    }
+
+    /** {@link #train}, collecting each step's exchange statistics in {@code exchanges}. */
+    static float[] train(JavaSparkContext sc, PartitionLoss<Seq, Work> loss, int markAt, Path marker,
+            List<ExchangeStats> exchanges) {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
         try {
             float[] p = SoftmaxRegression.initParams(7);
@@ -95,7 +101,7 @@ class ClusterTrainingTest {
                         throw new UncheckedIOException(e);
                     }
                 }
-                trainer.step();
+                exchanges.add(trainer.step().exchange());
             }
             return p;
         } finally {
@@ -106,8 +112,16 @@ class ClusterTrainingTest {
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void clusterRunEqualsLocalRunBitForBit() {
-        float[] p = train(sc, new SoftmaxRegression(), -1, null);
+        List<ExchangeStats> exchanges = new java.util.ArrayList<>();
+        float[] p = train(sc, new SoftmaxRegression(), -1, null, exchanges);
         assertArrayEquals(localResult, p, SoftmaxRegression.diff(localResult, p));
+        // every step both partitions sent a whole gradient, from the executor JVMs that ran them
+        // (normally one each: the cached partitions stay where they were computed)
+        for (ExchangeStats x : exchanges) {
+            assertEquals(2L * 4 * p.length, x.driverInBytes(), x.toString());
+            assertEquals(x.driverInBytes(), x.executors() * x.executorOutBytes(), x.toString());
+        }
+        assertTrue(exchanges.stream().anyMatch(x -> x.executors() == 2), exchanges.toString());
     }
 
     @Test

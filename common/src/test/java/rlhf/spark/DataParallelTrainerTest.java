@@ -178,6 +178,16 @@ class DataParallelTrainerTest {
         // Near-zero weights: about ln(5) per token, accuracy in [0, 1].
         assertEquals(Math.log(5), r.loss(), 0.1);
         assertTrue(r.mean("correct") >= 0 && r.mean("correct") <= 1);
+
+        // the exchange: both partitions hold examples of the batch, each sends one whole gradient
+        ExchangeStats x = r.exchange();
+        assertEquals(1, x.executors(), "local mode: the driver's own executor");
+        assertEquals(2L * 4 * p.length, x.driverInBytes());
+        assertEquals(x.driverInBytes(), x.executorOutBytes(), "one executor sent both");
+        assertEquals(4L * p.length, x.executorInBytes());
+        assertTrue(x.computeSeconds() > 0 && x.optimizerSeconds() > 0
+                && x.computeSeconds() + x.optimizerSeconds() <= x.stepSeconds(), x.toString());
+        assertEquals(x.stepSeconds() - x.computeSeconds() - x.optimizerSeconds(), x.exchangeSeconds(), 1e-9);
     }
 
     @Test

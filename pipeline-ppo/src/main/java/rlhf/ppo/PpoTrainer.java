@@ -1,31 +1,25 @@
 package rlhf.ppo;
 
-import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 
 import rlhf.optim.AdamW;
+import rlhf.optim.GradClip;
+import rlhf.rules.RuleReward;
+import rlhf.spark.Gradients;
 import rlhf.spark.IndexedData;
 import rlhf.spark.NonFiniteLossException;
 import rlhf.spark.Partitions;
-import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
-import scala.jdk.javaapi.CollectionConverters;
-import scala.reflect.ClassTag;
-import scala.reflect.ClassTag$;
-import scala.runtime.BoxedUnit;
 
 /**
  * The driver side of PPO: one {@link #iterate} is rollouts, scoring, statistics and the
@@ -225,6 +219,10 @@ public final class PpoTrainer {
             m.put("time_scoring_s", scoreSec);
             m.put("time_update_s", updSec);
             m.put("time_update_tasks_s", u.computeSeconds);
+            m.put("time_update_exchange_s", u.exchangeSeconds);
+            m.put("time_update_optimizer_s", u.optimizerSeconds);
+            m.put("update_driver_in_bytes", (double) u.driverInBytes);
+            m.put("update_executor_in_bytes", (double) u.executorInBytes);
             m.put("gen_tokens_per_s", st.responseTokens() / rollSec);
             m.put("train_tokens_per_s", u.inputTokens / updSec);
             m.put("generated_tokens", (double) st.responseTokens());
@@ -247,6 +245,10 @@ public final class PpoTrainer {
     private static final class Updates {
         final PpoLoss.Stats stats = new PpoLoss.Stats();
         double policyLoss, valueLoss, entropySum, ptxLoss, policyNorm, criticNorm, computeSeconds;
+        /** Wall time of the minibatch jobs beyond their slowest partition, and the driver's optimizer time. */
+        double exchangeSeconds, optimizerSeconds;
+        /** Gradient bytes the driver received; parameter bytes each executor received. */
+        long driverInBytes, executorInBytes;
         long entropyTokens, inputTokens, ptxTokens;
         int steps, skipped, epochsDone;
     }
@@ -271,15 +273,21 @@ public final class PpoTrainer {
                 PpoLoss.Stats mbStats = new PpoLoss.Stats();
                 double[] sums = new double[4]; // policy loss, value loss, entropy, ratio
                 long[] inputs = new long[1];
+                double[] slowest = new double[1];
+                long t0 = System.nanoTime();
+                u.executorInBytes += 4L * ((pb == null ? 0 : policy.length) + critic.length);
                 try {
-                    foldInOrder(sc, what, scored, (p, rows) -> PpoWorker.update(sp, pb == null ? null : pb.value(),
-                            cb.value(), key, lo, hi, advMean, advInv, rows), r -> {
+                    Partitions.foldInOrder(sc, what, scored, (p, rows) -> PpoWorker.update(sp,
+                            pb == null ? null : pb.value(), cb.value(), key, lo, hi, advMean, advInv, rows), (i, r) -> {
                                 if (r.policyGrad() != null) {
-                                    PpoWorker.addEncoded(gp, r.policyGrad(), what);
+                                    Gradients.addEncoded(gp, r.policyGrad(), what);
+                                    u.driverInBytes += r.policyGrad().length;
                                 }
                                 if (r.criticGrad() != null) {
-                                    PpoWorker.addEncoded(gc, r.criticGrad(), what);
+                                    Gradients.addEncoded(gc, r.criticGrad(), what);
+                                    u.driverInBytes += r.criticGrad().length;
                                 }
+                                slowest[0] = Math.max(slowest[0], r.computeSeconds());
                                 sums[0] += r.policyLoss();
                                 sums[1] += r.valueLoss();
                                 sums[2] += r.entropySum();
@@ -294,6 +302,8 @@ public final class PpoTrainer {
                     }
                     cb.destroy();
                 }
+                long t1 = System.nanoTime();
+                u.exchangeSeconds += Math.max(0, (t1 - t0) / 1e9 - slowest[0]);
                 double pl = sums[0], vl = sums[1], ent = sums[2], ratio = sums[3];
                 long tokens = mbStats.valueTokens;
                 if (tokens == 0) {
@@ -302,8 +312,8 @@ public final class PpoTrainer {
                 double policyLoss = pl / tokens;
                 double valueLoss = vl / tokens;
                 double meanRatio = trainPolicy ? ratio / tokens : 1;
-                double pn = trainPolicy ? scale(gp, 1.0 / tokens) : 0;
-                double cn = scale(gc, 1.0 / tokens);
+                double pn = trainPolicy ? GradClip.scale(gp, 1.0 / tokens) : 0;
+                double cn = GradClip.scale(gc, 1.0 / tokens);
                 double ptxLoss = 0;
                 long ptxTokens = 0;
                 if (trainPolicy && ptx != null && s.ptxCoef() > 0) {
@@ -314,7 +324,7 @@ public final class PpoTrainer {
                     for (int i = 0; i < gp.length; i++) {
                         gp[i] += (float) (s.ptxCoef() * g[i] / ptxTokens);
                     }
-                    pn = scale(gp, 1.0);
+                    pn = GradClip.scale(gp, 1.0);
                 }
                 if (!Double.isFinite(policyLoss) || !Double.isFinite(valueLoss) || !Double.isFinite(pn)
                         || !Double.isFinite(cn) || !Double.isFinite(ptxLoss)) {
@@ -328,8 +338,9 @@ public final class PpoTrainer {
                     u.skipped++;
                     continue;
                 }
+                long tOpt = System.nanoTime();
                 if (trainPolicy) {
-                    clip(gp, pn);
+                    GradClip.clipToNorm(gp, pn, s.gradClip());
                     policyAdam.update(policy, gp, s.lr(s.policyLr(), policyAdam.step()));
                     u.policyLoss += policyLoss;
                     u.policyNorm = pn;
@@ -340,8 +351,9 @@ public final class PpoTrainer {
                     u.ptxLoss += ptxLoss;
                     u.ptxTokens += ptxTokens;
                 }
-                clip(gc, cn);
+                GradClip.clipToNorm(gc, cn, s.gradClip());
                 criticAdam.update(critic, gc, s.lr(s.criticLr(), criticAdam.step()));
+                u.optimizerSeconds += (System.nanoTime() - tOpt) / 1e9;
                 u.valueLoss += valueLoss;
                 u.criticNorm = cn;
                 u.steps++;
@@ -369,10 +381,10 @@ public final class PpoTrainer {
         double[] loss = new double[1];
         long[] tok = new long[1];
         try {
-            foldInOrder(sc, what + ": ptx", ptx.shards(), (p, shards) -> PpoWorker.ptx(sp, pb.value(), n, step, shards),
-                    r -> {
+            Partitions.foldInOrder(sc, what + ": ptx", ptx.shards(),
+                    (p, shards) -> PpoWorker.ptx(sp, pb.value(), n, step, shards), (i, r) -> {
                         if (r.grad() != null) {
-                            PpoWorker.addEncoded(g, r.grad(), what + ": ptx");
+                            Gradients.addEncoded(g, r.grad(), what + ": ptx");
                         }
                         loss[0] += r.lossSum();
                         tok[0] += r.tokens();
@@ -389,60 +401,6 @@ public final class PpoTrainer {
         return g;
     }
 
-    /** A task over one partition's rows whose (large) result is folded on the driver. */
-    @FunctionalInterface
-    interface PartitionTask<T, R> extends Serializable {
-        R run(int partition, Iterator<T> rows);
-    }
-
-    /**
-     * Runs {@code task} on every partition and hands each result to {@code fold} in partition index
-     * order as soon as the lower partitions are folded: the sum order is fixed (bit-identical
-     * runs) while only results that arrive early are buffered, so the driver never holds every
-     * partition's gradients at once (as the data-parallel trainer does).
-     */
-    static <T, R> void foldInOrder(JavaSparkContext sc, String description, JavaRDD<T> rdd, PartitionTask<T, R> task,
-            Consumer<R> fold) {
-        Object[] pending = new Object[rdd.getNumPartitions()];
-        int[] next = {0};
-        sc.setJobDescription(description);
-        try {
-            ClassTag<Box> tag = ClassTag$.MODULE$.apply(Box.class);
-            sc.sc().runJob(rdd.rdd(),
-                    (scala.Function2<TaskContext, scala.collection.Iterator<T>, Box> & Serializable) (ctx, it) ->
-                            new Box(task.run(ctx.partitionId(), CollectionConverters.asJava(it))),
-                    (scala.Function2<Object, Box, BoxedUnit> & Serializable) (i, r) -> {
-                        synchronized (pending) {
-                            pending[(Integer) i] = r;
-                            while (next[0] < pending.length && pending[next[0]] != null) {
-                                @SuppressWarnings("unchecked")
-                                R value = (R) ((Box) pending[next[0]]).value;
-                                pending[next[0]++] = null;
-                                fold.accept(value);
-                            }
-                        }
-                        return BoxedUnit.UNIT;
-                    },
-                    tag);
-        } finally {
-            sc.setJobDescription(null);
-        }
-        if (next[0] != pending.length) {
-            throw new IllegalStateException(description + ": only " + next[0] + " of " + pending.length
-                    + " partition results arrived");
-        }
-    }
-
-    /** A task result, null allowed. */
-    static final class Box implements Serializable {
-        private static final long serialVersionUID = 1L;
-        final Object value;
-
-        Box(Object value) {
-            this.value = value;
-        }
-    }
-
     private static String describe(double pl, double vl, double pn, double cn, double ptx) {
         List<String> bad = new ArrayList<>();
         if (!Double.isFinite(pl)) bad.add("policy loss " + pl);
@@ -451,25 +409,5 @@ public final class PpoTrainer {
         if (!Double.isFinite(cn)) bad.add("critic gradient (norm " + cn + ")");
         if (!Double.isFinite(ptx)) bad.add("ptx loss " + ptx);
         return String.join(", ", bad);
-    }
-
-    /** g *= scale; returns the L2 norm of the result (double accumulation, fixed order). */
-    static double scale(float[] g, double scale) {
-        double sq = 0;
-        for (int i = 0; i < g.length; i++) {
-            float v = (float) (g[i] * scale);
-            g[i] = v;
-            sq += (double) v * v;
-        }
-        return Math.sqrt(sq);
-    }
-
-    private void clip(float[] g, double norm) {
-        if (s.gradClip() > 0 && norm > s.gradClip()) {
-            float c = (float) (s.gradClip() / (norm + 1e-6));
-            for (int i = 0; i < g.length; i++) {
-                g[i] *= c;
-            }
-        }
     }
 }

@@ -2,17 +2,11 @@ package rlhf.ppo;
 
 import java.io.IOException;
 import java.io.Serializable;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
-
-import org.apache.spark.SparkEnv;
-import org.apache.spark.TaskContext;
 
 import rlhf.io.ModelConfigJson;
 import rlhf.model.Generation;
@@ -22,12 +16,13 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.Losses;
 import rlhf.model.RewardScorer;
+import rlhf.rules.RuleReward;
 import rlhf.spark.EpochPermutation;
 import rlhf.spark.ExecutorStates;
+import rlhf.spark.Gradients;
 import rlhf.spark.IndexedData;
+import rlhf.spark.Partitions;
 import rlhf.spark.Seeds;
-import rlhf.rules.RuleReward;
-import rlhf.tensor.Parallel;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -155,7 +150,7 @@ public final class PpoWorker {
      */
     public static List<Rollout> generate(Spec spec, float[] policy, int iteration, long nPrompts,
             Iterator<IndexedData.Shard<TokPrompt>> shards) {
-        useTaskCpus();
+        Partitions.useTaskCpus();
         long R = spec.s.rollouts();
         EpochPermutation perm = new EpochPermutation(nPrompts, promptSeed(spec.s.seed()), iteration);
         List<Selected> sel = new ArrayList<>();
@@ -241,7 +236,7 @@ public final class PpoWorker {
      */
     public static List<Rollout.Scored> score(Spec spec, float[] refParams, float[] criticParams, float[] rewardParams,
             RuleReward rule, BpeTokenizer tok, double beta, Iterator<Rollout> rows) {
-        useTaskCpus();
+        Partitions.useTaskCpus();
         List<Rollout> rs = new ArrayList<>();
         rows.forEachRemaining(rs::add);
         List<Rollout.Scored> out = new ArrayList<>(rs.size());
@@ -452,7 +447,7 @@ public final class PpoWorker {
      */
     public static UpdatePart update(Spec spec, float[] policy, float[] critic, long epochKey, long lo, long hi,
             double advMean, double advInv, Iterator<Rollout.Scored> rows) {
-        useTaskCpus();
+        Partitions.useTaskCpus();
         long t0 = System.nanoTime();
         PpoSettings s = spec.s;
         EpochPermutation perm = new EpochPermutation(s.rollouts(), s.seed(), epochKey);
@@ -548,7 +543,7 @@ public final class PpoWorker {
                 st.critic.scoreHeadBackward(critic, st.gradC, st.f1);
                 st.critic.backward(critic, st.gradC);
             }
-            return new UpdatePart(policy == null ? null : encode(st.gradP), encode(st.gradC), policyLoss, valueLoss,
+            return new UpdatePart(policy == null ? null : Gradients.encode(st.gradP), Gradients.encode(st.gradC), policyLoss, valueLoss,
                     entropy, ratio, inputs, stats, (System.nanoTime() - t0) / 1e9);
         } finally {
             ExecutorStates.release(key, st);
@@ -599,7 +594,7 @@ public final class PpoWorker {
      * ptx step {@code step}: epoch step / spe, batch step % spe, spe = max(1, N / batch).
      */
     public static PtxPart ptx(Spec spec, float[] policy, long n, long step, Iterator<IndexedData.Shard<PtxExample>> shards) {
-        useTaskCpus();
+        Partitions.useTaskCpus();
         PpoSettings s = spec.s;
         long spe = Math.max(1, n / s.ptxBatch());
         EpochPermutation perm = new EpochPermutation(n, Seeds.mix(s.seed() ^ 0x7074785f70747821L), step / spe);
@@ -655,7 +650,7 @@ public final class PpoWorker {
                 st.gpt.lmHeadBackward(policy, st.grad, st.dlogp, null);
                 st.gpt.backward(policy, st.grad);
             }
-            return new PtxPart(encode(st.grad), loss, tokens);
+            return new PtxPart(Gradients.encode(st.grad), loss, tokens);
         } finally {
             ExecutorStates.release(key, st);
         }
@@ -674,40 +669,6 @@ public final class PpoWorker {
             targets = new int[B * T];
             logp = new float[B * T];
             dlogp = new float[B * T];
-        }
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    /**
-     * A gradient as little-endian bytes: a copy (the buffer goes back to the per-JVM pool before
-     * Spark serializes the result) that serializes as one block.
-     */
-    static byte[] encode(float[] g) {
-        byte[] b = new byte[Math.multiplyExact(4, g.length)];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(g);
-        return b;
-    }
-
-    /** acc += the floats in {@code bytes}. */
-    static void addEncoded(float[] acc, byte[] bytes, String what) {
-        if (bytes.length != 4L * acc.length) {
-            throw new IllegalStateException(what + ": a partition returned " + bytes.length / 4 + " gradients for "
-                    + acc.length + " parameters");
-        }
-        FloatBuffer fb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-        for (int i = 0; i < acc.length; i++) {
-            acc[i] += fb.get(i);
-        }
-    }
-
-    /** On a real executor, the kernel pool gets the task's cores (as the trainer does). */
-    static void useTaskCpus() {
-        TaskContext ctx = TaskContext.get();
-        SparkEnv env = SparkEnv.get();
-        if (ctx != null && env != null && !"driver".equals(env.executorId())
-                && System.getProperty("rlhf.threads") == null) {
-            Parallel.setThreads(ctx.cpus());
         }
     }
 }

@@ -149,7 +149,7 @@ final class PpoFixtures {
             PpoWorker.PtxPart part = PpoWorker.ptx(spec, params, ex.size(), step,
                     List.of(new IndexedData.Shard<>(index, ex)).iterator());
             java.util.Arrays.fill(g, 0f);
-            PpoWorker.addEncoded(g, part.grad(), "sft");
+            rlhf.spark.Gradients.addEncoded(g, part.grad(), "sft");
             for (int i = 0; i < g.length; i++) {
                 g[i] /= part.tokens();
             }

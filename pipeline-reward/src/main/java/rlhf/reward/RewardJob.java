@@ -192,7 +192,7 @@ public final class RewardJob {
 
         @Override
         public List<String> consoleKeys() {
-            return List.of("loss", "accuracy", "eval_accuracy", "eval_margin", "lr");
+            return List.of("loss", "accuracy", "eval_accuracy", "eval_margin", "lr", "time_exchange_s");
         }
 
         @Override

@@ -170,7 +170,7 @@ public final class SftJob {
 
         @Override
         public List<String> consoleKeys() {
-            return List.of("loss", "eval_loss", "lr", "grad_norm");
+            return List.of("loss", "eval_loss", "lr", "grad_norm", "time_exchange_s");
         }
 
         @Override
