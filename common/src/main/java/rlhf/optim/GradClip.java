@@ -16,13 +16,21 @@ public final class GradClip {
             sq += (double) g * g;
         }
         float norm = (float) Math.sqrt(sq);
+        clipGlobalNorm(grads, norm, maxNorm);
+        return norm;
+    }
+
+    /**
+     * {@link #clipGlobalNorm(float[], float)} for grads whose L2 norm is already known (as
+     * {@link #scale} returns it): saves a pass over the gradient.
+     */
+    public static void clipGlobalNorm(float[] grads, float norm, float maxNorm) {
         if (maxNorm > 0f && norm > maxNorm) {
             float s = maxNorm / (norm + 1e-6f);
             for (int i = 0; i < grads.length; i++) {
                 grads[i] *= s;
             }
         }
-        return norm;
     }
 
     /**

@@ -170,8 +170,8 @@ public final class DataParallelTrainer<E, S> {
                     + " examples) has loss weight " + sums.weight() + "; expected > 0 (e.g. tokens with loss)");
         }
         long t1 = System.nanoTime();
-        GradClip.scale(gradSum, 1.0 / sums.weight());
-        float norm = GradClip.clipGlobalNorm(gradSum, config.maxGradNorm());
+        float norm = (float) GradClip.scale(gradSum, 1.0 / sums.weight());
+        GradClip.clipGlobalNorm(gradSum, norm, config.maxGradNorm());
         double meanLoss = sums.loss() / sums.weight();
         if (!Double.isFinite(meanLoss) || !Float.isFinite(norm)) {
             throw new NonFiniteLossException(s, what + ": non-finite " + (Double.isFinite(meanLoss)

@@ -159,10 +159,9 @@ public final class StageLoop {
             throws IOException {
         int total = s.totalSteps(job.trainingData().value());
         LrSchedule schedule = s.lrSchedule(total);
-        AdamW adam = new AdamW(ParamLayout.of(start.config().model()), s.beta1(), s.beta2(), s.eps(), s.weightDecay(),
-                false);
+        AdamW adam = s.adamW().create(ParamLayout.of(start.config().model()));
         DataParallelTrainer<E, S> trainer = new DataParallelTrainer<>(sc,
-                new TrainerConfig(job.name(), s.globalBatch(), s.microBatch(), s.seed(), s.gradClip(), total), loss,
+                new TrainerConfig(job.name(), s.globalBatch(), s.microBatch(), s.seed(), s.adamW().gradClip(), total), loss,
                 start.params(), (p, g, step) -> adam.update(p, g, schedule.lr(step)), data);
         Progress progress = new Progress(job.counters());
         if (start.resumed()) {
@@ -252,9 +251,9 @@ public final class StageLoop {
         ObjectNode st = start.trainerState();
         String dir = start.dir();
         for (SameRun same : sameRun(s, job)) {
-            requireSame(st, same.key(), same.value(), dir, same.what());
+            TrainerState.requireSame(st, same.key(), same.value(), dir, same.what());
         }
-        requireSame(st, "seed", s.seed(), dir, "train.seed");
+        TrainerState.requireSame(st, "seed", s.seed(), dir, "train.seed");
         job.checkSameRun(st, dir);
         requireKeys(st, job.counters(), dir);
         trainer.resumeFrom(TrainerState.fromJson(st, dir + "/" + Checkpoint.TRAINER_STATE));
@@ -298,14 +297,6 @@ public final class StageLoop {
             if (!st.has(k)) {
                 throw new IllegalArgumentException("--resume: " + dir + "/" + Checkpoint.TRAINER_STATE + " has no '" + k + "'");
             }
-        }
-    }
-
-    private static void requireSame(ObjectNode st, String key, long now, String dir, String what) {
-        if (!st.has(key) || st.get(key).asLong() != now) {
-            throw new IllegalArgumentException("--resume: checkpoint " + dir + " was trained with " + key + "="
-                    + st.path(key).asText("(missing)") + " but this run has " + now + " (" + what
-                    + "); resume with the settings and data of that run");
         }
     }
 }

@@ -50,4 +50,18 @@ public record TrainerState(int step, long epoch, long position, long seed) {
         return new TrainerState((int) step, o.get("epoch").asLong(), o.get("position").asLong(),
                 o.get("seed").asLong());
     }
+
+    /**
+     * A resume must find the number {@code key} of trainer_state.json equal to this run's
+     * {@code now}, or its data position would mean other examples.
+     *
+     * @param what the setting or data it stands for, named in the message
+     */
+    public static void requireSame(ObjectNode st, String key, long now, String dir, String what) {
+        if (!st.has(key) || st.get(key).asLong() != now) {
+            throw new IllegalArgumentException("--resume: checkpoint " + dir + " was trained with " + key + "="
+                    + st.path(key).asText("(missing)") + " but this run has " + now + " (" + what
+                    + "); resume with the settings and data of that run");
+        }
+    }
 }

@@ -2,6 +2,7 @@ package rlhf.spark;
 
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.optim.AdamWSettings;
 import rlhf.optim.LrSchedule;
 
 /**
@@ -20,11 +21,7 @@ public record TrainingSettings(
         float minLr,
         int warmupSteps,
         Schedule schedule,
-        float weightDecay,
-        float beta1,
-        float beta2,
-        float eps,
-        float gradClip,
+        AdamWSettings adamW,
         int evalEvery,
         int evalBatches,
         int checkpointEvery,
@@ -49,11 +46,7 @@ public record TrainingSettings(
                 (float) c.requireIn("optim.min_lr", 0, 10),
                 (int) c.requireIn("optim.warmup_steps", 0, Integer.MAX_VALUE),
                 c.getEnum("optim.schedule", Schedule.class),
-                (float) c.requireIn("optim.weight_decay", 0, 10),
-                (float) c.requireIn("optim.beta1", 0, 0.999999),
-                (float) c.requireIn("optim.beta2", 0, 0.999999999),
-                (float) c.requirePositive("optim.eps"),
-                (float) c.requireIn("optim.grad_clip", 0, 1e9),
+                AdamWSettings.from(c),
                 (int) c.requireIn("eval.every", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("eval.batches", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),

@@ -40,6 +40,7 @@ import rlhf.model.ParamLayout;
 import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
 import rlhf.spark.NonFiniteLossException;
+import rlhf.spark.TrainerState;
 import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -396,11 +397,11 @@ public final class PpoJob {
         if (c.training() == null || c.training().adamM() == null) {
             throw new IllegalArgumentException("--resume: " + criticDir + " has no optimizer moments");
         }
-        check(st, "seed", s.seed(), dir, "ppo.seed");
-        check(st, "rollouts", s.rollouts(), dir, "ppo.rollouts");
-        check(st, "epochs", s.epochs(), dir, "ppo.epochs");
-        check(st, "minibatches", s.minibatches(), dir, "ppo.minibatches");
-        check(st, "prompts", setup.prompts.count(), dir, "the prompts (after tokenization and filtering)");
+        TrainerState.requireSame(st, "seed", s.seed(), dir, "ppo.seed");
+        TrainerState.requireSame(st, "rollouts", s.rollouts(), dir, "ppo.rollouts");
+        TrainerState.requireSame(st, "epochs", s.epochs(), dir, "ppo.epochs");
+        TrainerState.requireSame(st, "minibatches", s.minibatches(), dir, "ppo.minibatches");
+        TrainerState.requireSame(st, "prompts", setup.prompts.count(), dir, "the prompts (after tokenization and filtering)");
         if (p.params().length != tr.policy.length || c.params().length != tr.critic.length) {
             throw new IllegalArgumentException("--resume: the models in " + dir + " and " + criticDir
                     + " do not have the shapes of model.policy / the critic of this run");
@@ -413,14 +414,6 @@ public final class PpoJob {
                 st.path("kl_target").asDouble(), st.path("kl_horizon").asDouble());
         LOG.info("ppo: resuming from {} (iteration {})", dir, done);
         return done;
-    }
-
-    private static void check(ObjectNode st, String key, long now, String dir, String what) {
-        if (!st.has(key) || st.get(key).asLong() != now) {
-            throw new IllegalArgumentException("--resume: checkpoint " + dir + " was trained with " + key + "="
-                    + st.path(key).asText("(missing)") + " but this run has " + now + " (" + what
-                    + "); resume with the settings and data of that run");
-        }
     }
 
     private static void writeSamples(String path, int iteration, List<PpoWorker.Sample> samples, Configuration hconf)

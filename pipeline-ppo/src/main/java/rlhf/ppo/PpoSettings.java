@@ -5,6 +5,7 @@ import java.util.Optional;
 
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.optim.AdamWSettings;
 import rlhf.rules.RuleReward;
 
 /**
@@ -64,11 +65,7 @@ public record PpoSettings(
         float policyLr,
         float criticLr,
         Schedule schedule,
-        float weightDecay,
-        float beta1,
-        float beta2,
-        float eps,
-        float gradClip,
+        AdamWSettings adamW,
         // output
         int checkpointEvery,
         int keepLast,
@@ -149,11 +146,7 @@ public record PpoSettings(
                 (float) c.requireIn("optim.policy_lr", 0, 10),
                 (float) c.requireIn("optim.critic_lr", 0, 10),
                 c.getEnum("optim.schedule", Schedule.class),
-                (float) c.requireIn("optim.weight_decay", 0, 10),
-                (float) c.requireIn("optim.beta1", 0, 0.999999),
-                (float) c.requireIn("optim.beta2", 0, 0.999999999),
-                (float) c.requirePositive("optim.eps"),
-                (float) c.requireIn("optim.grad_clip", 0, 1e9),
+                AdamWSettings.from(c),
                 (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("checkpoint.keep_last", 0, 1 << 20),
                 out,

@@ -77,10 +77,8 @@ public final class PpoTrainer {
         this.rule = rule;
         this.policy = policy;
         this.critic = critic;
-        this.policyAdam = new AdamW(rlhf.model.ParamLayout.of(spec.policy()), s.beta1(), s.beta2(), s.eps(),
-                s.weightDecay(), false);
-        this.criticAdam = new AdamW(rlhf.model.ParamLayout.of(spec.critic()), s.beta1(), s.beta2(), s.eps(),
-                s.weightDecay(), false);
+        this.policyAdam = s.adamW().create(rlhf.model.ParamLayout.of(spec.policy()));
+        this.criticAdam = s.adamW().create(rlhf.model.ParamLayout.of(spec.critic()));
         this.kl = s.initialKlController();
     }
 
@@ -340,7 +338,7 @@ public final class PpoTrainer {
                 }
                 long tOpt = System.nanoTime();
                 if (trainPolicy) {
-                    GradClip.clipToNorm(gp, pn, s.gradClip());
+                    GradClip.clipToNorm(gp, pn, s.adamW().gradClip());
                     policyAdam.update(policy, gp, s.lr(s.policyLr(), policyAdam.step()));
                     u.policyLoss += policyLoss;
                     u.policyNorm = pn;
@@ -351,7 +349,7 @@ public final class PpoTrainer {
                     u.ptxLoss += ptxLoss;
                     u.ptxTokens += ptxTokens;
                 }
-                GradClip.clipToNorm(gc, cn, s.gradClip());
+                GradClip.clipToNorm(gc, cn, s.adamW().gradClip());
                 criticAdam.update(critic, gc, s.lr(s.criticLr(), criticAdam.step()));
                 u.optimizerSeconds += (System.nanoTime() - tOpt) / 1e9;
                 u.valueLoss += valueLoss;
