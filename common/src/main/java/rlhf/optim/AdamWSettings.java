@@ -1,7 +1,6 @@
 package rlhf.optim;
 
 import rlhf.config.JobConfig;
-import rlhf.model.ParamLayout;
 
 /**
  * The AdamW keys every training job reads with the same names and ranges (optim.weight_decay,
@@ -19,10 +18,5 @@ public record AdamWSettings(float weightDecay, float beta1, float beta2, float e
                 (float) c.requireIn("optim.beta2", 0, 0.999999999),
                 (float) c.requirePositive("optim.eps"),
                 (float) c.requireIn("optim.grad_clip", 0, 1e9));
-    }
-
-    /** An optimizer for the parameters of {@code layout} (weight decay on matrices only). */
-    public AdamW create(ParamLayout layout) {
-        return new AdamW(layout, beta1, beta2, eps, weightDecay, false);
     }
 }

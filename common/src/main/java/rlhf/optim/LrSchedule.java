@@ -4,7 +4,7 @@ package rlhf.optim;
  * Linear warmup from 0 to maxLr over warmupSteps, then cosine decay to minLr at totalSteps,
  * constant minLr afterwards. Step numbers start at 0.
  */
-public record LrSchedule(float maxLr, float minLr, int warmupSteps, int totalSteps) {
+public record LrSchedule(float maxLr, float minLr, int warmupSteps, int totalSteps) implements java.io.Serializable {
 
     public LrSchedule {
         if (!(maxLr >= 0f) || !(minLr >= 0f) || minLr > maxLr || warmupSteps < 0 || totalSteps < warmupSteps) {

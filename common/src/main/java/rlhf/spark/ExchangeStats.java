@@ -1,35 +1,49 @@
 package rlhf.spark;
 
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * Where one optimizer step's time and bytes went, with the current exchange (the parameters
- * broadcast, one gradient per partition back to the driver, the optimizer on the driver).
+ * Where one optimizer step's time and bytes went.
  *
  * <p>Time: {@code compute} is the slowest partition's forward + backward (the step's critical
- * path on the executors), {@code optimizer} the driver's average, clip and AdamW, and
- * {@code exchange} the rest of the step's wall time: broadcasting the parameters, scheduling,
- * serializing and sending the gradients, and folding them in partition order.
+ * path on the executors), {@code optimizer} the average, clip and optimizer update (on the driver,
+ * or the slowest shard's on the executors), and {@code exchange} the rest of the step's wall time:
+ * broadcasting the parameters, scheduling, serializing, sending and summing the gradients, and
+ * bringing the new parameters back.
  *
- * <p>Bytes are payloads, counted where they are made: every executor that ran a task needs the
- * whole parameter broadcast once ({@code executorInBytes}; Spark's torrent broadcast takes the
- * pieces from the driver or from executors that already have them, so the driver sends between
- * one and {@code executors} copies), and every partition that held examples of the batch sends
- * one whole gradient to the driver ({@code driverInBytes}; {@code executorOutBytes} is the most
- * any one executor sent).
+ * <p>Bytes are payloads, counted where they are made. Every executor that ran a task needs the
+ * whole parameter broadcast once (Spark's torrent broadcast takes the pieces from the driver or
+ * from executors that already have them, so the driver sends between one and {@code executors}
+ * copies: {@code driverOutBytesMax}). Driver exchange: every partition that held examples of the
+ * batch sends one whole gradient to the driver. Sharded exchange: every partition sends its
+ * gradient into the shuffle, cut into shards; each executor receives one piece per partition for
+ * the shards it sums and sends the driver its shards' new parameters (and a replica of their
+ * optimizer state to another executor). {@code executorIn/OutBytes} are the most any one executor
+ * received or sent.
  */
-public record ExchangeStats(double stepSeconds, double computeSeconds, double optimizerSeconds, long paramBytes,
-        int executors, long driverInBytes, long executorOutBytes) {
+public record ExchangeStats(double stepSeconds, double computeSeconds, double optimizerSeconds, int executors,
+        long driverInBytes, long driverOutBytesMax, long executorInBytes, long executorOutBytes) {
 
     /** The step's wall time that was neither the slowest partition's compute nor the optimizer. */
     public double exchangeSeconds() {
         return Math.max(0, stepSeconds - computeSeconds - optimizerSeconds);
     }
 
-    /** Bytes of the parameter broadcast each executor that ran a task received. */
-    public long executorInBytes() {
-        return paramBytes;
+    /** The figures of a step from what its exchange reported. */
+    static ExchangeStats of(double stepSeconds, Exchange.Reduced r, Exchange.Update u, long paramBytes) {
+        Set<String> executors = new HashSet<>(r.executorOut().keySet());
+        executors.addAll(r.executorIn().keySet());
+        executors.addAll(u.executorOut().keySet());
+        Map<String, Long> out = new HashMap<>(r.executorOut());
+        u.executorOut().forEach((e, n) -> out.merge(e, n, Long::sum));
+        long inMax = r.executorIn().values().stream().mapToLong(x -> x).max().orElse(0);
+        return new ExchangeStats(stepSeconds, r.computeNanos() / 1e9, u.optimizerSeconds(), executors.size(),
+                r.driverInBytes() + u.driverInBytes(), paramBytes * executors.size(), paramBytes + inMax,
+                out.values().stream().mapToLong(x -> x).max().orElse(0));
     }
 
     /** The metrics.jsonl fields of a step. */
@@ -40,8 +54,8 @@ public record ExchangeStats(double stepSeconds, double computeSeconds, double op
         m.put("time_optimizer_s", optimizerSeconds);
         m.put("executors", (double) executors);
         m.put("driver_in_bytes", (double) driverInBytes);
-        m.put("driver_out_bytes_max", (double) paramBytes * executors);
-        m.put("executor_in_bytes", (double) executorInBytes());
+        m.put("driver_out_bytes_max", (double) driverOutBytesMax);
+        m.put("executor_in_bytes", (double) executorInBytes);
         m.put("executor_out_bytes", (double) executorOutBytes);
         return m;
     }

@@ -4,11 +4,14 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 
+import rlhf.tensor.Parallel;
+
 /**
- * A partition's gradient on its way to the driver: encoded as little-endian bytes in the task and
- * added into the driver's sum in partition order. A byte[] serializes as one block copy where a
- * float[] goes element by element, and the copy lets the task's gradient buffer go back to the
- * per-JVM pool before Spark serializes the result. At most 2^31 bytes: 536M parameters.
+ * Floats on their way between JVMs (a partition's gradient or a shard of it, a shard of updated
+ * parameters): encoded as little-endian bytes where they are made and added or copied into an
+ * array where they land. A byte[] serializes as one block copy where a float[] goes element by
+ * element, and the copy lets the task's gradient buffer go back to the per-JVM pool before Spark
+ * serializes the result. At most 2^31 bytes: 536M floats per message.
  */
 public final class Gradients {
 
@@ -17,13 +20,18 @@ public final class Gradients {
 
     /** The floats of {@code g} as little-endian bytes (a copy). */
     public static byte[] encode(float[] g) {
-        byte[] b = new byte[Math.multiplyExact(4, g.length)];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(g);
+        return encode(g, 0, g.length);
+    }
+
+    /** The floats g[from, to) as little-endian bytes (a copy). */
+    public static byte[] encode(float[] g, int from, int to) {
+        byte[] b = new byte[Math.multiplyExact(4, to - from)];
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(g, from, to - from);
         return b;
     }
 
     /**
-     * acc += the floats encoded in {@code bytes}.
+     * acc += the floats encoded in {@code bytes} (elementwise, so the split over threads changes no bit).
      *
      * @param what names the step in the error when the sizes differ
      */
@@ -32,9 +40,30 @@ public final class Gradients {
             throw new IllegalStateException(what + ": a partition returned " + bytes.length / 4 + " gradients for "
                     + acc.length + " parameters");
         }
-        FloatBuffer fb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-        for (int i = 0; i < acc.length; i++) {
-            acc[i] += fb.get(i);
-        }
+        Parallel.forRange(acc.length, 1 << 16, (from, to) -> {
+            FloatBuffer fb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            for (int i = from; i < to; i++) {
+                acc[i] += fb.get(i);
+            }
+        });
+    }
+
+    /** dst[offset, offset + bytes/4) = the floats encoded in {@code bytes}. */
+    public static void decodeInto(byte[] bytes, float[] dst, int offset) {
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, offset, bytes.length / 4);
+    }
+
+    /**
+     * combined = (first ? 0 : combined) + (float) (sum * factor), elementwise: how a source's
+     * summed gradient enters a model's update (factor 0: it does not). The exchanges run it on
+     * whole arrays and on shards, with the same bits.
+     */
+    public static void addScaled(float[] combined, float[] sum, double factor, boolean first) {
+        Parallel.forRange(combined.length, 1 << 16, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                float base = first ? 0f : combined[i];
+                combined[i] = factor == 0 ? base : base + (float) (sum[i] * factor);
+            }
+        });
     }
 }

@@ -18,8 +18,9 @@ import rlhf.io.Safetensors;
 import rlhf.metrics.ConsoleProgress;
 import rlhf.metrics.MetricsLog;
 import rlhf.model.ParamLayout;
-import rlhf.optim.AdamW;
+import rlhf.optim.AdamWUpdate;
 import rlhf.optim.LrSchedule;
+import rlhf.optim.OptimizerState;
 
 /**
  * The training loop of a supervised stage (SFT, reward model): AdamW on its schedule through the
@@ -159,13 +160,20 @@ public final class StageLoop {
             throws IOException {
         int total = s.totalSteps(job.trainingData().value());
         LrSchedule schedule = s.lrSchedule(total);
-        AdamW adam = s.adamW().create(ParamLayout.of(start.config().model()));
-        DataParallelTrainer<E, S> trainer = new DataParallelTrainer<>(sc,
-                new TrainerConfig(job.name(), s.globalBatch(), s.microBatch(), s.seed(), s.adamW().gradClip(), total), loss,
-                start.params(), (p, g, step) -> adam.update(p, g, schedule.lr(step)), data);
+        DataParallelTrainer<E, S> trainer = new DataParallelTrainer<>(sc, s.trainerConfig(job.name(), total), loss,
+                start.params(), new AdamWUpdate(s.adamW(), ParamLayout.of(start.config().model()), schedule), data);
+        try {
+            return run(s, start, checkpoints, job, total, schedule, trainer);
+        } finally {
+            trainer.close();
+        }
+    }
+
+    private static <E, S, P> Outcome<P> run(TrainingSettings s, StageStart start, RunCheckpoints checkpoints,
+            Job<P> job, int total, LrSchedule schedule, DataParallelTrainer<E, S> trainer) throws IOException {
         Progress progress = new Progress(job.counters());
         if (start.resumed()) {
-            resume(start, s, job, trainer, adam, progress);
+            resume(start, s, job, trainer, progress);
         }
         int first = trainer.state().step();
         int stopAt = s.stopAt(total);
@@ -198,9 +206,10 @@ public final class StageLoop {
                 metrics.log(done, m);
                 console.update(done, sm.tokens, m);
                 if (checkpoints.due(done) || done == stopAt) {
+                    OptimizerState adam = trainer.optimizerState();
                     ObjectNode state = trainerState(trainer, adam, progress, total, s, job);
                     Checkpoint c = new Checkpoint(start.config(), trainer.params(), start.tokenizerFiles(),
-                            new Checkpoint.TrainingState(state, adam.m(), adam.v()));
+                            new Checkpoint.TrainingState(state, adam.slots()[0], adam.slots()[1]));
                     LOG.info("{}: saved {}", job.name(), checkpoints.save(done, c, Safetensors.Dtype.F32));
                 }
             }
@@ -247,7 +256,7 @@ public final class StageLoop {
      * position, the AdamW moments and step, and the progress counts.
      */
     private static void resume(StageStart start, TrainingSettings s, Job<?> job, DataParallelTrainer<?, ?> trainer,
-            AdamW adam, Progress progress) {
+            Progress progress) {
         ObjectNode st = start.trainerState();
         String dir = start.dir();
         for (SameRun same : sameRun(s, job)) {
@@ -257,7 +266,8 @@ public final class StageLoop {
         job.checkSameRun(st, dir);
         requireKeys(st, job.counters(), dir);
         trainer.resumeFrom(TrainerState.fromJson(st, dir + "/" + Checkpoint.TRAINER_STATE));
-        adam.restore(start.training().adamM(), start.training().adamV(), st.get("adam_step").asLong());
+        trainer.restoreOptimizer(new OptimizerState(new float[][] {start.training().adamM(), start.training().adamV()},
+                st.get("adam_step").asLong()));
         progress.counters.replaceAll((name, zero) -> st.get(name).asLong());
         progress.elapsed = st.get(ELAPSED).asDouble();
     }
@@ -267,10 +277,10 @@ public final class StageLoop {
      * state (every draw derives from the seed and the step), the AdamW step, the counters, and what
      * a resume must find unchanged (besides the seed).
      */
-    private static ObjectNode trainerState(DataParallelTrainer<?, ?> trainer, AdamW adam, Progress progress,
+    private static ObjectNode trainerState(DataParallelTrainer<?, ?> trainer, OptimizerState adam, Progress progress,
             int total, TrainingSettings s, Job<?> job) {
         ObjectNode n = trainer.state().toJson();
-        n.put("adam_step", adam.step());
+        n.put("adam_step", adam.updates());
         progress.counters.forEach(n::put);
         n.put(ELAPSED, progress.elapsed);
         n.put("total_steps", total);

@@ -22,12 +22,20 @@ public record TrainingSettings(
         int warmupSteps,
         Schedule schedule,
         AdamWSettings adamW,
+        TrainerConfig.ExchangeMode exchange,
+        int exchangeShards,
         int evalEvery,
         int evalBatches,
         int checkpointEvery,
         int keepLast,
         String outputDir,
         String metricsPath) {
+
+    /** The trainer's settings for a stage named {@code name} of {@code totalSteps} steps. */
+    public TrainerConfig trainerConfig(String name, int totalSteps) {
+        return new TrainerConfig(name, globalBatch, microBatch, seed, adamW.gradClip(), totalSteps, exchange,
+                exchangeShards);
+    }
 
     /** Learning-rate schedule after warmup. */
     public enum Schedule { COSINE, CONSTANT }
@@ -47,6 +55,8 @@ public record TrainingSettings(
                 (int) c.requireIn("optim.warmup_steps", 0, Integer.MAX_VALUE),
                 c.getEnum("optim.schedule", Schedule.class),
                 AdamWSettings.from(c),
+                c.getEnum("train.exchange", TrainerConfig.ExchangeMode.class),
+                (int) c.requireIn("train.exchange_shards", 0, 1 << 16),
                 (int) c.requireIn("eval.every", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("eval.batches", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),

@@ -1,29 +1,32 @@
 /**
- * Data-parallel training on Spark: the driver holds the parameters and the optimizer, the
- * executors hold the cached examples and compute gradients (docs/ARCHITECTURE.md).
+ * Data-parallel training on Spark: the driver holds the parameters, the executors hold the cached
+ * examples and compute gradients, and an exchange turns them into the update, on the driver or
+ * shard by shard on the executors (docs/ARCHITECTURE.md).
  *
  * <p>A job plugs in with a {@link rlhf.spark.PartitionLoss} (forward + backward of its loss on a
- * micro-batch, summed, not averaged) and an {@link rlhf.spark.Optimizer}:
+ * micro-batch, summed, not averaged) and an {@link rlhf.optim.ElementwiseOptimizer}:
  *
  * <pre>{@code
  * IndexedData<Example> data = IndexedData.cache(examplesRdd, StorageLevel.MEMORY_AND_DISK(), "sft train " + path);
- * AdamW adamw = new AdamW(layout, weightDecay);
- * LrSchedule lr = new LrSchedule(maxLr, minLr, warmup, steps);
+ * var adamw = new AdamWUpdate(adamWSettings, layout, new LrSchedule(maxLr, minLr, warmup, steps));
  * var trainer = new DataParallelTrainer<>(jsc, new TrainerConfig("sft", globalBatch, microBatch, seed, 1.0f, steps),
- *         new SftLoss(cfg, maxT), params, (p, g, s) -> adamw.update(p, g, lr.lr(s)), data);
- * if (resuming) {                 // params and AdamW moments restored by the caller first
+ *         new SftLoss(cfg, maxT), params, adamw, data);
+ * if (resuming) {                 // params restored by the caller first
+ *     trainer.restoreOptimizer(new OptimizerState(new float[][] {m, v}, adamStep));
  *     trainer.resumeFrom(TrainerState.fromJson(ckpt.training().trainerState(), dir + "/trainer_state.json"));
  * }
  * while (trainer.state().step() < steps) {
  *     StepResult r = trainer.step();  // r.loss() per token, r.mean("accuracy"), r.gradNorm()
- *     ...                             // log; checkpoint with trainer.state().toJson()
+ *     ...                             // log; checkpoint with trainer.state() and trainer.optimizerState()
  * }
+ * trainer.close();                    // the optimizer shards the executors keep
  * }</pre>
  *
- * <p>PPO: {@link rlhf.spark.Partitions#mapCached} generates rollouts with a snapshot broadcast
- * ({@link rlhf.spark.DataParallelTrainer#broadcastSnapshot()}), {@link rlhf.spark.Partitions#runOnEach}
- * gathers small statistics in partition order, {@link rlhf.spark.IndexedData#cache} indexes the
- * rollouts, and {@link rlhf.spark.DataParallelTrainer#stepOn} runs minibatch steps over them.
+ * <p>PPO: {@link rlhf.spark.Partitions#mapCached} generates and scores rollouts with snapshot
+ * broadcasts, {@link rlhf.spark.Partitions#runOnEach} gathers small statistics in partition order,
+ * and every minibatch update is one step of the {@link rlhf.spark.Exchange} over two models (policy,
+ * critic) and up to two sources (the rollouts, the PPO-ptx demonstrations): the same reduction,
+ * clipping and optimizer as SFT's, on the driver or sharded on the executors.
  *
  * <p>SFT and the reward model are the same kind of stage: a fixed data set, AdamW on a warmup +
  * cosine schedule, periodic evaluation, resumable checkpoints. They read the same training keys

@@ -29,8 +29,9 @@ import rlhf.spark.SoftmaxRegression.Seq;
 import rlhf.spark.SoftmaxRegression.Work;
 
 /**
- * Real executor JVMs ({@code local-cluster[2,1,1024]}): training there ends bit-identical to
- * local[2] with the same two partitions, also when an executor JVM dies mid-training.
+ * Real executor JVMs ({@code local-cluster[2,1,1024]}): training there with the sharded exchange
+ * (the optimizer state on the executors, one replica) ends bit-identical to local[2] (the driver's
+ * exchange) with the same two partitions, also when an executor JVM dies mid-training.
  */
 class ClusterTrainingTest {
 
@@ -91,8 +92,9 @@ class ClusterTrainingTest {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
         try {
             float[] p = SoftmaxRegression.initParams(7);
-            var trainer = new DataParallelTrainer<>(sc, DataParallelTrainerTest.CONFIG, loss, p,
-                    new SoftmaxRegression.Momentum(0.5f, 0.9f, p.length), d);
+            var trainer = new DataParallelTrainer<>(sc, DataParallelTrainerTest.withExchange(
+                    TrainerConfig.ExchangeMode.SHARDED), loss, p,
+                    new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
             for (int s = 0; s < STEPS; s++) {
                 if (s == markAt) {
                     try {
@@ -115,11 +117,12 @@ class ClusterTrainingTest {
         List<ExchangeStats> exchanges = new java.util.ArrayList<>();
         float[] p = train(sc, new SoftmaxRegression(), -1, null, exchanges);
         assertArrayEquals(localResult, p, SoftmaxRegression.diff(localResult, p));
-        // every step both partitions sent a whole gradient, from the executor JVMs that ran them
-        // (normally one each: the cached partitions stay where they were computed)
+        // The sharded exchange: every step the driver received the new parameters
+        // once (not a gradient per partition), and the executors sent both partitions' gradients
+        // into the shuffle (normally one each: the cached partitions stay where they were computed).
         for (ExchangeStats x : exchanges) {
-            assertEquals(2L * 4 * p.length, x.driverInBytes(), x.toString());
-            assertEquals(x.driverInBytes(), x.executors() * x.executorOutBytes(), x.toString());
+            assertEquals(4L * p.length, x.driverInBytes(), x.toString());
+            assertTrue(x.executorOutBytes() >= 4L * p.length, x.toString());
         }
         assertTrue(exchanges.stream().anyMatch(x -> x.executors() == 2), exchanges.toString());
     }

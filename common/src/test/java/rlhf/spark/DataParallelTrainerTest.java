@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import rlhf.optim.OptimizerState;
 import rlhf.spark.SoftmaxRegression.Seq;
 
 /** The trainer on local[2] against a plain loop, repeated runs, resume and non-finite losses. */
@@ -45,20 +46,33 @@ class DataParallelTrainerTest {
         spark.stop();
     }
 
-    /** Runs {@code steps} steps from the start, or from a state and params/velocity. */
+    /** Runs {@code steps} steps from the start. */
     static float[] train(JavaSparkContext sc, List<Seq> data, int partitions, int steps) {
+        return train(sc, data, partitions, steps, CONFIG);
+    }
+
+    /** Runs {@code steps} steps from the start with the trainer settings {@code c}. */
+    static float[] train(JavaSparkContext sc, List<Seq> data, int partitions, int steps, TrainerConfig c) {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(data, partitions), StorageLevel.MEMORY_ONLY(), "toy");
+        float[] p = SoftmaxRegression.initParams(7);
+        var trainer = new DataParallelTrainer<>(sc, c, new SoftmaxRegression(), p,
+                new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
         try {
-            float[] p = SoftmaxRegression.initParams(7);
-            var trainer = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), p,
-                    new SoftmaxRegression.Momentum(0.5f, 0.9f, p.length), d);
             for (int s = 0; s < steps; s++) {
                 trainer.step();
             }
             return p;
         } finally {
+            trainer.close();
             d.unpersist();
         }
+    }
+
+    /** {@link #CONFIG} with another exchange. */
+    static TrainerConfig withExchange(TrainerConfig.ExchangeMode mode) {
+        TrainerConfig c = CONFIG;
+        return new TrainerConfig(c.name(), c.globalBatch(), c.microBatch(), c.seed(), c.maxGradNorm(), c.totalSteps(),
+                mode, 0);
     }
 
     @Test
@@ -100,31 +114,51 @@ class DataParallelTrainerTest {
     }
 
     @Test
+    void shardedExchangeGivesTheDriverExchangesBits() {
+        float[] driver = train(sc, DATA, 3, 8, withExchange(TrainerConfig.ExchangeMode.DRIVER));
+        float[] sharded = train(sc, DATA, 3, 8, withExchange(TrainerConfig.ExchangeMode.SHARDED));
+        assertArrayEquals(driver, sharded, SoftmaxRegression.diff(driver, sharded));
+    }
+
+    @Test
     void resumedRunEndsBitIdenticalToUninterrupted() {
-        float[] full = train(sc, DATA, 2, 14);
+        resumedRunEndsBitIdenticalToUninterrupted(TrainerConfig.ExchangeMode.DRIVER);
+    }
+
+    @Test
+    void resumedRunWithTheShardedExchangeEndsBitIdenticalToUninterrupted() {
+        resumedRunEndsBitIdenticalToUninterrupted(TrainerConfig.ExchangeMode.SHARDED);
+    }
+
+    private void resumedRunEndsBitIdenticalToUninterrupted(TrainerConfig.ExchangeMode mode) {
+        TrainerConfig c = withExchange(mode);
+        float[] full = train(sc, DATA, 2, 14, c);
 
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
         float[] p = SoftmaxRegression.initParams(7);
-        var opt = new SoftmaxRegression.Momentum(0.5f, 0.9f, p.length);
-        var first = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), p, opt, d);
+        var first = new DataParallelTrainer<>(sc, c, new SoftmaxRegression(), p,
+                new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
         for (int s = 0; s < 8; s++) {
             first.step();
         }
         TrainerState saved = first.state();
         assertEquals(new TrainerState(8, 1, 32, 42), saved);
         float[] savedParams = p.clone();
-        float[] savedVelocity = opt.v.clone();
+        OptimizerState savedVelocity = first.optimizerState();
+        assertEquals(8, savedVelocity.updates());
+        first.close();
 
         // A new trainer, as after a restart: restored params, optimizer state and trainer state.
         float[] q = savedParams.clone();
-        var opt2 = new SoftmaxRegression.Momentum(0.5f, 0.9f, q.length);
-        System.arraycopy(savedVelocity, 0, opt2.v, 0, q.length);
-        var second = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), q, opt2, d);
+        var second = new DataParallelTrainer<>(sc, c, new SoftmaxRegression(), q,
+                new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
+        second.restoreOptimizer(savedVelocity);
         second.resumeFrom(TrainerState.fromJson(saved.toJson(), "trainer_state.json")); // as through a checkpoint
         StepResult r = null;
         for (int s = 8; s < 14; s++) {
             r = second.step();
         }
+        second.close();
         d.unpersist();
         assertEquals(13, r.step());
         assertEquals(2, r.epoch());
@@ -137,7 +171,7 @@ class DataParallelTrainerTest {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
         float[] p = SoftmaxRegression.initParams(7);
         var t = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), p,
-                new SoftmaxRegression.Momentum(0.5f, 0.9f, p.length), d);
+                new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
         var e = assertThrows(IllegalArgumentException.class, () -> t.resumeFrom(new TrainerState(3, 0, 48, 41)));
         assertTrue(e.getMessage().contains("seed 41"), e.getMessage());
         var f = assertThrows(IllegalArgumentException.class, () -> t.resumeFrom(new TrainerState(3, 0, 40, 42)));
@@ -150,7 +184,7 @@ class DataParallelTrainerTest {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
         float[] p = SoftmaxRegression.initParams(7);
         var t = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), p,
-                new SoftmaxRegression.Momentum(0.5f, 0.9f, p.length), d);
+                new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
         List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
         sc.sc().addSparkListener(new SparkListener() {
             @Override
@@ -203,7 +237,7 @@ class DataParallelTrainerTest {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(poisoned, 2), StorageLevel.MEMORY_ONLY(), "toy");
         float[] p = SoftmaxRegression.initParams(7);
         var t = new DataParallelTrainer<>(sc, CONFIG, new SoftmaxRegression(), p,
-                new SoftmaxRegression.Momentum(0.5f, 0.9f, p.length), d);
+                new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
         for (int s = 0; s < badStep; s++) {
             t.step();
         }

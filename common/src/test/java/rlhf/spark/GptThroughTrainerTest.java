@@ -1,6 +1,7 @@
 package rlhf.spark;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -21,7 +22,8 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.Losses;
 import rlhf.model.ParamLayout;
-import rlhf.optim.AdamW;
+import rlhf.optim.AdamWSettings;
+import rlhf.optim.AdamWUpdate;
 import rlhf.optim.GradClip;
 import rlhf.optim.LrSchedule;
 
@@ -139,10 +141,9 @@ class GptThroughTrainerTest {
         return p;
     }
 
-    static Optimizer adamw(GptConfig cfg) {
-        AdamW opt = new AdamW(ParamLayout.of(cfg), 0.9f, 0.95f, 1e-8f, 0.01f, false);
-        LrSchedule lr = new LrSchedule(1e-2f, 1e-3f, 2, STEPS);
-        return (p, g, s) -> opt.update(p, g, lr.lr(s));
+    static AdamWUpdate adamw(GptConfig cfg) {
+        return new AdamWUpdate(new AdamWSettings(0.01f, 0.9f, 0.95f, 1e-8f, 1f), ParamLayout.of(cfg),
+                new LrSchedule(1e-2f, 1e-3f, 2, STEPS));
     }
 
     static float[] train(TrainerConfig c, float dropout, int partitions) {
@@ -157,6 +158,7 @@ class GptThroughTrainerTest {
                 last = t.step();
             }
             assertTrue(last.loss() < first.loss(), "loss should fall: " + first.loss() + " -> " + last.loss());
+            t.close();
             return p;
         } finally {
             d.unpersist();
@@ -169,7 +171,8 @@ class GptThroughTrainerTest {
         LmLoss loss = new LmLoss(dropout, c.microBatch(), 8);
         Gpt gpt = loss.createState(0);
         float[] p = init(cfg);
-        Optimizer opt = adamw(cfg);
+        AdamWUpdate opt = adamw(cfg);
+        float[][] moments = new float[2][p.length];
         long n = DATA.size();
         long spe = n / c.globalBatch();
         for (int s = 0; s < STEPS; s++) {
@@ -195,7 +198,7 @@ class GptThroughTrainerTest {
                 g[i] = (float) (g[i] / stats.weight());
             }
             GradClip.clipGlobalNorm(g, c.maxGradNorm());
-            opt.step(p, g, s);
+            opt.update(p, g, moments, 0, s, s);
         }
         return p;
     }
@@ -219,5 +222,24 @@ class GptThroughTrainerTest {
         float[] two = train(c, 0.1f, 2);
         assertArrayEquals(ref, one, SoftmaxRegression.diff(ref, one));
         assertArrayEquals(ref, two, ADAMW_TOLERANCE, "2 partitions within 2e-4: " + SoftmaxRegression.diff(ref, two));
+    }
+
+    /**
+     * The sharded exchange cuts the gradient into shards summed by separate tasks, and AdamW runs
+     * per shard against moments kept in cached RDD partitions: the same bits as the driver's sum,
+     * norm and AdamW over whole arrays, with one partition (the plain loop) and with three.
+     */
+    @Test
+    void shardedExchangeGivesTheBitsOfThePlainLoopAndOfTheDriverExchange() {
+        TrainerConfig driver = new TrainerConfig("gpt", 8, 3, 11, 1.0f, STEPS, TrainerConfig.ExchangeMode.DRIVER, 0);
+        TrainerConfig sharded = new TrainerConfig("gpt", 8, 3, 11, 1.0f, STEPS, TrainerConfig.ExchangeMode.SHARDED, 2);
+        assertEquals("sharded (2 shards)", new ShardedExchange(sc, java.util.List.of(adamw(tiny(0f))), new int[] {init(tiny(0f)).length}, 2,
+                StorageLevel.MEMORY_ONLY()).kind(), "the tiny model must make 2 shards for this test");
+        float[] ref = reference(driver, 0f);
+        float[] one = train(sharded, 0f, 1);
+        assertArrayEquals(ref, one, SoftmaxRegression.diff(ref, one));
+        float[] three = train(driver, 0f, 3);
+        float[] threeSharded = train(sharded, 0f, 3);
+        assertArrayEquals(three, threeSharded, SoftmaxRegression.diff(three, threeSharded));
     }
 }

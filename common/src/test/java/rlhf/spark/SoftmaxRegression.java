@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import rlhf.optim.ElementwiseOptimizer;
 import rlhf.optim.GradClip;
 
 /**
@@ -100,21 +101,25 @@ final class SoftmaxRegression implements PartitionLoss<SoftmaxRegression.Seq, So
         }
     }
 
-    /** Momentum SGD with a linearly decaying rate; its velocity is the state to checkpoint. */
-    static final class Momentum implements Optimizer {
+    /** Momentum SGD with a linearly decaying rate; its velocity (one state slot) is the state to checkpoint. */
+    static final class Momentum implements ElementwiseOptimizer {
         final float lr;
         final float mu;
-        final float[] v;
 
-        Momentum(float lr, float mu, int n) {
+        Momentum(float lr, float mu) {
             this.lr = lr;
             this.mu = mu;
-            this.v = new float[n];
         }
 
         @Override
-        public void step(float[] params, float[] grads, int step) {
+        public int stateSlots() {
+            return 1;
+        }
+
+        @Override
+        public void update(float[] params, float[] grads, float[][] state, int offset, int step, long updates) {
             float rate = lr * (1f - step / 100f);
+            float[] v = state[0];
             for (int i = 0; i < params.length; i++) {
                 v[i] = mu * v[i] + grads[i];
                 params[i] -= rate * v[i];
@@ -174,7 +179,8 @@ final class SoftmaxRegression implements PartitionLoss<SoftmaxRegression.Seq, So
         SoftmaxRegression loss = new SoftmaxRegression();
         Work w = loss.createState(PARAMS);
         float[] p = initParams(7);
-        Momentum opt = new Momentum(0.5f, 0.9f, PARAMS);
+        Momentum opt = new Momentum(0.5f, 0.9f);
+        float[][] velocity = new float[1][PARAMS];
         long n = data.size();
         long spe = Math.max(1, n / c.globalBatch());
         for (int s = 0; s < steps; s++) {
@@ -204,7 +210,7 @@ final class SoftmaxRegression implements PartitionLoss<SoftmaxRegression.Seq, So
                 g[i] = (float) (g[i] / stats.weight());
             }
             GradClip.clipGlobalNorm(g, c.maxGradNorm());
-            opt.step(p, g, s);
+            opt.update(p, g, velocity, 0, s, s);
         }
         return p;
     }

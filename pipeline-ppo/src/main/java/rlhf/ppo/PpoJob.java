@@ -33,6 +33,7 @@ import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RunCheckpoints;
 import rlhf.io.Safetensors;
+import rlhf.optim.OptimizerState;
 import rlhf.metrics.ConsoleProgress;
 import rlhf.metrics.MetricsLog;
 import rlhf.model.GptConfig;
@@ -364,19 +365,21 @@ public final class PpoJob {
         st.put("epochs", setup.s.epochs());
         st.put("minibatches", setup.s.minibatches());
         st.put("prompts", setup.prompts.count());
-        st.put("policy_adam_step", tr.policyAdam.step());
-        st.put("critic_adam_step", tr.criticAdam.step());
+        OptimizerState policyAdam = tr.optimizerState(0);
+        OptimizerState criticAdam = tr.optimizerState(1);
+        st.put("policy_adam_step", policyAdam.updates());
+        st.put("critic_adam_step", criticAdam.updates());
         st.put("kl_adaptive", tr.kl.adaptive());
         st.put("kl_beta", tr.kl.beta());
         st.put("kl_target", tr.kl.target());
         st.put("kl_horizon", tr.kl.horizon());
         ObjectNode cst = JSON.createObjectNode();
         cst.put("iteration", done);
-        cst.put("critic_adam_step", tr.criticAdam.step());
+        cst.put("critic_adam_step", criticAdam.updates());
         criticCkpts.save(done, new Checkpoint(setup.criticConfig, tr.critic, null,
-                new Checkpoint.TrainingState(cst, tr.criticAdam.m(), tr.criticAdam.v())), Safetensors.Dtype.F32);
+                new Checkpoint.TrainingState(cst, criticAdam.slots()[0], criticAdam.slots()[1])), Safetensors.Dtype.F32);
         String dir = policyCkpts.save(done, new Checkpoint(setup.policyConfig, tr.policy, setup.tokenizerFiles,
-                new Checkpoint.TrainingState(st, tr.policyAdam.m(), tr.policyAdam.v())), Safetensors.Dtype.F32);
+                new Checkpoint.TrainingState(st, policyAdam.slots()[0], policyAdam.slots()[1])), Safetensors.Dtype.F32);
         LOG.info("ppo: saved {}", dir);
     }
 
@@ -408,8 +411,11 @@ public final class PpoJob {
         }
         System.arraycopy(p.params(), 0, tr.policy, 0, tr.policy.length);
         System.arraycopy(c.params(), 0, tr.critic, 0, tr.critic.length);
-        tr.policyAdam.restore(p.training().adamM(), p.training().adamV(), st.path("policy_adam_step").asLong());
-        tr.criticAdam.restore(c.training().adamM(), c.training().adamV(), st.path("critic_adam_step").asLong());
+        tr.restoreOptimizers(
+                new OptimizerState(new float[][] {p.training().adamM(), p.training().adamV()},
+                        st.path("policy_adam_step").asLong()),
+                new OptimizerState(new float[][] {c.training().adamM(), c.training().adamV()},
+                        st.path("critic_adam_step").asLong()));
         tr.kl = new KlController(st.path("kl_adaptive").asBoolean(), st.path("kl_beta").asDouble(),
                 st.path("kl_target").asDouble(), st.path("kl_horizon").asDouble());
         LOG.info("ppo: resuming from {} (iteration {})", dir, done);

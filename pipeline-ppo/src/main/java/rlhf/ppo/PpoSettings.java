@@ -6,6 +6,7 @@ import java.util.Optional;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.optim.AdamWSettings;
+import rlhf.spark.TrainerConfig;
 import rlhf.rules.RuleReward;
 
 /**
@@ -66,6 +67,8 @@ public record PpoSettings(
         float criticLr,
         Schedule schedule,
         AdamWSettings adamW,
+        TrainerConfig.ExchangeMode exchange,
+        int exchangeShards,
         // output
         int checkpointEvery,
         int keepLast,
@@ -147,6 +150,8 @@ public record PpoSettings(
                 (float) c.requireIn("optim.critic_lr", 0, 10),
                 c.getEnum("optim.schedule", Schedule.class),
                 AdamWSettings.from(c),
+                c.getEnum("ppo.exchange", TrainerConfig.ExchangeMode.class),
+                (int) c.requireIn("ppo.exchange_shards", 0, 1 << 16),
                 (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("checkpoint.keep_last", 0, 1 << 20),
                 out,

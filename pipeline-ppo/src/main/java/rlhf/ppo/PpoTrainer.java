@@ -12,11 +12,14 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 
-import rlhf.optim.AdamW;
+import rlhf.model.ParamLayout;
+import rlhf.optim.AdamWUpdate;
 import rlhf.optim.GradClip;
+import rlhf.optim.OptimizerState;
 import rlhf.rules.RuleReward;
-import rlhf.spark.Gradients;
+import rlhf.spark.Exchange;
 import rlhf.spark.IndexedData;
+import rlhf.spark.LossStats;
 import rlhf.spark.NonFiniteLossException;
 import rlhf.spark.Partitions;
 import rlhf.tokenizer.BpeTokenizer;
@@ -29,10 +32,14 @@ import rlhf.tokenizer.BpeTokenizer;
  * broadcast policy snapshot --> each partition: its prompts of the iteration -> rollouts   (cached)
  * broadcast critic snapshot --> each partition: logp_ref, values, score, rewards, GAE      (cached)
  *                          <--  per partition: advantage moments, score/KL/length sums, samples
- * epochs x minibatches:
+ * epochs x minibatches, one step of the engine's {@link Exchange} over two models:
  *   broadcast policy, critic --> each partition: its rollouts of the minibatch -> gradient sums
- *   sum in partition order <---  (policy grad, critic grad, loss sums, clip counts)
- *   [PPO-ptx: the same over the demonstrations]; guards; clip; AdamW (policy), AdamW (critic)
+ *                            --> [PPO-ptx: each partition of the demonstrations, same policy
+ *                                 broadcast -> the policy's SFT gradient sum]
+ *   reduce: per model, each source summed in partition order, the policy's sources combined
+ *   (rollouts / response tokens + ptx_coef x demonstrations / target tokens); guards; clip each
+ *   model; AdamW (policy), AdamW (critic): on the driver in local mode, shard by shard on the
+ *   executors on a cluster
  * KL controller update
  * </pre>
  *
@@ -54,8 +61,8 @@ public final class PpoTrainer {
 
     final float[] policy;
     final float[] critic;
-    final AdamW policyAdam;
-    final AdamW criticAdam;
+    /** Both models' updates: model 0 the policy, model 1 the critic (AdamW each, state inside). */
+    private final Exchange exchange;
     KlController kl;
 
     /**
@@ -77,8 +84,12 @@ public final class PpoTrainer {
         this.rule = rule;
         this.policy = policy;
         this.critic = critic;
-        this.policyAdam = s.adamW().create(rlhf.model.ParamLayout.of(spec.policy()));
-        this.criticAdam = s.adamW().create(rlhf.model.ParamLayout.of(spec.critic()));
+        PpoSettings settings = s;
+        float policyLr = s.policyLr(), criticLr = s.criticLr();
+        this.exchange = Exchange.create(sc, s.exchange(), s.exchangeShards(), List.of(
+                new AdamWUpdate(s.adamW(), ParamLayout.of(spec.policy()), (step, done) -> settings.lr(policyLr, done)),
+                new AdamWUpdate(s.adamW(), ParamLayout.of(spec.critic()), (step, done) -> settings.lr(criticLr, done))),
+                new int[] {policy.length, critic.length});
         this.kl = s.initialKlController();
     }
 
@@ -86,8 +97,20 @@ public final class PpoTrainer {
         return spec;
     }
 
-    /** Frees the broadcasts of the frozen models (the cached data belongs to the caller). */
+    /** The policy's (0) or the critic's (1) AdamW state, for a checkpoint. */
+    OptimizerState optimizerState(int model) {
+        return exchange.state(model);
+    }
+
+    /** Continues from a checkpoint's AdamW states, before the first iteration. */
+    void restoreOptimizers(OptimizerState policyState, OptimizerState criticState) {
+        exchange.restore(0, policyState);
+        exchange.restore(1, criticState);
+    }
+
+    /** Frees the broadcasts of the frozen models and the optimizers' state on the executors (the cached data belongs to the caller). */
     public void close() {
+        exchange.close();
         ref.destroy();
         if (reward != null) {
             reward.destroy();
@@ -243,9 +266,12 @@ public final class PpoTrainer {
     private static final class Updates {
         final PpoLoss.Stats stats = new PpoLoss.Stats();
         double policyLoss, valueLoss, entropySum, ptxLoss, policyNorm, criticNorm, computeSeconds;
-        /** Wall time of the minibatch jobs beyond their slowest partition, and the driver's optimizer time. */
+        /**
+         * computeSeconds: the minibatches' slowest partitions; exchangeSeconds: the rest of their
+         * wall time but the optimizer's (on the driver, or the slowest shard's).
+         */
         double exchangeSeconds, optimizerSeconds;
-        /** Gradient bytes the driver received; parameter bytes each executor received. */
+        /** Gradient and parameter bytes the driver received; parameter bytes each executor received. */
         long driverInBytes, executorInBytes;
         long entropyTokens, inputTokens, ptxTokens;
         int steps, skipped, epochsDone;
@@ -254,109 +280,106 @@ public final class PpoTrainer {
     private Updates updates(int it, JavaRDD<Rollout.Scored> scored, double advMean, double advInv,
             boolean trainPolicy) {
         Updates u = new Updates();
-        float[] gp = new float[policy.length];
-        float[] gc = new float[critic.length];
         PpoWorker.Spec sp = spec;
+        boolean withPtx = trainPolicy && ptx != null && s.ptxCoef() > 0;
+        long ptxCount = withPtx ? ptx.count() : 0;
+        double ptxCoef = s.ptxCoef();
+        // policy: the rollouts' sum over their response tokens (+ ptx_coef x the demonstrations' sum
+        // over their target tokens); critic: the rollouts' sum over their response tokens
+        Exchange.Combine combine = totals -> {
+            double perToken = 1.0 / totals[0].weight();
+            return withPtx
+                    ? new double[][] {{perToken, ptxCoef / totals[1].weight()}, {perToken, 0}}
+                    : new double[][] {{perToken}, {perToken}};
+        };
         for (int e = 0; e < s.epochs(); e++) {
             PpoLoss.Stats epochStats = new PpoLoss.Stats();
             long key = s.epochKey(it, e);
             for (int mb = 0; mb < s.minibatches(); mb++) {
                 long lo = s.minibatchStart(mb);
                 long hi = s.minibatchStart(mb + 1);
+                long ptxStep = key * s.minibatches() + mb;
                 String what = "ppo iteration " + (it + 1) + ", epoch " + (e + 1) + ", minibatch " + (mb + 1);
+                // one broadcast of each model per minibatch: the rollouts and the ptx demonstrations share it
                 Broadcast<float[]> pb = trainPolicy ? sc.broadcast(policy) : null;
                 Broadcast<float[]> cb = sc.broadcast(critic);
-                Arrays.fill(gp, 0f);
-                Arrays.fill(gc, 0f);
-                PpoLoss.Stats mbStats = new PpoLoss.Stats();
-                double[] sums = new double[4]; // policy loss, value loss, entropy, ratio
-                long[] inputs = new long[1];
-                double[] slowest = new double[1];
+                List<Broadcast<float[]>> bcs = Arrays.asList(pb, cb);
                 long t0 = System.nanoTime();
                 u.executorInBytes += 4L * ((pb == null ? 0 : policy.length) + critic.length);
+                Exchange.Reduced r;
+                double optimizerSeconds = 0;
                 try {
-                    Partitions.foldInOrder(sc, what, scored, (p, rows) -> PpoWorker.update(sp,
-                            pb == null ? null : pb.value(), cb.value(), key, lo, hi, advMean, advInv, rows), (i, r) -> {
-                                if (r.policyGrad() != null) {
-                                    Gradients.addEncoded(gp, r.policyGrad(), what);
-                                    u.driverInBytes += r.policyGrad().length;
-                                }
-                                if (r.criticGrad() != null) {
-                                    Gradients.addEncoded(gc, r.criticGrad(), what);
-                                    u.driverInBytes += r.criticGrad().length;
-                                }
-                                slowest[0] = Math.max(slowest[0], r.computeSeconds());
-                                sums[0] += r.policyLoss();
-                                sums[1] += r.valueLoss();
-                                sums[2] += r.entropySum();
-                                sums[3] += r.ratioSum();
-                                inputs[0] += r.inputTokens();
-                                u.computeSeconds += r.computeSeconds();
-                                mbStats.merge(r.stats());
-                            });
+                    List<Exchange.Source<?>> sources = new ArrayList<>();
+                    sources.add(new Exchange.Source<>(scored, (p, rows, params) -> PpoWorker.update(sp, params[0],
+                            params[1], key, lo, hi, advMean, advInv, rows)));
+                    if (withPtx) {
+                        sources.add(new Exchange.Source<>(ptx.shards(), (p, shards, params) -> PpoWorker.ptx(sp,
+                                params[0], ptxCount, ptxStep, shards)));
+                    }
+                    r = exchange.reduce(what, sources, bcs, combine);
+                    LossStats t = r.totals()[0];
+                    long tokens = (long) t.weight();
+                    if (tokens == 0) {
+                        exchange.discard();
+                        throw new IllegalStateException(what + ": no response tokens in the minibatch");
+                    }
+                    if (withPtx && r.totals()[1].weight() == 0) {
+                        exchange.discard();
+                        throw new IllegalStateException(what + ": the ptx batch has no target tokens");
+                    }
+                    double policyLoss = t.loss() / tokens;
+                    double valueLoss = t.extra(PpoWorker.VALUE_LOSS) / tokens;
+                    double meanRatio = trainPolicy ? t.extra(PpoWorker.RATIO) / tokens : 1;
+                    double pn = trainPolicy ? r.norms()[0] : 0;
+                    double cn = r.norms()[1];
+                    double ptxLoss = withPtx ? r.totals()[1].loss() : 0;
+                    long ptxTokens = withPtx ? (long) r.totals()[1].weight() : 0;
+                    if (!Double.isFinite(policyLoss) || !Double.isFinite(valueLoss) || !Double.isFinite(pn)
+                            || !Double.isFinite(cn) || !Double.isFinite(ptxLoss)) {
+                        exchange.discard();
+                        throw new NonFiniteLossException(it, what + ": non-finite " + describe(policyLoss, valueLoss, pn,
+                                cn, ptxLoss) + "; the update was not applied, the weights are those before this "
+                                + "minibatch. Lower optim.policy_lr / optim.critic_lr, check the rewards (reward.clip) "
+                                + "and resume from the last checkpoint");
+                    }
+                    u.inputTokens += (long) t.extra(PpoWorker.INPUT_TOKENS);
+                    if (trainPolicy && s.ratioLimit() > 0 && meanRatio > s.ratioLimit()) {
+                        exchange.discard();
+                        u.skipped++;
+                        continue;
+                    }
+                    float maxNorm = s.adamW().gradClip();
+                    float[] clip = {trainPolicy ? GradClip.clipFactor((float) pn, maxNorm) : Float.NaN,
+                            GradClip.clipFactor((float) cn, maxNorm)};
+                    Exchange.Update up = exchange.update(what, clip, u.steps, bcs, new float[][] {policy, critic});
+                    optimizerSeconds = up.optimizerSeconds();
+                    u.optimizerSeconds += optimizerSeconds;
+                    u.driverInBytes += r.driverInBytes() + up.driverInBytes();
+                    PpoLoss.Stats mbStats = PpoWorker.lossStats(t);
+                    if (trainPolicy) {
+                        u.policyLoss += policyLoss;
+                        u.policyNorm = pn;
+                        if (e == 0) {
+                            u.entropySum += t.extra(PpoWorker.ENTROPY);
+                            u.entropyTokens += tokens;
+                        }
+                        u.ptxLoss += ptxLoss;
+                        u.ptxTokens += ptxTokens;
+                    }
+                    u.valueLoss += valueLoss;
+                    u.criticNorm = cn;
+                    u.steps++;
+                    u.stats.merge(mbStats);
+                    epochStats.merge(mbStats);
                 } finally {
                     if (pb != null) {
                         pb.destroy();
                     }
                     cb.destroy();
                 }
-                long t1 = System.nanoTime();
-                u.exchangeSeconds += Math.max(0, (t1 - t0) / 1e9 - slowest[0]);
-                double pl = sums[0], vl = sums[1], ent = sums[2], ratio = sums[3];
-                long tokens = mbStats.valueTokens;
-                if (tokens == 0) {
-                    throw new IllegalStateException(what + ": no response tokens in the minibatch");
-                }
-                double policyLoss = pl / tokens;
-                double valueLoss = vl / tokens;
-                double meanRatio = trainPolicy ? ratio / tokens : 1;
-                double pn = trainPolicy ? GradClip.scale(gp, 1.0 / tokens) : 0;
-                double cn = GradClip.scale(gc, 1.0 / tokens);
-                double ptxLoss = 0;
-                long ptxTokens = 0;
-                if (trainPolicy && ptx != null && s.ptxCoef() > 0) {
-                    long step = (key * s.minibatches()) + mb;
-                    float[] g = ptxGrad(it, step, what);
-                    ptxTokens = ptxLastTokens;
-                    ptxLoss = ptxLastLoss;
-                    for (int i = 0; i < gp.length; i++) {
-                        gp[i] += (float) (s.ptxCoef() * g[i] / ptxTokens);
-                    }
-                    pn = GradClip.scale(gp, 1.0);
-                }
-                if (!Double.isFinite(policyLoss) || !Double.isFinite(valueLoss) || !Double.isFinite(pn)
-                        || !Double.isFinite(cn) || !Double.isFinite(ptxLoss)) {
-                    throw new NonFiniteLossException(it, what + ": non-finite " + describe(policyLoss, valueLoss, pn, cn,
-                            ptxLoss) + "; the update was not applied, the weights are those before this minibatch. "
-                            + "Lower optim.policy_lr / optim.critic_lr, check the rewards (reward.clip) and resume "
-                            + "from the last checkpoint");
-                }
-                u.inputTokens += inputs[0];
-                if (trainPolicy && s.ratioLimit() > 0 && meanRatio > s.ratioLimit()) {
-                    u.skipped++;
-                    continue;
-                }
-                long tOpt = System.nanoTime();
-                if (trainPolicy) {
-                    GradClip.clipToNorm(gp, pn, s.adamW().gradClip());
-                    policyAdam.update(policy, gp, s.lr(s.policyLr(), policyAdam.step()));
-                    u.policyLoss += policyLoss;
-                    u.policyNorm = pn;
-                    if (e == 0) {
-                        u.entropySum += ent;
-                        u.entropyTokens += tokens;
-                    }
-                    u.ptxLoss += ptxLoss;
-                    u.ptxTokens += ptxTokens;
-                }
-                GradClip.clipToNorm(gc, cn, s.adamW().gradClip());
-                criticAdam.update(critic, gc, s.lr(s.criticLr(), criticAdam.step()));
-                u.optimizerSeconds += (System.nanoTime() - tOpt) / 1e9;
-                u.valueLoss += valueLoss;
-                u.criticNorm = cn;
-                u.steps++;
-                u.stats.merge(mbStats);
-                epochStats.merge(mbStats);
+                double slowest = r.computeNanos() / 1e9;
+                u.computeSeconds += slowest;
+                u.exchangeSeconds += Math.max(0, (System.nanoTime() - t0) / 1e9 - slowest - optimizerSeconds);
             }
             u.epochsDone = e + 1;
             if (trainPolicy && s.targetApproxKl() > 0 && epochStats.policyTokens() > 0
@@ -365,38 +388,6 @@ public final class PpoTrainer {
             }
         }
         return u;
-    }
-
-    private long ptxLastTokens;
-    private double ptxLastLoss;
-
-    /** The PPO-ptx gradient sum of update {@code step}; sets ptxLastTokens/ptxLastLoss. */
-    private float[] ptxGrad(int it, long step, String what) {
-        PpoWorker.Spec sp = spec;
-        long n = ptx.count();
-        Broadcast<float[]> pb = sc.broadcast(policy);
-        float[] g = new float[policy.length];
-        double[] loss = new double[1];
-        long[] tok = new long[1];
-        try {
-            Partitions.foldInOrder(sc, what + ": ptx", ptx.shards(),
-                    (p, shards) -> PpoWorker.ptx(sp, pb.value(), n, step, shards), (i, r) -> {
-                        if (r.grad() != null) {
-                            Gradients.addEncoded(g, r.grad(), what + ": ptx");
-                        }
-                        loss[0] += r.lossSum();
-                        tok[0] += r.tokens();
-                    });
-        } finally {
-            pb.destroy();
-        }
-        long tokens = tok[0];
-        if (tokens == 0) {
-            throw new IllegalStateException(what + ": the ptx batch has no target tokens");
-        }
-        ptxLastTokens = tokens;
-        ptxLastLoss = loss[0];
-        return g;
     }
 
     private static String describe(double pl, double vl, double pn, double cn, double ptx) {

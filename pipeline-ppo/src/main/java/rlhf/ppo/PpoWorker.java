@@ -18,7 +18,9 @@ import rlhf.model.Losses;
 import rlhf.model.RewardScorer;
 import rlhf.rules.RuleReward;
 import rlhf.spark.EpochPermutation;
+import rlhf.spark.Exchange;
 import rlhf.spark.ExecutorStates;
+import rlhf.spark.LossStats;
 import rlhf.spark.Gradients;
 import rlhf.spark.IndexedData;
 import rlhf.spark.Partitions;
@@ -430,22 +432,33 @@ public final class PpoWorker {
     // ---------------------------------------------------------------- updates
 
     /**
-     * Sums of one partition's share of a minibatch. Gradients are little-endian float bytes of the
-     * unnormalised sums (null when the partition held none of the minibatch, or the model is not
-     * trained); the driver divides by the minibatch's response tokens.
+     * The statistics of a minibatch update (the exchange sums them in partition order): loss = the
+     * policy loss sum, weight = the response tokens (valueTokens), and these extras.
      */
-    public record UpdatePart(byte[] policyGrad, byte[] criticGrad, double policyLoss, double valueLoss,
-            double entropySum, double ratioSum, long inputTokens, PpoLoss.Stats stats, double computeSeconds)
-            implements Serializable {
+    static final int VALUE_LOSS = 0, ENTROPY = 1, RATIO = 2, INPUT_TOKENS = 3, POLICY_TOKENS = 4, POLICY_CLIPPED = 5,
+            APPROX_KL = 6, HALF_SQ_LOG_RATIO = 7, VALUE_CLIPPED = 8, UPDATE_STATS = 9;
+
+    /** {@link PpoLoss.Stats} from a minibatch's summed statistics. */
+    static PpoLoss.Stats lossStats(LossStats t) {
+        PpoLoss.Stats s = new PpoLoss.Stats();
+        s.policyTokens = (long) t.extra(POLICY_TOKENS);
+        s.policyClipped = (long) t.extra(POLICY_CLIPPED);
+        s.sumApproxKl = t.extra(APPROX_KL);
+        s.sumHalfSqLogRatio = t.extra(HALF_SQ_LOG_RATIO);
+        s.valueTokens = (long) t.weight();
+        s.valueClipped = (long) t.extra(VALUE_CLIPPED);
+        return s;
     }
 
     /**
      * Gradient sums over the rollouts of minibatch [lo, hi) of epoch {@code epochKey}'s order:
      * clipped policy loss (and entropy bonus) through the LM head at the sampling temperature,
      * c_v times the clipped value loss through the critic's score head. Advantages are whitened
-     * on the fly with (advMean, advInv). {@code policy} null: the policy is frozen.
+     * on the fly with (advMean, advInv). {@code policy} null: the policy is frozen. Returns the
+     * unnormalised sums {policy, critic} (both null when the partition held none of the minibatch,
+     * the policy's null when it is frozen) in buffers held until the exchange releases them.
      */
-    public static UpdatePart update(Spec spec, float[] policy, float[] critic, long epochKey, long lo, long hi,
+    public static Exchange.Partial update(Spec spec, float[] policy, float[] critic, long epochKey, long lo, long hi,
             double advMean, double advInv, Iterator<Rollout.Scored> rows) {
         Partitions.useTaskCpus();
         long t0 = System.nanoTime();
@@ -461,7 +474,7 @@ public final class PpoWorker {
         }
         PpoLoss.Stats stats = new PpoLoss.Stats();
         if (mine.isEmpty()) {
-            return new UpdatePart(null, null, 0, 0, 0, 0, 0, stats, 0);
+            return new Exchange.Partial(new float[2][], new LossStats(UPDATE_STATS), 0, 0, () -> { });
         }
         mine.sort(Comparator.comparingLong(x -> x.r().id()));
         int B = s.microBatch();
@@ -470,6 +483,7 @@ public final class PpoWorker {
         TrainState st = ExecutorStates.borrow(key, () -> new TrainState(spec, B, T));
         double policyLoss = 0, valueLoss = 0, entropy = 0, ratio = 0;
         long inputs = 0;
+        boolean done = false;
         try {
             Arrays.fill(st.gradP, 0f);
             Arrays.fill(st.gradC, 0f);
@@ -543,10 +557,24 @@ public final class PpoWorker {
                 st.critic.scoreHeadBackward(critic, st.gradC, st.f1);
                 st.critic.backward(critic, st.gradC);
             }
-            return new UpdatePart(policy == null ? null : Gradients.encode(st.gradP), Gradients.encode(st.gradC), policyLoss, valueLoss,
-                    entropy, ratio, inputs, stats, (System.nanoTime() - t0) / 1e9);
+            LossStats out = new LossStats(UPDATE_STATS);
+            out.addLoss(policyLoss, stats.valueTokens);
+            out.add(VALUE_LOSS, valueLoss);
+            out.add(ENTROPY, entropy);
+            out.add(RATIO, ratio);
+            out.add(INPUT_TOKENS, inputs);
+            out.add(POLICY_TOKENS, stats.policyTokens);
+            out.add(POLICY_CLIPPED, stats.policyClipped);
+            out.add(APPROX_KL, stats.sumApproxKl);
+            out.add(HALF_SQ_LOG_RATIO, stats.sumHalfSqLogRatio);
+            out.add(VALUE_CLIPPED, stats.valueClipped);
+            done = true;
+            return new Exchange.Partial(new float[][] {policy == null ? null : st.gradP, st.gradC}, out, mine.size(),
+                    System.nanoTime() - t0, () -> ExecutorStates.release(key, st));
         } finally {
-            ExecutorStates.release(key, st);
+            if (!done) {
+                ExecutorStates.release(key, st);
+            }
         }
     }
 
@@ -585,15 +613,15 @@ public final class PpoWorker {
 
     // ---------------------------------------------------------------- PPO-ptx
 
-    /** One partition's SFT gradient sum over its examples of a ptx batch. */
-    public record PtxPart(byte[] grad, double lossSum, long tokens) implements Serializable {
-    }
-
     /**
      * SFT loss (token cross-entropy on response + EOS, temperature 1) summed over the examples of
-     * ptx step {@code step}: epoch step / spe, batch step % spe, spe = max(1, N / batch).
+     * ptx step {@code step}: epoch step / spe, batch step % spe, spe = max(1, N / batch). Returns
+     * the policy's gradient sum (model 0 of {policy, critic}; null when the partition held none
+     * of the batch) with loss = the loss sum and weight = the target tokens.
      */
-    public static PtxPart ptx(Spec spec, float[] policy, long n, long step, Iterator<IndexedData.Shard<PtxExample>> shards) {
+    public static Exchange.Partial ptx(Spec spec, float[] policy, long n, long step,
+            Iterator<IndexedData.Shard<PtxExample>> shards) {
+        long t0 = System.nanoTime();
         Partitions.useTaskCpus();
         PpoSettings s = spec.s;
         long spe = Math.max(1, n / s.ptxBatch());
@@ -613,7 +641,7 @@ public final class PpoWorker {
             }
         }
         if (mine.isEmpty()) {
-            return new PtxPart(null, 0, 0);
+            return new Exchange.Partial(new float[2][], new LossStats(0), 0, 0, () -> { });
         }
         order.sort(Comparator.comparingLong(a -> a[0]));
         int B = s.microBatch();
@@ -622,6 +650,7 @@ public final class PpoWorker {
         PtxState st = ExecutorStates.borrow(key, () -> new PtxState(spec.policy(), B, T));
         double loss = 0;
         long tokens = 0;
+        boolean done = false;
         try {
             Arrays.fill(st.grad, 0f);
             for (int from = 0; from < order.size(); from += B) {
@@ -650,9 +679,15 @@ public final class PpoWorker {
                 st.gpt.lmHeadBackward(policy, st.grad, st.dlogp, null);
                 st.gpt.backward(policy, st.grad);
             }
-            return new PtxPart(Gradients.encode(st.grad), loss, tokens);
+            LossStats out = new LossStats(0);
+            out.addLoss(loss, tokens);
+            done = true;
+            return new Exchange.Partial(new float[][] {st.grad, null}, out, mine.size(), System.nanoTime() - t0,
+                    () -> ExecutorStates.release(key, st));
         } finally {
-            ExecutorStates.release(key, st);
+            if (!done) {
+                ExecutorStates.release(key, st);
+            }
         }
     }
 

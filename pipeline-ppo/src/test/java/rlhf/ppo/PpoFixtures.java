@@ -146,13 +146,14 @@ final class PpoFixtures {
         AdamW adam = new AdamW(ParamLayout.of(spec.policy()), 0.9f, 0.999f, 1e-8f, 0f, false);
         float[] g = new float[params.length];
         for (int step = 0; step < steps; step++) {
-            PpoWorker.PtxPart part = PpoWorker.ptx(spec, params, ex.size(), step,
+            rlhf.spark.Exchange.Partial part = PpoWorker.ptx(spec, params, ex.size(), step,
                     List.of(new IndexedData.Shard<>(index, ex)).iterator());
-            java.util.Arrays.fill(g, 0f);
-            rlhf.spark.Gradients.addEncoded(g, part.grad(), "sft");
+            double tokens = part.stats().weight();
+            float[] sum = part.grad(0);
             for (int i = 0; i < g.length; i++) {
-                g[i] /= part.tokens();
+                g[i] = sum[i] / (float) tokens;
             }
+            part.release();
             adam.update(params, g, lr);
         }
     }

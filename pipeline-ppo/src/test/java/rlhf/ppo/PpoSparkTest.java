@@ -233,8 +233,14 @@ class PpoSparkTest {
         }
     }
 
+    /**
+     * The uninterrupted run takes the driver's exchange (local mode), the interrupted and resumed
+     * one the sharded exchange (AdamW state on the executors, restored there from the checkpoint):
+     * the same weights, with a critic warm-up (frozen policy) and PPO-ptx (a second source for the
+     * policy).
+     */
     @Test
-    void resumedRunEndsWithTheWeightsOfAnUninterruptedOne(@TempDir Path dir) throws Exception {
+    void resumedRunOnTheShardedExchangeEndsWithTheWeightsOfAnUninterruptedOne(@TempDir Path dir) throws Exception {
         Path demos = dir.resolve("demos.jsonl");
         Files.writeString(demos, "{\"prompt\": \"a\", \"response\": \"a\"}\n{\"prompt\": \"bb\", \"response\": \"b\"}\n"
                 + "{\"prompt\": \"ccc\", \"response\": \"cc\"}\n", StandardCharsets.UTF_8);
@@ -250,14 +256,20 @@ class PpoSparkTest {
         Map<String, String> first = base(dir, "resumed");
         first.putAll(common);
         first.put("ppo.stop_at_iteration", "2");
+        first.put("ppo.exchange", "sharded");
         PpoJob.Result half = PpoJob.run(spark, PpoFixtures.config(first), false, RULE);
         assertEquals(2, half.iteration());
         assertEquals(null, half.finalDir());
         Map<String, String> second = base(dir, "resumed");
         second.putAll(common);
+        second.put("ppo.exchange", "sharded");
         PpoJob.Result b = PpoJob.run(spark, PpoFixtures.config(second), true, RULE);
 
         assertEquals(4, b.iteration());
+        Map<String, Double> last = b.history().get(b.history().size() - 1);
+        assertTrue(last.get("updates") > 0, last.toString());
+        assertEquals(4.0 * (a.policy().length + a.critic().length) * last.get("updates"),
+                last.get("update_driver_in_bytes"), "sharded: the new parameters of both models once per update");
         assertTrue(a.history().get(3).get("ptx_loss") > 0, "ptx was mixed in");
         assertArrayEquals(a.policy(), b.policy(), "policy weights after resume");
         assertArrayEquals(a.critic(), b.critic(), "critic weights after resume");

@@ -15,6 +15,9 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.optim.AdamW;
+import rlhf.optim.AdamWSettings;
+import rlhf.optim.AdamWUpdate;
+import rlhf.optim.LrSchedule;
 import rlhf.optim.GradClip;
 import rlhf.sft.Sequence;
 import rlhf.sft.SftLoss;
@@ -134,10 +137,9 @@ public final class SparkOverheadBench {
         Gpt.init(cfg, params, 1);
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         IndexedData<Sequence> d = IndexedData.cache(sc.parallelize(data, 2), StorageLevel.MEMORY_ONLY(), "bench data");
-        AdamW adam = new AdamW(layout, 0.9f, 0.999f, 1e-8f, 0f, false);
         DataParallelTrainer<Sequence, SftLoss.State> trainer = new DataParallelTrainer<>(sc,
                 new TrainerConfig("bench", GLOBAL, MICRO, 1, 1f, warmup + steps), loss, params,
-                (p, g, step) -> adam.update(p, g, 1e-4f), d);
+                new AdamWUpdate(new AdamWSettings(0f, 0.9f, 0.999f, 1e-8f, 1f), layout, LrSchedule.constant(1e-4f)), d);
         double[] times = new double[steps];
         for (int s = 0; s < warmup + steps; s++) {
             long t0 = System.nanoTime();

@@ -43,10 +43,13 @@ import rlhf.cli.Launcher;
  * the same two partitions, by the SHA-256 of the final model files:
  *
  * <ul>
- *   <li>the pipeline jar (one application: SFT -> reward -> PPO) on the cluster;</li>
- *   <li>the SFT, reward and PPO jars submitted one by one, with an executor JVM killed (SIGKILL,
- *       by its process id) in the middle of an SFT step and in the middle of a PPO update: Spark
- *       reruns the lost tasks on the other executor and on the one the Worker starts instead;</li>
+ *   <li>the pipeline jar (one application: SFT -> reward -> PPO) on the cluster (the driver's
+ *       exchange, as local mode);</li>
+ *   <li>the SFT, reward and PPO jars submitted one by one, SFT and PPO with the sharded exchange
+ *       (AdamW shards on the executors), with an executor JVM killed (SIGKILL, by its process id)
+ *       in the middle of an SFT step and in the middle of a PPO update: Spark reruns the lost tasks
+ *       on the other executor and on the one the Worker starts instead, and the lost optimizer
+ *       shards are read from their replicas;</li>
  *   <li>the SFT driver killed after its first checkpoint and the job resubmitted with --resume.</li>
  * </ul>
  */
@@ -110,11 +113,29 @@ class StandaloneClusterIT {
 
     @Test
     @Order(2)
-    void sftJarOnTheClusterSurvivesAKilledExecutorAndEqualsLocalMode() throws Exception {
+    void sftJarOnTheClusterWithTheShardedExchangeSurvivesAKilledExecutorAndEqualsLocalMode() throws Exception {
         Path out = tmp.resolve("jobs/sft");
         runKillingAnExecutor(d -> d.startsWith("sft step ") && stepOf(d) >= 5, "sft",
-                "--config", ref.resolve("conf/sft.properties").toString(), "--set", "output.dir=" + out);
+                "--config", ref.resolve("conf/sft.properties").toString(), "--set", "output.dir=" + out,
+                "--set", "train.exchange=sharded");
         assertSameModel(ref.resolve("sft"), out);
+        // The same bits through two exchanges: local mode sent the driver a gradient per partition,
+        // the cluster (sharded; its optimizer shards survived the killed executor in their
+        // replicas) sent it the new parameters once per step.
+        double paramBytes = firstStep(ref.resolve("sft/metrics.jsonl"), "executor_in_bytes");
+        assertEquals(2 * paramBytes, firstStep(ref.resolve("sft/metrics.jsonl"), "driver_in_bytes"), "local[2]");
+        assertEquals(paramBytes, firstStep(out.resolve("metrics.jsonl"), "driver_in_bytes"), "cluster");
+    }
+
+    /** A metric of the first step's line of a metrics.jsonl. */
+    static double firstStep(Path metrics, String key) throws IOException {
+        for (String line : Files.readAllLines(metrics)) {
+            com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
+            if (n.has(key)) {
+                return n.get(key).asDouble();
+            }
+        }
+        throw new AssertionError(metrics + " has no step with " + key);
     }
 
     @Test
@@ -129,13 +150,15 @@ class StandaloneClusterIT {
 
     @Test
     @Order(4)
-    void ppoJarOnTheClusterSurvivesAnExecutorKilledMidUpdateAndEqualsLocalMode() throws Exception {
+    void ppoJarOnTheClusterWithTheShardedExchangeSurvivesAnExecutorKilledMidUpdateAndEqualsLocalMode()
+            throws Exception {
         Path out = tmp.resolve("jobs/ppo");
         // the update's jobs are "ppo iteration 2, epoch 1, minibatch 1" ...
         runKillingAnExecutor(d -> d.startsWith("ppo iteration 2, epoch"), "ppo",
                 "--config", ref.resolve("conf/ppo.properties").toString(), "--set", "output.dir=" + out,
                 "--set", "model.policy=" + tmp.resolve("jobs/sft/final"),
-                "--set", "model.reward=" + tmp.resolve("jobs/reward/final"));
+                "--set", "model.reward=" + tmp.resolve("jobs/reward/final"), "--set", "ppo.exchange=sharded");
+        // local mode updated both models on the driver; here their AdamW shards lived on the executors
         assertSameModel(ref.resolve("ppo"), out);
     }
 

@@ -1,0 +1,206 @@
+package rlhf.spark;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+
+import rlhf.optim.ElementwiseOptimizer;
+import rlhf.optim.GradClip;
+import rlhf.optim.OptimizerState;
+
+/**
+ * The exchange through the driver: every partition sends its whole gradients back, the driver sums
+ * them in partition order as they arrive ({@link Partitions#foldInOrder}), combines the sources,
+ * clips and runs the optimizers, whose state it holds. The driver needs 16 bytes per parameter
+ * (parameters, sum, two moments; 4 more per parameter of a model that takes a second source) and
+ * receives 4 bytes per parameter per partition: the fastest way in one process (local mode),
+ * where a "send" is a reference handed over.
+ */
+final class DriverExchange implements Exchange {
+
+    private final JavaSparkContext sc;
+    private final List<ElementwiseOptimizer> optimizers;
+    private final int[] sizes;
+    /** sums[s][m]: source s's gradient sum of model m; sums[0][m] becomes model m's update. */
+    private final List<float[][]> sums = new ArrayList<>();
+    private final OptimizerState[] states;
+
+    DriverExchange(JavaSparkContext sc, List<ElementwiseOptimizer> optimizers, int[] sizes) {
+        this.sc = sc;
+        this.optimizers = List.copyOf(optimizers);
+        this.sizes = sizes.clone();
+        this.states = new OptimizerState[sizes.length];
+        for (int m = 0; m < sizes.length; m++) {
+            states[m] = OptimizerState.zeros(optimizers.get(m).stateSlots(), sizes[m]);
+        }
+    }
+
+    @Override
+    public String kind() {
+        return "driver";
+    }
+
+    @Override
+    public Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<float[]>> params, Combine combine) {
+        int models = sizes.length;
+        LossStats[] totals = new LossStats[sources.size()];
+        int[] examples = new int[sources.size()];
+        long[] computeNanos = new long[1];
+        long[] driverIn = new long[1];
+        Map<String, Long> sentBy = new HashMap<>();
+        for (int s = 0; s < sources.size(); s++) {
+            float[][] sum = sumsOf(s);
+            for (int m = 0; m < models; m++) {
+                if (params.get(m) != null) {
+                    Arrays.fill(sum[m], 0f);
+                }
+            }
+            int src = s;
+            foldSource(what + (sources.size() > 1 ? " (source " + (s + 1) + ")" : ""), sources.get(s), params,
+                    (i, r) -> {
+                        if (totals[src] == null) {
+                            totals[src] = new LossStats(r.stats.extraCount());
+                        }
+                        totals[src].addAll(r.stats);
+                        examples[src] += r.examples;
+                        computeNanos[0] = Math.max(computeNanos[0], r.computeNanos);
+                        long bytes = 0;
+                        for (int m = 0; m < models; m++) {
+                            if (r.grads[m] != null) {
+                                Gradients.addEncoded(sum[m], r.grads[m], what);
+                                bytes += r.grads[m].length;
+                            }
+                        }
+                        driverIn[0] += bytes;
+                        sentBy.merge(r.executor, bytes, Long::sum);
+                    });
+        }
+        double[][] factors = combine.factors(totals);
+        double[] norms = new double[models];
+        for (int m = 0; m < models; m++) {
+            norms[m] = Double.NaN;
+            if (params.get(m) != null && finite(factors[m])) {
+                float[] update = sums.get(0)[m];
+                for (int s = 0; s < sources.size(); s++) {
+                    Gradients.addScaled(update, sums.get(s)[m], factors[m][s], s == 0);
+                }
+                norms[m] = GradClip.scale(update, 1.0);
+            }
+        }
+        return new Reduced(totals, examples, norms, computeNanos[0], driverIn[0], sentBy, Map.of());
+    }
+
+    private <T> void foldSource(String what, Source<T> source, List<Broadcast<float[]>> params,
+            Partitions.Fold<PartitionResult> fold) {
+        SourceTask<T> task = source.task();
+        List<Broadcast<float[]>> bcs = new ArrayList<>(params);
+        Partitions.foldInOrder(sc, what, source.data(), (p, rows) -> PartitionResult.of(task.run(p, rows, values(bcs))),
+                fold);
+    }
+
+    /** The broadcasts' values (null for null), read in a task. */
+    static float[][] values(List<Broadcast<float[]>> params) {
+        float[][] v = new float[params.size()][];
+        for (int m = 0; m < v.length; m++) {
+            v[m] = params.get(m) == null ? null : params.get(m).value();
+        }
+        return v;
+    }
+
+    static boolean finite(double[] factors) {
+        for (double f : factors) {
+            if (!Double.isFinite(f)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** sums[s], allocated on first use (a model's second source costs its memory only then). */
+    private float[][] sumsOf(int s) {
+        while (sums.size() <= s) {
+            float[][] a = new float[sizes.length][];
+            for (int m = 0; m < sizes.length; m++) {
+                a[m] = new float[sizes[m]];
+            }
+            sums.add(a);
+        }
+        return sums.get(s);
+    }
+
+    @Override
+    public Update update(String what, float[] clip, int step, List<Broadcast<float[]>> paramBroadcasts,
+            float[][] params) {
+        long t0 = System.nanoTime();
+        for (int m = 0; m < sizes.length; m++) {
+            if (Float.isNaN(clip[m])) {
+                continue;
+            }
+            float[] g = sums.get(0)[m];
+            GradClip.multiply(g, clip[m]);
+            OptimizerState st = states[m];
+            optimizers.get(m).update(params[m], g, st.slots(), 0, step, st.updates());
+            states[m] = new OptimizerState(st.slots(), st.updates() + 1);
+        }
+        return new Update((System.nanoTime() - t0) / 1e9, 0, Map.of());
+    }
+
+    @Override
+    public void discard() {
+    }
+
+    @Override
+    public OptimizerState state(int model) {
+        return states[model];
+    }
+
+    @Override
+    public void restore(int model, OptimizerState s) {
+        s.requireShape(optimizers.get(model).stateSlots(), sizes[model]);
+        float[][] slots = new float[s.slots().length][];
+        for (int k = 0; k < slots.length; k++) {
+            slots[k] = s.slots()[k].clone();
+        }
+        states[model] = new OptimizerState(slots, s.updates());
+    }
+
+    @Override
+    public void close() {
+    }
+
+    /** What a partition sends back: a gradient per model, null where it has none. */
+    static final class PartitionResult implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final int examples;
+        final byte[][] grads;
+        final LossStats stats;
+        final String executor;
+        final long computeNanos;
+
+        private PartitionResult(int examples, byte[][] grads, LossStats stats, long computeNanos) {
+            this.examples = examples;
+            this.grads = grads;
+            this.stats = stats;
+            this.executor = Partitions.executorId();
+            this.computeNanos = computeNanos;
+        }
+
+        static PartitionResult of(Partial p) {
+            try {
+                byte[][] g = new byte[p.grads.length][];
+                for (int m = 0; m < g.length; m++) {
+                    g[m] = p.grads[m] == null ? null : Gradients.encode(p.grads[m]);
+                }
+                return new PartitionResult(p.examples, g, p.stats, p.computeNanos);
+            } finally {
+                p.release();
+            }
+        }
+    }
+}
