@@ -17,7 +17,9 @@
 #                     `BENCH_SFT_SEQ_LEN=64 bin/bench sft`, the one-process reference)
 #   CLUSTER_STEPS     steps per run (default 6; the first 2 are not counted: JIT and caches)
 #   CLUSTER_MICRO_BATCH  sequences per forward + backward (default 8)
-#   CLUSTER_EXECUTOR_MEMORY, CLUSTER_DRIVER_MEMORY   (default 4g, 10g)
+#   CLUSTER_EXECUTOR_MEMORY, CLUSTER_DRIVER_MEMORY   (default 4g, 6g; the cluster's driver)
+#   CLUSTER_LOCAL_MEMORY  the local[2] run's heap (default 10g: parameters, gradient sums, moments
+#                     and two partitions' results of GPT-2 124M in one JVM)
 # The vocabulary is GPT-2's (50,257 tokens, the test resources' vocab.json/merges.txt); the data
 # 512 generated demonstrations long enough that every sequence fills the context (truncated to it).
 set -euo pipefail
@@ -30,7 +32,8 @@ IFS=x read -r BATCH TOKENS <<< "${CLUSTER_BATCH:-32x64}"
 STEPS="${CLUSTER_STEPS:-6}"
 MICRO="${CLUSTER_MICRO_BATCH:-8}"
 EXEC_MEM="${CLUSTER_EXECUTOR_MEMORY:-4g}"
-export RLHF_DRIVER_MEMORY="${CLUSTER_DRIVER_MEMORY:-10g}"
+DRIVER_MEM="${CLUSTER_DRIVER_MEMORY:-6g}"
+LOCAL_MEM="${CLUSTER_LOCAL_MEMORY:-10g}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rlhf-cluster-bench.XXXXXX")"
 CLUSTER_DIR="$WORK/cluster"
 trap 'bash "$ROOT/bin/cluster" stop --dir "$CLUSTER_DIR" >/dev/null 2>&1 || true; [ -n "${CLUSTER_KEEP:-}" ] || rm -rf "$WORK"' EXIT
@@ -66,14 +69,14 @@ run_sft() {
 
 RUNS=()
 echo "local[2] ..." >&2
-RUNS+=("local[2] 2 $(run_sft local 'local[2]' 2 driver)")
+RUNS+=("local[2] 2 $(RLHF_DRIVER_MEMORY="$LOCAL_MEM" run_sft local 'local[2]' 2 driver)")
 for w in ${WORKERS//,/ }; do
   echo "standalone cluster, $w Worker(s) ..." >&2
   bash "$ROOT/bin/cluster" start --workers "$w" --cores-per-worker 1 --memory-per-worker "$EXEC_MEM" \
     --port 7177 --webui-port 8181 --dir "$CLUSTER_DIR" >/dev/null
   for x in ${EXCHANGES//,/ }; do
     echo "  $x exchange ..." >&2
-    RUNS+=("${w}-workers-$x $w $(run_sft "cluster-$w-$x" spark://127.0.0.1:7177 "$w" "$x")")
+    RUNS+=("${w}-workers-$x $w $(RLHF_DRIVER_MEMORY="$DRIVER_MEM" run_sft "cluster-$w-$x" spark://127.0.0.1:7177 "$w" "$x")")
   done
   bash "$ROOT/bin/cluster" stop --dir "$CLUSTER_DIR" >/dev/null
 done
