@@ -18,6 +18,7 @@
 #   CLUSTER_STEPS     steps per run (default 6; the first 2 are not counted: JIT and caches)
 #   CLUSTER_MICRO_BATCH  sequences per forward + backward (default 8)
 #   CLUSTER_EXECUTOR_MEMORY, CLUSTER_DRIVER_MEMORY   (default 4g, 6g; the cluster's driver)
+#   CLUSTER_KEEP      set: keep the work directory (logs, metrics, executor stderr) after the run
 #   CLUSTER_LOCAL_MEMORY  the local[2] run's heap (default 10g: parameters, gradient sums, moments
 #                     and two partitions' results of GPT-2 124M in one JVM)
 # The vocabulary is GPT-2's (50,257 tokens, the test resources' vocab.json/merges.txt); the data
