@@ -86,11 +86,12 @@ final class DriverExchange implements Exchange {
         for (int m = 0; m < models; m++) {
             norms[m] = Double.NaN;
             if (params.get(m) != null && finite(factors[m])) {
-                float[] update = sums.get(0)[m];
-                for (int s = 0; s < sources.size(); s++) {
-                    Gradients.addScaled(update, sums.get(s)[m], factors[m][s], s == 0);
+                float[][] perSource = new float[sources.size()][];
+                for (int s = 0; s < perSource.length; s++) {
+                    perSource[s] = sums.get(s)[m];
                 }
-                norms[m] = GradClip.scale(update, 1.0);
+                Gradients.combine(perSource[0], perSource, factors[m]);
+                norms[m] = GradClip.scale(perSource[0], 1.0);
             }
         }
         return new Reduced(totals, examples, norms, computeNanos[0], driverIn[0], sentBy, Map.of());

@@ -54,15 +54,21 @@ public final class Gradients {
     }
 
     /**
-     * combined = (first ? 0 : combined) + (float) (sum * factor), elementwise: how a source's
-     * summed gradient enters a model's update (factor 0: it does not). The exchanges run it on
-     * whole arrays and on shards, with the same bits.
+     * out[i] = sum over s, in order, of (float) (sums[s][i] * factors[s]), starting from 0: how a
+     * model's sources enter its update. A null sum or a factor of 0 adds nothing. {@code out} may
+     * be one of the sums (each element reads every source before it is written). The driver runs
+     * it on whole arrays and the shards on their ranges, with the same bits.
      */
-    public static void addScaled(float[] combined, float[] sum, double factor, boolean first) {
-        Parallel.forRange(combined.length, 1 << 16, (from, to) -> {
+    public static void combine(float[] out, float[][] sums, double[] factors) {
+        Parallel.forRange(out.length, 1 << 16, (from, to) -> {
             for (int i = from; i < to; i++) {
-                float base = first ? 0f : combined[i];
-                combined[i] = factor == 0 ? base : base + (float) (sum[i] * factor);
+                float acc = 0f;
+                for (int s = 0; s < sums.length; s++) {
+                    if (sums[s] != null && factors[s] != 0) {
+                        acc += (float) (sums[s][i] * factors[s]);
+                    }
+                }
+                out[i] = acc;
             }
         });
     }

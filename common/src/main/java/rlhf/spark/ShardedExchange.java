@@ -519,11 +519,7 @@ final class ShardedExchange implements Exchange {
             s.blockSums = new double[GradClip.blocks(n)];
             s.combined = DriverExchange.finite(factors);
             if (s.combined) {
-                for (int src = 0; src < sources; src++) {
-                    if (acc[src] != null) {
-                        Gradients.addScaled(combined, acc[src], factors[src], false);
-                    }
-                }
+                Gradients.combine(combined, acc, factors);
                 GradClip.scaleShard(combined, 1.0, s.blockSums);
             }
             return new Summed(combined, s);
