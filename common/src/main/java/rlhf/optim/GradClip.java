@@ -8,46 +8,31 @@ public final class GradClip {
 
     /**
      * Scales grads in place so their L2 norm is at most maxNorm (no-op when maxNorm <= 0 or the
-     * norm is already below) and returns the norm before clipping, summed as {@link #scale} does.
+     * norm is already below) and returns the norm before clipping, summed as {@link #norm} does:
+     * the clipping of a single-process training loop.
      */
     public static float clipGlobalNorm(float[] grads, float maxNorm) {
-        float norm = (float) scale(grads, 1.0);
-        clipGlobalNorm(grads, norm, maxNorm);
+        float norm = (float) norm(grads);
+        multiply(grads, clipFactor(norm, maxNorm));
         return norm;
     }
 
     /**
-     * {@link #clipGlobalNorm(float[], float)} for grads whose L2 norm is already known (as
-     * {@link #scale} returns it): saves a pass over the gradient.
-     */
-    public static void clipGlobalNorm(float[] grads, float norm, float maxNorm) {
-        multiply(grads, clipFactor(norm, maxNorm));
-    }
-
-    /**
-     * Norms are sums of squares over blocks of this many elements, each summed in double in index
-     * order, then the block sums added in block order: a fixed association that a whole gradient on
+     * Norms are sums of squares over blocks of this many elements, each summed in double in a fixed
+     * order ({@link #sumOfSquares}), then the block sums added in block order: a fixed association that a whole gradient on
      * the driver and its shards on the executors (cut at multiples of the block) give bit for bit.
      */
     public static final int NORM_BLOCK = 4096;
 
-    /**
-     * g *= factor, each product taken in double (a sum over the batch -> a mean per token); returns
-     * the L2 norm of the result, summed per {@link #NORM_BLOCK}.
-     */
-    public static double scale(float[] g, double factor) {
+    /** The L2 norm of g, summed per {@link #NORM_BLOCK}. */
+    public static double norm(float[] g) {
         double[] blocks = new double[blocks(g.length)];
-        rlhf.tensor.Parallel.forRange(blocks.length, 16, (from, to) -> scaleBlocks(g, factor, blocks, from, to));
+        rlhf.tensor.Parallel.forRange(blocks.length, 16, (from, to) -> {
+            for (int b = from; b < to; b++) {
+                blocks[b] = sumOfSquares(g, b * NORM_BLOCK, Math.min(g.length, (b + 1) * NORM_BLOCK));
+            }
+        });
         return Math.sqrt(sumInOrder(blocks));
-    }
-
-    /**
-     * One shard's part of {@link #scale}: scales g (the shard) in place and writes the sum of
-     * squares of each of its {@link #NORM_BLOCK}s, in order, into {@code blockSums}; the shard must
-     * start at a multiple of the block in the whole gradient.
-     */
-    public static void scaleShard(float[] g, double factor, double[] blockSums) {
-        scaleBlocks(g, factor, blockSums, 0, blockSums.length);
     }
 
     /** The number of norm blocks of {@code n} elements. */
@@ -55,7 +40,7 @@ public final class GradClip {
         return (n + NORM_BLOCK - 1) / NORM_BLOCK;
     }
 
-    /** The sum of {@code partial}s in index order (block sums, then shards' sums of them). */
+    /** The sum of {@code partial}s in index order (the block sums of a whole gradient). */
     public static double sumInOrder(double[] partial) {
         double sq = 0;
         for (double x : partial) {
@@ -64,21 +49,35 @@ public final class GradClip {
         return sq;
     }
 
-    private static void scaleBlocks(float[] g, double factor, double[] blockSums, int fromBlock, int toBlock) {
-        for (int b = fromBlock; b < toBlock; b++) {
-            double sq = 0;
-            for (int i = b * NORM_BLOCK, end = Math.min(g.length, i + NORM_BLOCK); i < end; i++) {
-                float v = (float) (g[i] * factor);
-                g[i] = v;
-                sq += (double) v * v;
-            }
-            blockSums[b] = sq;
+    /**
+     * The sum of squares of g[from, to) in double: one block's part of a norm. Eight running sums,
+     * sum j taking the elements i with (i - from) % 8 == j in index order, added pairwise at the end:
+     * a fixed association (the same bits wherever the block is summed) that does not wait on one
+     * add after another.
+     */
+    public static double sumOfSquares(float[] g, int from, int to) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        int i = from;
+        for (; i + 8 <= to; i += 8) {
+            s0 += (double) g[i] * g[i];
+            s1 += (double) g[i + 1] * g[i + 1];
+            s2 += (double) g[i + 2] * g[i + 2];
+            s3 += (double) g[i + 3] * g[i + 3];
+            s4 += (double) g[i + 4] * g[i + 4];
+            s5 += (double) g[i + 5] * g[i + 5];
+            s6 += (double) g[i + 6] * g[i + 6];
+            s7 += (double) g[i + 7] * g[i + 7];
         }
+        double[] tail = {s0, s1, s2, s3, s4, s5, s6, s7};
+        for (int j = 0; i < to; i++, j++) {
+            tail[j] += (double) g[i] * g[i];
+        }
+        return ((tail[0] + tail[1]) + (tail[2] + tail[3])) + ((tail[4] + tail[5]) + (tail[6] + tail[7]));
     }
 
     /**
-     * The factor {@link #clipGlobalNorm(float[], float, float)} multiplies by, or 1 when it leaves
-     * the gradient as it is (maxNorm <= 0, or the norm already below).
+     * The factor {@link #clipGlobalNorm} multiplies by, or 1 when it leaves the gradient as it is
+     * (maxNorm <= 0, or the norm already below).
      */
     public static float clipFactor(float norm, float maxNorm) {
         return maxNorm > 0f && norm > maxNorm ? maxNorm / (norm + 1e-6f) : 1f;

@@ -164,8 +164,8 @@ public final class DataParallelTrainer<E, S> {
         String what = config.name() + " step " + (s + 1) + "/" + config.totalSteps();
         long t0 = System.nanoTime();
         sc.setJobGroup(config.name() + "-step-" + (s + 1), what, false);
-        Broadcast<float[]> bc = sc.broadcast(params);
-        List<Broadcast<float[]>> bcs = List.of(bc);
+        Broadcast<Floats> bc = Floats.broadcast(sc, params);
+        List<Broadcast<Floats>> bcs = List.of(bc);
         Exchange.Reduced r;
         Exchange.Update u;
         float norm;

@@ -2,7 +2,6 @@ package rlhf.spark;
 
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,20 +46,18 @@ final class DriverExchange implements Exchange {
     }
 
     @Override
-    public Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<float[]>> params, Combine combine) {
+    public Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<Floats>> params, Combine combine) {
         int models = sizes.length;
         LossStats[] totals = new LossStats[sources.size()];
         int[] examples = new int[sources.size()];
         long[] computeNanos = new long[1];
         long[] driverIn = new long[1];
         Map<String, Long> sentBy = new HashMap<>();
+        // arrived[s][m]: some partition of source s sent a gradient of model m (the first one is copied, the rest added)
+        boolean[][] arrived = new boolean[sources.size()][models];
         for (int s = 0; s < sources.size(); s++) {
             float[][] sum = sumsOf(s);
-            for (int m = 0; m < models; m++) {
-                if (params.get(m) != null) {
-                    Arrays.fill(sum[m], 0f);
-                }
-            }
+            boolean[] got = arrived[s];
             int src = s;
             foldSource(what + (sources.size() > 1 ? " (source " + (s + 1) + ")" : ""), sources.get(s), params,
                     (i, r) -> {
@@ -73,8 +70,14 @@ final class DriverExchange implements Exchange {
                         long bytes = 0;
                         for (int m = 0; m < models; m++) {
                             if (r.grads[m] != null) {
-                                Gradients.addEncoded(sum[m], r.grads[m], what);
-                                bytes += r.grads[m].length;
+                                float[] g = r.grads[m].values();
+                                if (got[m]) {
+                                    Gradients.add(sum[m], g, what);
+                                } else {
+                                    Gradients.set(sum[m], g, what);
+                                    got[m] = true;
+                                }
+                                bytes += 4L * g.length;
                             }
                         }
                         driverIn[0] += bytes;
@@ -88,28 +91,29 @@ final class DriverExchange implements Exchange {
             if (params.get(m) != null && finite(factors[m])) {
                 float[][] perSource = new float[sources.size()][];
                 for (int s = 0; s < perSource.length; s++) {
-                    perSource[s] = sums.get(s)[m];
+                    perSource[s] = arrived[s][m] ? sums.get(s)[m] : null;
                 }
-                Gradients.combine(perSource[0], perSource, factors[m]);
-                norms[m] = GradClip.scale(perSource[0], 1.0);
+                double[] blockSums = new double[GradClip.blocks(sizes[m])];
+                Gradients.combine(sums.get(0)[m], perSource, factors[m], blockSums);
+                norms[m] = Math.sqrt(GradClip.sumInOrder(blockSums));
             }
         }
         return new Reduced(totals, examples, norms, computeNanos[0], driverIn[0], sentBy, Map.of());
     }
 
-    private <T> void foldSource(String what, Source<T> source, List<Broadcast<float[]>> params,
+    private <T> void foldSource(String what, Source<T> source, List<Broadcast<Floats>> params,
             Partitions.Fold<PartitionResult> fold) {
         SourceTask<T> task = source.task();
-        List<Broadcast<float[]>> bcs = new ArrayList<>(params);
+        List<Broadcast<Floats>> bcs = new ArrayList<>(params);
         Partitions.foldInOrder(sc, what, source.data(), (p, rows) -> PartitionResult.of(task.run(p, rows, values(bcs))),
                 fold);
     }
 
     /** The broadcasts' values (null for null), read in a task. */
-    static float[][] values(List<Broadcast<float[]>> params) {
+    static float[][] values(List<Broadcast<Floats>> params) {
         float[][] v = new float[params.size()][];
         for (int m = 0; m < v.length; m++) {
-            v[m] = params.get(m) == null ? null : params.get(m).value();
+            v[m] = Floats.valueOf(params.get(m));
         }
         return v;
     }
@@ -136,7 +140,7 @@ final class DriverExchange implements Exchange {
     }
 
     @Override
-    public Update update(String what, float[] clip, int step, List<Broadcast<float[]>> paramBroadcasts,
+    public Update update(String what, float[] clip, int step, List<Broadcast<Floats>> paramBroadcasts,
             float[][] params) {
         long t0 = System.nanoTime();
         for (int m = 0; m < sizes.length; m++) {
@@ -175,16 +179,19 @@ final class DriverExchange implements Exchange {
     public void close() {
     }
 
-    /** What a partition sends back: a gradient per model, null where it has none. */
+    /**
+     * What a partition sends back: a gradient per model, null where it has none. A copy of the
+     * task's buffers, which go back to the per-JVM pool before the driver takes the result.
+     */
     static final class PartitionResult implements Serializable {
         private static final long serialVersionUID = 1L;
         final int examples;
-        final byte[][] grads;
+        final Floats[] grads;
         final LossStats stats;
         final String executor;
         final long computeNanos;
 
-        private PartitionResult(int examples, byte[][] grads, LossStats stats, long computeNanos) {
+        private PartitionResult(int examples, Floats[] grads, LossStats stats, long computeNanos) {
             this.examples = examples;
             this.grads = grads;
             this.stats = stats;
@@ -194,9 +201,9 @@ final class DriverExchange implements Exchange {
 
         static PartitionResult of(Partial p) {
             try {
-                byte[][] g = new byte[p.grads.length][];
+                Floats[] g = new Floats[p.grads.length];
                 for (int m = 0; m < g.length; m++) {
-                    g[m] = p.grads[m] == null ? null : Gradients.encode(p.grads[m]);
+                    g[m] = p.grads[m] == null ? null : new Floats(p.grads[m].clone());
                 }
                 return new PartitionResult(p.examples, g, p.stats, p.computeNanos);
             } finally {

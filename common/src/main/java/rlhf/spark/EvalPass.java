@@ -28,7 +28,7 @@ public final class EvalPass {
             int microBatch, long limit, String description) {
         String key = "eval-" + loss.stateKey();
         // a copy: the evaluation must see these parameters even if the caller goes on training
-        Broadcast<float[]> snapshot = sc.broadcast(params.clone());
+        Broadcast<Floats> snapshot = Floats.broadcast(sc, params.clone());
         try {
             List<LossStats> parts = Partitions.runOnEach(sc, description, data.shards(), snapshot,
                     (partition, p, shards) -> {

@@ -80,14 +80,14 @@ public interface Exchange extends AutoCloseable {
      * @param params the step's parameter broadcast of each model, null for a model this step does
      *               not train; alive until {@link #update} or {@link #discard}
      */
-    Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<float[]>> params, Combine combine);
+    Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<Floats>> params, Combine combine);
 
     /**
      * Multiplies model m's reduced gradient by {@code clip[m]} and runs its optimizer at trainer
      * step {@code step}, writing the new parameters into {@code params[m]} (the driver's arrays);
      * models whose clip factor is NaN are left as they are.
      */
-    Update update(String what, float[] clip, int step, List<Broadcast<float[]>> paramBroadcasts, float[][] params);
+    Update update(String what, float[] clip, int step, List<Broadcast<Floats>> paramBroadcasts, float[][] params);
 
     /** Drops the reduced gradient without an update (a non-finite or skipped step). */
     void discard();

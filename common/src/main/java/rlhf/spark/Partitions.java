@@ -5,16 +5,21 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
+import org.apache.spark.SimpleFutureAction;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.BlockId;
+import org.apache.spark.storage.BlockResult;
 import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.storage.TaskResultBlockId;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import rlhf.tensor.Parallel;
 import scala.jdk.javaapi.CollectionConverters;
-import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 import scala.runtime.BoxedUnit;
 
@@ -25,6 +30,8 @@ import scala.runtime.BoxedUnit;
  * through {@link ExecutorStates#borrow} / {@link ExecutorStates#release}.
  */
 public final class Partitions {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Partitions.class);
 
     private Partitions() {
     }
@@ -44,42 +51,169 @@ public final class Partitions {
     /**
      * Runs {@code task} on every partition and hands each result to {@code fold} in partition
      * index order, as soon as the lower partitions are folded: the sum order is fixed (the same
-     * run, retried tasks and lost executors give bit-identical sums) while only results that
-     * arrive early are buffered, so the driver never holds every partition's gradient at once
-     * (unlike collect, or treeAggregate whose merge order follows task completion).
+     * run, retried tasks and lost executors give bit-identical sums) while results that arrive
+     * early wait where they were made, so the driver never holds every partition's gradient at
+     * once (unlike collect, or treeAggregate whose merge order follows task completion).
+     *
+     * <p>A result does not travel back inside the task's status: the task stores it in its
+     * executor's block manager (deserialized, spilling to disk if memory is short) and returns only
+     * its block id; the driver takes the results from there in order and removes them. In local mode
+     * that hands the very object over (no serialization at all); on a cluster the result is
+     * serialized once on the executor and read once on the driver, where a task's status would
+     * serialize it twice on each side. A result lost with its executor before the driver took it is
+     * computed again from its partition (deterministic, so with the same bits).
      *
      * @param description the Spark UI's description of the job ("sft step 3/100")
      */
     public static <T, R> void foldInOrder(JavaSparkContext sc, String description, JavaRDD<T> rdd,
             PartitionTask<T, R> task, Fold<R> fold) {
-        Object[] pending = new Object[rdd.getNumPartitions()];
-        int[] next = {0};
+        int n = rdd.getNumPartitions();
+        long[] blocks = new long[n];
+        boolean[] arrived = new boolean[n];
+        boolean[] taken = new boolean[n];
         sc.setJobDescription(description);
+        SimpleFutureAction<BoxedUnit> job = null;
         try {
-            ClassTag<Box> tag = ClassTag$.MODULE$.apply(Box.class);
-            sc.sc().runJob(rdd.rdd(),
-                    (scala.Function2<TaskContext, scala.collection.Iterator<T>, Box> & Serializable) (ctx, it) ->
-                            new Box<>(task.run(ctx.partitionId(), CollectionConverters.asJava(it))),
-                    (scala.Function2<Object, Box, BoxedUnit> & Serializable) (i, r) -> {
-                        synchronized (pending) {
-                            pending[(Integer) i] = r;
-                            while (next[0] < pending.length && pending[next[0]] != null) {
-                                @SuppressWarnings("unchecked")
-                                R value = ((Box<R>) pending[next[0]]).value;
-                                pending[next[0]] = null;
-                                fold.accept(next[0]++, value);
-                            }
-                        }
-                        return BoxedUnit.UNIT;
-                    },
-                    tag);
+            job = submitStoring(sc, rdd, task, partitions(0, n), (p, block) -> {
+                synchronized (blocks) {
+                    blocks[p] = block;
+                    arrived[p] = true;
+                    blocks.notifyAll();
+                }
+            });
+            for (int p = 0; p < n; p++) {
+                long block;
+                synchronized (blocks) {
+                    while (!arrived[p] && !job.isCompleted()) {
+                        waitQuietly(blocks);
+                    }
+                    if (!arrived[p]) {
+                        rethrowFailure(job, description);
+                        throw new IllegalStateException(description + ": the job ended without partition " + p);
+                    }
+                    block = blocks[p];
+                }
+                R value = take(block);
+                for (int retry = 1; value == null; retry++) {
+                    if (retry > RESULT_RETRIES) {
+                        throw new IllegalStateException(description + ": the result of partition " + p + " was lost "
+                                + RESULT_RETRIES + " times with its executor");
+                    }
+                    LOG.warn("{}: the result of partition {} was lost with its executor; computing it again",
+                            description, p);
+                    value = take(rerun(sc, rdd, task, p, description));
+                }
+                taken[p] = true;
+                fold.accept(p, value);
+            }
         } finally {
+            if (job != null && !job.isCompleted()) {
+                job.cancel();
+            }
+            synchronized (blocks) {
+                for (int p = 0; p < n; p++) {
+                    if (arrived[p] && !taken[p]) {
+                        removeResult(blocks[p]);
+                    }
+                }
+            }
             sc.setJobDescription(null);
         }
-        if (next[0] != pending.length) {
-            throw new IllegalStateException(description + ": only " + next[0] + " of " + pending.length
-                    + " partition results arrived");
+    }
+
+    /** Times a result lost with its executor is computed again before the step fails. */
+    private static final int RESULT_RETRIES = 3;
+
+    /** Receives (partition, block id of its stored result) on the driver. */
+    private interface Stored {
+        void accept(int partition, long block);
+    }
+
+    /** Submits the job that runs {@code task} on {@code parts} and stores each result as a block. */
+    private static <T, R> SimpleFutureAction<BoxedUnit> submitStoring(JavaSparkContext sc, JavaRDD<T> rdd,
+            PartitionTask<T, R> task, scala.collection.immutable.Seq<Object> parts, Stored stored) {
+        return sc.sc().submitJob(rdd.rdd(),
+                (scala.Function1<scala.collection.Iterator<T>, Long> & Serializable) it -> {
+                    TaskContext ctx = TaskContext.get();
+                    R r = task.run(ctx.partitionId(), CollectionConverters.asJava(it));
+                    BlockId id = new TaskResultBlockId(ctx.taskAttemptId());
+                    if (!SparkEnv.get().blockManager().putSingle(id, new Box<>(r), StorageLevel.MEMORY_AND_DISK(),
+                            true, ClassTag$.MODULE$.apply(Box.class))) {
+                        throw new IllegalStateException("partition " + ctx.partitionId()
+                                + ": the block manager refused its result");
+                    }
+                    return ctx.taskAttemptId();
+                },
+                parts,
+                (scala.Function2<Object, Long, BoxedUnit> & Serializable) (p, block) -> {
+                    stored.accept((Integer) p, block);
+                    return BoxedUnit.UNIT;
+                },
+                (scala.Function0<BoxedUnit> & Serializable) () -> BoxedUnit.UNIT);
+    }
+
+    /** Runs {@code task} on partition p alone, again; returns the block of its result. */
+    private static <T, R> long rerun(JavaSparkContext sc, JavaRDD<T> rdd, PartitionTask<T, R> task, int p,
+            String description) {
+        long[] block = {-1};
+        SimpleFutureAction<BoxedUnit> job = submitStoring(sc, rdd, task, partitions(p, p + 1), (i, b) -> block[0] = b);
+        try {
+            scala.concurrent.Await.ready(job, scala.concurrent.duration.Duration.Inf());
+        } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+            job.cancel();
+            throw new IllegalStateException(description + ": interrupted while computing partition " + p + " again", e);
         }
+        rethrowFailure(job, description);
+        return block[0];
+    }
+
+    /** The result stored under {@code block}, removed from the block manager; null if it is gone. */
+    @SuppressWarnings("unchecked")
+    private static <R> R take(long block) {
+        BlockId id = new TaskResultBlockId(block);
+        scala.Option<BlockResult> got = SparkEnv.get().blockManager().get(id, ClassTag$.MODULE$.apply(Box.class));
+        if (got.isEmpty()) {
+            return null;
+        }
+        scala.collection.Iterator<Object> data = got.get().data();
+        R value = ((Box<R>) data.next()).value;
+        data.hasNext();                         // runs the iterator's completion: releases the block's read lock
+        removeResult(block);
+        return value;
+    }
+
+    private static void removeResult(long block) {
+        SparkEnv.get().blockManager().master().removeBlock(new TaskResultBlockId(block));
+    }
+
+    private static void rethrowFailure(SimpleFutureAction<BoxedUnit> job, String description) {
+        if (job.isCompleted() && job.value().get().isFailure()) {
+            Throwable t = job.value().get().failed().get();
+            if (t instanceof RuntimeException r) {
+                throw r;
+            }
+            if (t instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException(description + ": " + t.getMessage(), t);
+        }
+    }
+
+    private static void waitQuietly(Object lock) {
+        try {
+            lock.wait(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for partition results", e);
+        }
+    }
+
+    private static scala.collection.immutable.Seq<Object> partitions(int from, int to) {
+        List<Object> ids = new ArrayList<>();
+        for (int p = from; p < to; p++) {
+            ids.add(p);
+        }
+        return CollectionConverters.asScala(ids).toList();
     }
 
     /**
@@ -122,12 +256,12 @@ public final class Partitions {
      * @param description shown in the Spark UI ("ppo iteration 3: reward statistics")
      */
     public static <T, R> List<R> runOnEach(JavaSparkContext sc, String description, JavaRDD<T> rdd,
-            Broadcast<float[]> params, Task<T, R> task) {
+            Broadcast<Floats> params, Task<T, R> task) {
         sc.setJobDescription(description);
         try {
             // collect() concatenates partition outputs in partition order, whatever the finish order.
             return new ArrayList<>(rdd.mapPartitionsWithIndex(
-                    (i, rows) -> List.of(new Box<>(task.run(i, params.value(), rows))).iterator(), true)
+                    (i, rows) -> List.of(new Box<>(task.run(i, params.value().values(), rows))).iterator(), true)
                     .collect().stream().map(b -> b.value).toList());
         } finally {
             sc.setJobDescription(null);
@@ -153,8 +287,8 @@ public final class Partitions {
      * per-step one.
      */
     public static <T, U> JavaRDD<U> mapCached(JavaSparkContext sc, String description, JavaRDD<T> rdd,
-            Broadcast<float[]> params, Mapper<T, U> mapper, StorageLevel level) {
-        JavaRDD<U> out = rdd.mapPartitionsWithIndex((i, rows) -> mapper.map(i, params.value(), rows), true);
+            Broadcast<Floats> params, Mapper<T, U> mapper, StorageLevel level) {
+        JavaRDD<U> out = rdd.mapPartitionsWithIndex((i, rows) -> mapper.map(i, params.value().values(), rows), true);
         out.setName(description).persist(level);
         sc.setJobDescription(description);
         try {

@@ -76,7 +76,7 @@ final class ShardedExchange implements Exchange {
      * The broadcasts a restored state was made from: alive until that state is replaced, since
      * Spark ships the closure that read them with every task over the state, checkpointed or not.
      */
-    private final List<Broadcast<float[]>> stateSources = new ArrayList<>();
+    private final List<Broadcast<Floats>> stateSources = new ArrayList<>();
     private final long[] updates;
     private JavaRDD<Summed> summed;
 
@@ -113,7 +113,7 @@ final class ShardedExchange implements Exchange {
     }
 
     @Override
-    public Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<float[]>> params, Combine combine) {
+    public Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<Floats>> params, Combine combine) {
         Shards sh = shards;
         int[] partitions = new int[sources.size()];
         List<JavaRDD<Tuple2<Integer, Piece>>> pieces = new ArrayList<>();
@@ -150,7 +150,9 @@ final class ShardedExchange implements Exchange {
                         + Arrays.toString(s.examples) + " vs " + Arrays.toString(first.examples) + " examples)");
             }
             computeNanos = Math.max(computeNanos, s.computeNanos);
-            sq[sh.model[r]] += GradClip.sumInOrder(s.blockSums);
+            for (double b : s.blockSums) {     // every block of the model in order, as the driver adds them
+                sq[sh.model[r]] += b;
+            }
             scaled[sh.model[r]] = s.combined;
             s.sentBy.forEach((e, n) -> out.merge(e, n, Long::sum));
             in.merge(s.executor, s.receivedBytes, Long::sum);
@@ -163,10 +165,10 @@ final class ShardedExchange implements Exchange {
     }
 
     /** Source s's pieces: every partition's gradients cut at every shard's bounds, pulled lazily. */
-    private static <T> JavaRDD<Tuple2<Integer, Piece>> pieces(Source<T> source, int s, List<Broadcast<float[]>> params,
+    private static <T> JavaRDD<Tuple2<Integer, Piece>> pieces(Source<T> source, int s, List<Broadcast<Floats>> params,
             Shards sh) {
         SourceTask<T> task = source.task();
-        List<Broadcast<float[]>> bcs = new ArrayList<>(params);
+        List<Broadcast<Floats>> bcs = new ArrayList<>(params);
         return source.data().mapPartitionsWithIndex((p, rows) -> {
             Partial partial = task.run(p, rows, DriverExchange.values(bcs));
             TaskContext ctx = TaskContext.get();
@@ -200,13 +202,13 @@ final class ShardedExchange implements Exchange {
     }
 
     @Override
-    public Update update(String what, float[] clip, int step, List<Broadcast<float[]>> paramBroadcasts,
+    public Update update(String what, float[] clip, int step, List<Broadcast<Floats>> paramBroadcasts,
             float[][] driverParams) {
         JavaRDD<StateShard> previous = stateFor();
         Shards sh = shards;
         List<ElementwiseOptimizer> opts = optimizers;
         long[] done = updates.clone();
-        List<Broadcast<float[]>> bcs = new ArrayList<>(paramBroadcasts);
+        List<Broadcast<Floats>> bcs = new ArrayList<>(paramBroadcasts);
         float[] clips = clip.clone();
         JavaRDD<Updated> updated = previous.zipPartitions(summed, (st, g) -> List.of(
                 Updated.run(opts, sh, st.next(), g.next(), bcs, clips, step, done)).iterator());
@@ -220,7 +222,7 @@ final class ShardedExchange implements Exchange {
         try {
             try {
                 results = updated.map(u -> u.result()).collect();
-            } catch (RuntimeException e) {
+            } catch (Exception e) {             // Spark's job failures are checked SparkExceptions
                 throw lostState(what, e);
             }
             for (Updated.Result r : results) {
@@ -270,14 +272,14 @@ final class ShardedExchange implements Exchange {
             return state;
         }
         Shards sh = shards;
-        List<List<Broadcast<float[]>>> from = new ArrayList<>();
+        List<List<Broadcast<Floats>>> from = new ArrayList<>();
         int[] slots = new int[sizes.length];
         for (int m = 0; m < sizes.length; m++) {
             slots[m] = optimizers.get(m).stateSlots();
-            List<Broadcast<float[]>> model = new ArrayList<>();
+            List<Broadcast<Floats>> model = new ArrayList<>();
             if (restored[m] != null) {
                 for (float[] slot : restored[m].slots()) {
-                    model.add(sc.broadcast(slot));
+                    model.add(Floats.broadcast(sc, slot));
                 }
                 updates[m] = restored[m].updates();
                 restored[m] = null;
@@ -306,7 +308,7 @@ final class ShardedExchange implements Exchange {
      * The error for a step whose optimizer shards were lost with every executor that held them
      * (Spark's CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND), or {@code e} itself.
      */
-    private RuntimeException lostState(String what, RuntimeException e) {
+    private RuntimeException lostState(String what, Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (String.valueOf(t.getMessage()).contains("CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND")) {
                 return new IllegalStateException(what + ": a shard of the optimizer state (AdamW moments) was lost with "
@@ -314,7 +316,7 @@ final class ShardedExchange implements Exchange {
                         + "cannot continue bit-identically: resume from its last checkpoint (--resume)", e);
             }
         }
-        return e;
+        return e instanceof RuntimeException r ? r : new IllegalStateException(what + ": " + e.getMessage(), e);
     }
 
     private void destroyStateSources() {
@@ -501,8 +503,10 @@ final class ShardedExchange implements Exchange {
                     if (q.grads != null) {
                         if (acc[src] == null) {
                             acc[src] = new float[n];
+                            Gradients.setEncoded(acc[src], q.grads, "shard " + r);
+                        } else {
+                            Gradients.addEncoded(acc[src], q.grads, "shard " + r);
                         }
-                        Gradients.addEncoded(acc[src], q.grads, "shard " + r);
                         s.sentBy.merge(q.executor, (long) q.grads.length, Long::sum);
                         s.receivedBytes += q.grads.length;
                     }
@@ -519,8 +523,7 @@ final class ShardedExchange implements Exchange {
             s.blockSums = new double[GradClip.blocks(n)];
             s.combined = DriverExchange.finite(factors);
             if (s.combined) {
-                Gradients.combine(combined, acc, factors);
-                GradClip.scaleShard(combined, 1.0, s.blockSums);
+                Gradients.combine(combined, acc, factors, s.blockSums);
             }
             return new Summed(combined, s);
         }
@@ -537,12 +540,12 @@ final class ShardedExchange implements Exchange {
             this.slots = slots;
         }
 
-        static StateShard initial(int r, Shards sh, int[] slots, List<List<Broadcast<float[]>>> from) {
+        static StateShard initial(int r, Shards sh, int[] slots, List<List<Broadcast<Floats>>> from) {
             int m = sh.model[r];
             float[][] s = new float[slots[m]][];
             for (int j = 0; j < s.length; j++) {
                 s[j] = from.get(m).isEmpty() ? new float[sh.to[r] - sh.from[r]]
-                        : Arrays.copyOfRange(from.get(m).get(j).value(), sh.from[r], sh.to[r]);
+                        : Arrays.copyOfRange(from.get(m).get(j).value().values(), sh.from[r], sh.to[r]);
             }
             return new StateShard(r, s);
         }
@@ -588,7 +591,7 @@ final class ShardedExchange implements Exchange {
          * task must find them as they were. A model whose clip factor is NaN keeps its state.
          */
         static Updated run(List<ElementwiseOptimizer> opts, Shards sh, StateShard st, Summed g,
-                List<Broadcast<float[]>> params, float[] clip, int step, long[] updatesBefore) {
+                List<Broadcast<Floats>> params, float[] clip, int step, long[] updatesBefore) {
             long t0 = System.nanoTime();
             Partitions.useTaskCpus();
             int r = st.shard;
@@ -596,7 +599,7 @@ final class ShardedExchange implements Exchange {
             if (Float.isNaN(clip[m])) {
                 return new Updated(null, st, 0);
             }
-            float[] p = Arrays.copyOfRange(params.get(m).value(), sh.from[r], sh.to[r]);
+            float[] p = Arrays.copyOfRange(params.get(m).value().values(), sh.from[r], sh.to[r]);
             float[] grads = g.grads.clone();
             GradClip.multiply(grads, clip[m]);
             float[][] slots = new float[st.slots.length][];

@@ -253,7 +253,7 @@ class DataParallelTrainerTest {
     @Test
     void partitionPassesReturnResultsInPartitionOrder() {
         JavaRDD<Integer> rdd = sc.parallelize(List.of(1, 2, 3, 4, 5, 6, 7), 4);
-        Broadcast<float[]> bc = sc.broadcast(new float[] {10f});
+        Broadcast<Floats> bc = Floats.broadcast(sc, new float[] {10f});
         List<Float> sums = Partitions.runOnEach(sc, "test sums", rdd, bc, (i, params, rows) -> {
             float s = params[0] * 100 * i;
             while (rows.hasNext()) {

@@ -18,6 +18,7 @@ import rlhf.optim.GradClip;
 import rlhf.optim.OptimizerState;
 import rlhf.rules.RuleReward;
 import rlhf.spark.Exchange;
+import rlhf.spark.Floats;
 import rlhf.spark.IndexedData;
 import rlhf.spark.LossStats;
 import rlhf.spark.NonFiniteLossException;
@@ -54,8 +55,8 @@ public final class PpoTrainer {
     private final PpoWorker.Spec spec;
     private final IndexedData<PpoWorker.TokPrompt> prompts;
     private final IndexedData<PpoWorker.PtxExample> ptx;
-    private final Broadcast<float[]> ref;
-    private final Broadcast<float[]> reward;
+    private final Broadcast<Floats> ref;
+    private final Broadcast<Floats> reward;
     private final Broadcast<BpeTokenizer> tok;
     private final RuleReward rule;
 
@@ -78,8 +79,8 @@ public final class PpoTrainer {
         this.spec = spec;
         this.prompts = prompts;
         this.ptx = ptx;
-        this.ref = sc.broadcast(refParams);
-        this.reward = rewardParams == null ? null : sc.broadcast(rewardParams);
+        this.ref = Floats.broadcast(sc, refParams);
+        this.reward = rewardParams == null ? null : Floats.broadcast(sc, rewardParams);
         this.tok = sc.broadcast(tokenizer);
         this.rule = rule;
         this.policy = policy;
@@ -121,7 +122,7 @@ public final class PpoTrainer {
     // ---------------------------------------------------------------- phases
 
     /** The iteration's rollouts, generated on the executors from the policy in {@code params}; cached. */
-    JavaRDD<Rollout> rollouts(int iteration, Broadcast<float[]> params) {
+    JavaRDD<Rollout> rollouts(int iteration, Broadcast<Floats> params) {
         PpoWorker.Spec sp = spec;
         long n = prompts.count();
         return Partitions.mapCached(sc, "ppo iteration " + (iteration + 1) + ": rollouts", prompts.shards(), params,
@@ -135,22 +136,22 @@ public final class PpoTrainer {
         return PpoWorker.generate(spec, params, iteration, prompts.count(), all.iterator());
     }
 
-    JavaRDD<Rollout.Scored> score(int iteration, JavaRDD<Rollout> rollouts, Broadcast<float[]> criticParams,
+    JavaRDD<Rollout.Scored> score(int iteration, JavaRDD<Rollout> rollouts, Broadcast<Floats> criticParams,
             double beta) {
         PpoWorker.Spec sp = spec;
-        Broadcast<float[]> r = ref;
-        Broadcast<float[]> rm = reward;
+        Broadcast<Floats> r = ref;
+        Broadcast<Floats> rm = reward;
         Broadcast<BpeTokenizer> t = tok;
         RuleReward rr = rule;
         return Partitions.mapCached(sc, "ppo iteration " + (iteration + 1) + ": scoring", rollouts, criticParams,
-                (p, c, rows) -> PpoWorker.score(sp, r.value(), c, rm == null ? null : rm.value(),
+                (p, c, rows) -> PpoWorker.score(sp, r.value().values(), c, Floats.valueOf(rm),
                         rr != null ? rr : PpoWorker.configuredRule(sp.s), t.value(), beta, rows).iterator(),
                 StorageLevel.MEMORY_AND_DISK());
     }
 
     /** {@link #score} computed in this process (tests, benchmarks). */
     List<Rollout.Scored> scoreInProcess(List<Rollout> rollouts, float[] criticParams, double beta) {
-        return PpoWorker.score(spec, ref.value(), criticParams, reward == null ? null : reward.value(),
+        return PpoWorker.score(spec, ref.value().values(), criticParams, Floats.valueOf(reward),
                 rule != null ? rule : PpoWorker.configuredRule(s), tok.value(), beta, rollouts.iterator());
     }
 
@@ -172,8 +173,8 @@ public final class PpoTrainer {
         boolean trainPolicy = it >= s.criticWarmupIterations();
         double beta = kl.beta();
         long t0 = System.nanoTime();
-        Broadcast<float[]> policySnap = sc.broadcast(policy.clone());
-        Broadcast<float[]> criticSnap = sc.broadcast(critic.clone());
+        Broadcast<Floats> policySnap = Floats.broadcast(sc, policy.clone());
+        Broadcast<Floats> criticSnap = Floats.broadcast(sc, critic.clone());
         JavaRDD<Rollout> rollouts = null;
         JavaRDD<Rollout.Scored> scored = null;
         try {
@@ -301,9 +302,9 @@ public final class PpoTrainer {
                 long ptxStep = key * s.minibatches() + mb;
                 String what = "ppo iteration " + (it + 1) + ", epoch " + (e + 1) + ", minibatch " + (mb + 1);
                 // one broadcast of each model per minibatch: the rollouts and the ptx demonstrations share it
-                Broadcast<float[]> pb = trainPolicy ? sc.broadcast(policy) : null;
-                Broadcast<float[]> cb = sc.broadcast(critic);
-                List<Broadcast<float[]>> bcs = Arrays.asList(pb, cb);
+                Broadcast<Floats> pb = trainPolicy ? Floats.broadcast(sc, policy) : null;
+                Broadcast<Floats> cb = Floats.broadcast(sc, critic);
+                List<Broadcast<Floats>> bcs = Arrays.asList(pb, cb);
                 long t0 = System.nanoTime();
                 u.executorInBytes += 4L * ((pb == null ? 0 : policy.length) + critic.length);
                 Exchange.Reduced r;

@@ -24,6 +24,7 @@ import rlhf.model.ParamLayout;
 import rlhf.model.RewardScorer;
 import rlhf.ppo.PpoBenchAccess;
 import rlhf.ppo.Rollout;
+import rlhf.spark.Floats;
 import rlhf.spark.SparkDefaults;
 import rlhf.tensor.Parallel;
 import rlhf.tokenizer.BpeTokenizer;
@@ -118,7 +119,7 @@ public final class PpoBench {
                     List<Rollout> rs = b.rolloutsInProcess(r + 1, policy);
                     double s1 = (System.nanoTime() - t0) / 1e9;
                     long tokens = rs.stream().mapToLong(x -> x.response().length).sum();
-                    Broadcast<float[]> bc = sc.broadcast(policy.clone());
+                    Broadcast<Floats> bc = Floats.broadcast(sc, policy.clone());
                     t0 = System.nanoTime();
                     JavaRDD<Rollout> rdd = b.rollouts(r + 1, bc);
                     double s2 = (System.nanoTime() - t0) / 1e9;

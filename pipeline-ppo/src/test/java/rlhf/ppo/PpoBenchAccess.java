@@ -9,6 +9,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 
 import rlhf.config.JobConfig;
+import rlhf.spark.Floats;
 
 /** The package-private phases of a PPO run, for the benchmark in rlhf.bench. */
 public final class PpoBenchAccess implements AutoCloseable {
@@ -35,7 +36,7 @@ public final class PpoBenchAccess implements AutoCloseable {
         return setup.trainer.rolloutsInProcess(iteration, params);
     }
 
-    public JavaRDD<Rollout> rollouts(int iteration, Broadcast<float[]> params) {
+    public JavaRDD<Rollout> rollouts(int iteration, Broadcast<Floats> params) {
         return setup.trainer.rollouts(iteration, params);
     }
 

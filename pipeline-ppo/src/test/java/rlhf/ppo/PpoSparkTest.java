@@ -32,8 +32,9 @@ import rlhf.io.RunCheckpoints;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
-import rlhf.spark.NonFiniteLossException;
 import rlhf.rules.RuleReward;
+import rlhf.spark.Floats;
+import rlhf.spark.NonFiniteLossException;
 import rlhf.tokenizer.BpeTokenizer;
 
 /** The Spark side of PPO: partitioning does not change rollouts, resume is exact, NaN stops cleanly. */
@@ -81,8 +82,8 @@ class PpoSparkTest {
             assertEquals(2, setup.prompts.partitions());
             PpoTrainer tr = setup.trainer;
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<float[]> policy = sc.broadcast(tr.policy.clone());
-            Broadcast<float[]> critic = sc.broadcast(tr.critic.clone());
+            Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
+            Broadcast<Floats> critic = Floats.broadcast(sc, tr.critic.clone());
             JavaRDD<Rollout> rdd = tr.rollouts(3, policy);
             JavaRDD<Rollout.Scored> scoredRdd = tr.score(3, rdd, critic, 0.1);
             List<Rollout.Scored> viaSpark = scoredRdd.collect().stream()
@@ -185,8 +186,8 @@ class PpoSparkTest {
         try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
             PpoTrainer tr = setup.trainer;
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<float[]> policy = sc.broadcast(tr.policy.clone());
-            Broadcast<float[]> critic = sc.broadcast(tr.critic.clone());
+            Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
+            Broadcast<Floats> critic = Floats.broadcast(sc, tr.critic.clone());
             JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
             JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
             RuleReward oracle = new PpoFixtures.ResponseLength();
