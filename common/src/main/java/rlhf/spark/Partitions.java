@@ -4,6 +4,13 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 import org.apache.spark.SimpleFutureAction;
 import org.apache.spark.SparkEnv;
@@ -52,8 +59,9 @@ public final class Partitions {
      * Runs {@code task} on every partition and hands each result to {@code fold} in partition
      * index order, as soon as the lower partitions are folded: the sum order is fixed (the same
      * run, retried tasks and lost executors give bit-identical sums) while results that arrive
-     * early wait where they were made, so the driver never holds every partition's gradient at
-     * once (unlike collect, or treeAggregate whose merge order follows task completion).
+     * early wait where they were made: the driver holds at most {@value #FETCHES_IN_FLIGHT}
+     * partition results at once, the one being added and the next one coming over the network
+     * (unlike collect, or treeAggregate whose merge order follows task completion).
      *
      * <p>A result does not travel back inside the task's status: the task stores it in its
      * executor's block manager (deserialized, spilling to disk if memory is short) and returns only
@@ -72,23 +80,31 @@ public final class Partitions {
         boolean[] arrived = new boolean[n];
         boolean[] taken = new boolean[n];
         sc.setJobDescription(description);
+        // fetcher threads inherit the job description (Spark's local properties), for the reruns
+        ExecutorService fetchers = Executors.newFixedThreadPool(FETCHES_IN_FLIGHT, r -> {
+            Thread t = new Thread(r, "fold-in-order fetch");
+            t.setDaemon(true);
+            return t;
+        });
         SimpleFutureAction<BoxedUnit> job = null;
         try {
-            job = submitStoring(sc, rdd, task, partitions(0, n), (p, block) -> {
+            SimpleFutureAction<BoxedUnit> submitted = submitStoring(sc, rdd, task, partitions(0, n), (p, block) -> {
                 synchronized (blocks) {
                     blocks[p] = block;
                     arrived[p] = true;
                     blocks.notifyAll();
                 }
             });
-            for (int p = 0; p < n; p++) {
+            job = submitted;
+            // partition p's result, taken from its executor once it is stored there
+            IntFunction<Callable<R>> fetch = p -> () -> {
                 long block;
                 synchronized (blocks) {
-                    while (!arrived[p] && !job.isCompleted()) {
-                        waitQuietly(blocks);
+                    while (!arrived[p] && !submitted.isCompleted()) {
+                        blocks.wait(50);
                     }
                     if (!arrived[p]) {
-                        rethrowFailure(job, description);
+                        rethrowFailure(submitted, description);
                         throw new IllegalStateException(description + ": the job ended without partition " + p);
                     }
                     block = blocks[p];
@@ -103,10 +119,24 @@ public final class Partitions {
                             description, p);
                     value = take(rerun(sc, rdd, task, p, description));
                 }
-                taken[p] = true;
+                synchronized (blocks) {
+                    taken[p] = true;
+                }
+                return value;
+            };
+            List<Future<R>> pending = new ArrayList<>();
+            for (int p = 0; p < n; p++) {
+                // the next results come over the network while this one is added
+                for (int q = pending.size(); q < Math.min(n, p + FETCHES_IN_FLIGHT); q++) {
+                    pending.add(fetchers.submit(fetch.apply(q)));
+                }
+                R value = await(pending.get(p), description);
+                pending.set(p, null);
                 fold.accept(p, value);
             }
         } finally {
+            fetchers.shutdownNow();
+            awaitQuietly(fetchers);
             if (job != null && !job.isCompleted()) {
                 job.cancel();
             }
@@ -118,6 +148,38 @@ public final class Partitions {
                 }
             }
             sc.setJobDescription(null);
+        }
+    }
+
+    /**
+     * Results fetched at once by {@link #foldInOrder}: the one being added and the next one, each
+     * from its own executor. The driver holds at most this many partition results besides its sums.
+     */
+    private static final int FETCHES_IN_FLIGHT = 2;
+
+    private static <R> R await(Future<R> f, String description) {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(description + ": interrupted while waiting for partition results", e);
+        } catch (ExecutionException e) {
+            Throwable t = e.getCause();
+            if (t instanceof RuntimeException r) {
+                throw r;
+            }
+            if (t instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException(description + ": " + t.getMessage(), t);
+        }
+    }
+
+    private static void awaitQuietly(ExecutorService pool) {
+        try {
+            pool.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -196,15 +258,6 @@ public final class Partitions {
                 throw e;
             }
             throw new IllegalStateException(description + ": " + t.getMessage(), t);
-        }
-    }
-
-    private static void waitQuietly(Object lock) {
-        try {
-            lock.wait(50);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for partition results", e);
         }
     }
 
