@@ -68,11 +68,19 @@ public final class GradClip {
             s6 += (double) g[i + 6] * g[i + 6];
             s7 += (double) g[i + 7] * g[i + 7];
         }
-        double[] tail = {s0, s1, s2, s3, s4, s5, s6, s7};
-        for (int j = 0; i < to; i++, j++) {
-            tail[j] += (double) g[i] * g[i];
+        for (int j = 0; i < to; i++, j++) {   // the last (to - from) % 8 elements
+            double v = (double) g[i] * g[i];
+            switch (j) {
+                case 0 -> s0 += v;
+                case 1 -> s1 += v;
+                case 2 -> s2 += v;
+                case 3 -> s3 += v;
+                case 4 -> s4 += v;
+                case 5 -> s5 += v;
+                default -> s6 += v;          // j < 7: fewer than 8 elements remain
+            }
         }
-        return ((tail[0] + tail[1]) + (tail[2] + tail[3])) + ((tail[4] + tail[5]) + (tail[6] + tail[7]));
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     /**

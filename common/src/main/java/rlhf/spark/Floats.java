@@ -14,9 +14,10 @@ import org.apache.spark.broadcast.Broadcast;
 /**
  * A float[] (a model's parameters, a slot of optimizer state) that Java serialization writes as
  * bulk little-endian bytes. A bare float[] goes through {@code ObjectOutputStream.writeFloats}
- * element by element (about 3 GB/s, and as slow to read back); this writes and reads 256 KiB
- * blocks (15 to 20 GB/s), which is what a broadcast of the parameters costs per step on the driver
- * and per executor. The field is not transient, so a serializer that ignores {@code writeObject}
+ * element by element: 23M floats took 33.5 ms to write and 26.5 ms to read back; in 256 KiB blocks
+ * they take 5.3 ms and 20.8 ms (reading is bound by allocating and filling the new array). That
+ * is what a broadcast of the parameters costs per step on the driver and per executor. The field
+ * is not transient, so a serializer that ignores {@code writeObject}
  * (Kryo's field serializer) still carries the array, at its own speed.
  */
 public final class Floats implements Serializable {
