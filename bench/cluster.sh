@@ -3,7 +3,7 @@
 # with 1, 2, 4 ... Workers and each exchange (train.exchange = driver, sharded), against the same
 # steps in local[2], from each step's exchange metrics in metrics.jsonl (rlhf.spark.ExchangeStats):
 # step time split into compute (slowest partition), exchange (broadcast, scheduling, moving and
-# summing gradients, parameters back) and optimizer (driver, or the slowest shard), and the bytes
+# summing gradients, gathering the parameters) and optimizer (driver, or the slowest shard), and the bytes
 # into the driver and into / out of each executor. Every 2-Worker run must write the same model
 # file (SHA-256) as local[2] (same partitions), or the table is not printed.
 #
@@ -22,7 +22,7 @@
 #   CLUSTER_LOCAL_MEMORY  the local[2] run's heap (default 10g: parameters, gradient sums, moments
 #                     and two partitions' results of GPT-2 124M in one JVM)
 # The vocabulary is GPT-2's (50,257 tokens, the test resources' vocab.json/merges.txt); the data
-# 512 generated demonstrations long enough that every sequence fills the context (truncated to it).
+# 512 generated demonstrations long enough that every sequence fills the context (bench/lib.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,25 +35,9 @@ MICRO="${CLUSTER_MICRO_BATCH:-8}"
 EXEC_MEM="${CLUSTER_EXECUTOR_MEMORY:-4g}"
 DRIVER_MEM="${CLUSTER_DRIVER_MEMORY:-6g}"
 LOCAL_MEM="${CLUSTER_LOCAL_MEMORY:-10g}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/rlhf-cluster-bench.XXXXXX")"
-CLUSTER_DIR="$WORK/cluster"
-trap 'bash "$ROOT/bin/cluster" stop --dir "$CLUSTER_DIR" >/dev/null 2>&1 || true; [ -n "${CLUSTER_KEEP:-}" ] || rm -rf "$WORK"' EXIT
-
-echo "building the jars and the data..." >&2
-(cd "$ROOT" && mvn -q -B -ntp -Dstyle.color=never -DskipTests package) >&2
-export RLHF_PREBUILT=1
-mkdir -p "$WORK/data"
-python3 - "$WORK/data/sft_train.jsonl" <<'PYEOF'
-import json, random, sys
-words = ("river stone light market garden winter signal harbor engine paper silver forest window "
-         "journey number planet letter summer bridge travel answer morning village machine story").split()
-rng = random.Random(7)
-with open(sys.argv[1], "w") as f:
-    for i in range(512):
-        prompt = "write about " + " and ".join(rng.sample(words, 2))
-        response = " ".join(rng.choice(words) for _ in range(120))
-        f.write(json.dumps({"prompt": prompt, "response": response}) + "\n")
-PYEOF
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+bench_start cluster-bench "${CLUSTER_KEEP:-}"
 
 # One SFT run; prints the path of its output directory.
 run_sft() {
@@ -92,8 +76,8 @@ print()
 print(f"{layers} layers x {width} wide, GPT-2 vocabulary, {batch} sequences x {tokens} tokens per step; one core")
 print(f"and one partition per Worker; medians over the steps after the first two; load average at the end {load}.")
 print("compute = the slowest partition's forward + backward; optimizer = the driver's, or the slowest shard's")
-print("(sharded); exchange = the rest of the step (parameter broadcast, scheduling, moving and summing the")
-print("gradients in partition order, the new parameters back to the driver).")
+print("(sharded); exchange = the rest of the step (parameter broadcast or gather, scheduling, moving and")
+print("summing the gradients in partition order, keeping the new shards).")
 print()
 print("| run | partitions | tokens/step | step s | compute s | exchange s | optimizer s | exchange share | driver in MB | executor in MB | executor out MB | model SHA-256 |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -11,9 +11,11 @@ node, a link of B bytes/s per node and at the driver, M = 4 bytes x parameters):
   driver exchange   step = C + O_drv + F_drv + c_drv * P*M + (P*M + M) / B
                     the driver receives P gradients (its link and its CPU, serially) and sends the
                     parameters once (torrent broadcast: executors pass pieces on)
-  sharded exchange  step = C + O_1 / P + F_sh + c_sh * M + (M + M + M * (P-1)/P) / B
-                    each node sends and receives (P-1)/P of a gradient in the shuffle, the driver
-                    receives the parameters once and sends them once; AdamW is split over P
+  sharded exchange  step = C + O_1 / P + F_sh + (2 * M * (P-1)/P + 3 * M / P) / B
+                    each node sends and receives (P-1)/P of a gradient in the shuffle
+                    (reduce-scatter) and (P-1)/P of the parameters (all-gather from the peers'
+                    shards), and a replica of its 1/P of the moments (2M) and parameters (M); the
+                    driver moves nothing; AdamW is split over P
 
 C: the slowest partition's compute, O: the optimizer, F: a fixed cost per step (scheduling, jobs),
 c: CPU seconds per byte of the exchange's copies (encode, serialize, send, add); F and c are
@@ -60,7 +62,7 @@ def main():
         B = gbps * 1e9 / 8
         for P in (8, 32, 128):
             t_drv = C + o_drv + f_drv + c_drv * P * M + (P * M + M) / B
-            t_sh = C + o_1 / P + f_sh + (2 * M + M * (P - 1) / P) / B
+            t_sh = C + o_1 / P + f_sh + (2 * M * (P - 1) / P + 3 * M / P) / B
             print(f"| {P} | {gbps} Gb/s | {t_drv:.1f} | {100 * C / t_drv:.0f}% | {t_sh:.1f} | {100 * C / t_sh:.0f}% |")
 
 

@@ -3,7 +3,6 @@ package rlhf.spark;
 import java.util.List;
 
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,13 +15,13 @@ import rlhf.optim.OptimizerState;
  *
  * <pre>
  * driver: params                         executors: cached shards of indexed examples
- *   step s: broadcast params ----------> each partition: its examples of step s's global batch,
+ *   step s: exchange.params -----------> each partition: its examples of step s's global batch,
  *                                        in index order, micro-batch by micro-batch, forward +
  *                                        backward into a reused per-JVM gradient buffer
  *           the {@link Exchange}: sum in partition order, / weight, clip, optimizer step
  *             driver:  gradients to the driver, which sums and updates ({@link DriverExchange})
  *             sharded: reduce-scatter through the shuffle, optimizer shards on the executors,
- *                      new parameters to the driver ({@link ShardedExchange})
+ *                      which keep the parameter shards and gather them ({@link ShardedExchange})
  * </pre>
  *
  * <p>Step s of the run is batch b = s mod stepsPerEpoch of epoch e = s / stepsPerEpoch, and takes
@@ -40,8 +39,13 @@ import rlhf.optim.OptimizerState;
  *
  * <p>Spark settings this relies on (see {@link SparkDefaults}): {@code spark.driver.maxResultSize=0}
  * (the driver exchange returns a full gradient per partition), {@code spark.broadcast.compress=false}
- * (floats do not compress; it only costs CPU). One serialized parameter array must stay under
- * 2 GB (about 500M floats), and so must one partition's gradient result in the driver exchange.
+ * (floats do not compress; it only costs CPU). With the driver exchange one serialized parameter
+ * array and one partition's gradient result must stay under 2 GB (about 500M floats); the sharded
+ * exchange sends nothing larger than a shard.
+ *
+ * <p>{@link #params()} is the way to read the parameters: with the sharded exchange the array
+ * passed to the constructor lags behind the executors' shards until it is pulled (there, and on
+ * {@link #close()}).
  *
  * <p>In local mode the broadcast value is the driver's own array (no copy): losses must never
  * write to it, and the driver changes it only after the step's jobs have ended.
@@ -59,8 +63,9 @@ public final class DataParallelTrainer<E, S> {
     private int step;
 
     /**
-     * @param params    the model parameters, updated in place by {@link #step()}; the caller keeps
-     *                  the reference (to save checkpoints) but must not change it during a step
+     * @param params    the model parameters, brought up to date by {@link #params()} and
+     *                  {@link #close()}; the caller may change them before the first step (a
+     *                  resumed run), not after
      * @param optimizer the update, with its learning-rate schedule; its state starts at zero
      *                  ({@link #restoreOptimizer} for a resumed run)
      */
@@ -72,7 +77,7 @@ public final class DataParallelTrainer<E, S> {
         this.params = params;
         this.data = data;
         this.exchange = Exchange.create(sc, config.exchange(), config.exchangeShards(), List.of(optimizer),
-                new int[] {params.length});
+                new float[][] {params});
         LOG.info("{}: {} exchange, {} parameters", config.name(), exchange.kind(), params.length);
         if (sc.getConf().getBoolean("spark.broadcast.compress", true)) {
             LOG.warn("spark.broadcast.compress is true: parameters are compressed on every broadcast for "
@@ -80,7 +85,9 @@ public final class DataParallelTrainer<E, S> {
         }
     }
 
+    /** The parameters after the steps so far (the sharded exchange gathers them first). */
     public float[] params() {
+        exchange.pull(0);
         return params;
     }
 
@@ -117,7 +124,7 @@ public final class DataParallelTrainer<E, S> {
         exchange.restore(0, state);
     }
 
-    /** Releases the optimizer state the executors keep (the sharded exchange). */
+    /** Brings the parameters into the array and releases what the executors keep (the sharded exchange). */
     public void close() {
         exchange.close();
     }
@@ -164,14 +171,13 @@ public final class DataParallelTrainer<E, S> {
         String what = config.name() + " step " + (s + 1) + "/" + config.totalSteps();
         long t0 = System.nanoTime();
         sc.setJobGroup(config.name() + "-step-" + (s + 1), what, false);
-        Broadcast<Floats> bc = Floats.broadcast(sc, params);
-        List<Broadcast<Floats>> bcs = List.of(bc);
+        Params p = exchange.params(0);
         Exchange.Reduced r;
         Exchange.Update u;
         float norm;
         try {
             r = exchange.reduce(what, List.of(new Exchange.Source<>(d.shards(),
-                    new StepTask<>(loss, d.count(), config, s, epoch, batchInEpoch))), bcs,
+                    new StepTask<>(loss, d.count(), config, s, epoch, batchInEpoch))), List.of(p),
                     totals -> new double[][] {{1.0 / totals[0].weight()}});
             LossStats sums = r.totals()[0];
             if (!(sums.weight() > 0)) {
@@ -187,10 +193,9 @@ public final class DataParallelTrainer<E, S> {
                         ? "gradient (norm " + norm + ")" : "loss " + meanLoss) + " over " + r.examples()[0]
                         + " examples; the update was not applied (parameters are those after step " + s + ")");
             }
-            u = exchange.update(what, new float[] {GradClip.clipFactor(norm, config.maxGradNorm())}, s, bcs,
-                    new float[][] {params});
+            u = exchange.update(what, new float[] {GradClip.clipFactor(norm, config.maxGradNorm())}, s);
         } finally {
-            bc.destroy();
+            p.release();
             sc.clearJobGroup();
         }
         step = s + 1;

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 
 import rlhf.optim.ElementwiseOptimizer;
 import rlhf.optim.GradClip;
@@ -26,14 +25,20 @@ final class DriverExchange implements Exchange {
     private final JavaSparkContext sc;
     private final List<ElementwiseOptimizer> optimizers;
     private final int[] sizes;
+    /** The caller's arrays, updated in place. */
+    private final float[][] params;
     /** sums[s][m]: source s's gradient sum of model m; sums[0][m] becomes model m's update. */
     private final List<float[][]> sums = new ArrayList<>();
     private final OptimizerState[] states;
 
-    DriverExchange(JavaSparkContext sc, List<ElementwiseOptimizer> optimizers, int[] sizes) {
+    DriverExchange(JavaSparkContext sc, List<ElementwiseOptimizer> optimizers, float[][] params) {
         this.sc = sc;
         this.optimizers = List.copyOf(optimizers);
-        this.sizes = sizes.clone();
+        this.params = params.clone();
+        this.sizes = new int[params.length];
+        for (int m = 0; m < params.length; m++) {
+            sizes[m] = params[m].length;
+        }
         this.states = new OptimizerState[sizes.length];
         for (int m = 0; m < sizes.length; m++) {
             states[m] = OptimizerState.zeros(optimizers.get(m).stateSlots(), sizes[m]);
@@ -45,8 +50,19 @@ final class DriverExchange implements Exchange {
         return "driver";
     }
 
+    /** A broadcast of the caller's array (in local mode the array itself, not a copy). */
     @Override
-    public Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<Floats>> params, Combine combine) {
+    public Params params(int model) {
+        return Params.broadcast(sc, params[model]);
+    }
+
+    /** The caller's array is the parameters: nothing to bring. */
+    @Override
+    public void pull(int model) {
+    }
+
+    @Override
+    public Reduced reduce(String what, List<Source<?>> sources, List<Params> params, Combine combine) {
         int models = sizes.length;
         LossStats[] totals = new LossStats[sources.size()];
         int[] examples = new int[sources.size()];
@@ -101,21 +117,12 @@ final class DriverExchange implements Exchange {
         return new Reduced(totals, examples, norms, computeNanos[0], driverIn[0], sentBy, Map.of());
     }
 
-    private <T> void foldSource(String what, Source<T> source, List<Broadcast<Floats>> params,
+    private <T> void foldSource(String what, Source<T> source, List<Params> params,
             Partitions.Fold<PartitionResult> fold) {
         SourceTask<T> task = source.task();
-        List<Broadcast<Floats>> bcs = new ArrayList<>(params);
-        Partitions.foldInOrder(sc, what, source.data(), (p, rows) -> PartitionResult.of(task.run(p, rows, values(bcs))),
-                fold);
-    }
-
-    /** The broadcasts' values (null for null), read in a task. */
-    static float[][] values(List<Broadcast<Floats>> params) {
-        float[][] v = new float[params.size()][];
-        for (int m = 0; m < v.length; m++) {
-            v[m] = Floats.valueOf(params.get(m));
-        }
-        return v;
+        List<Params> ps = new ArrayList<>(params);
+        Partitions.foldInOrder(sc, what, source.data(),
+                (p, rows) -> PartitionResult.of(task.run(p, rows, Params.values(ps))), fold);
     }
 
     static boolean finite(double[] factors) {
@@ -140,8 +147,7 @@ final class DriverExchange implements Exchange {
     }
 
     @Override
-    public Update update(String what, float[] clip, int step, List<Broadcast<Floats>> paramBroadcasts,
-            float[][] params) {
+    public Update update(String what, float[] clip, int step) {
         long t0 = System.nanoTime();
         for (int m = 0; m < sizes.length; m++) {
             if (Float.isNaN(clip[m])) {
@@ -153,7 +159,7 @@ final class DriverExchange implements Exchange {
             optimizers.get(m).update(params[m], g, st.slots(), 0, step, st.updates());
             states[m] = new OptimizerState(st.slots(), st.updates() + 1);
         }
-        return new Update((System.nanoTime() - t0) / 1e9, 0, Map.of());
+        return new Update((System.nanoTime() - t0) / 1e9, 0, Map.of(), true);
     }
 
     @Override

@@ -7,7 +7,6 @@ import java.util.Map;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 
 import rlhf.optim.ElementwiseOptimizer;
@@ -17,6 +16,12 @@ import rlhf.optim.OptimizerState;
  * The engine's gradient exchange: how the partitions' gradient sums of one optimizer step become
  * the update of one or more models (SFT, reward model: one; PPO: policy and critic), from one or
  * more sources of data (PPO: the rollouts, and the demonstrations of PPO-ptx for the policy).
+ *
+ * <p>The exchange owns the models' parameters from the first step on. The caller's arrays (one
+ * per model) are where they start and where the caller reads them: {@link #params} hands a
+ * step's tasks the current parameters, {@link #pull} brings them into the caller's array (a no-op
+ * for the driver's exchange, which updates that array in place; a gather of the executors' shards
+ * for the sharded one, which leaves it behind until then).
  *
  * <p>A step has two halves so that the caller can check losses and norms in between:
  * {@link #reduce} runs every source's task on every partition and, per model, sums each source's
@@ -40,8 +45,9 @@ public interface Exchange extends AutoCloseable {
     int AUTO_SHARDED_EXECUTORS = 16;
 
     /**
-     * The exchange for {@code mode}, updating models of {@code sizes[m]} parameters with
-     * {@code optimizers[m]}, their state starting at zero. {@code AUTO}: the driver's in local mode;
+     * The exchange for {@code mode}, updating the models whose parameters start in the caller's
+     * arrays {@code params[m]} with {@code optimizers[m]}, their state starting at zero. The caller
+     * may change the arrays until the first {@link #params} call (a resumed run), not after. {@code AUTO}: the driver's in local mode;
      * on a cluster the sharded one from {@link #AUTO_SHARDED_EXECUTORS} executors, or when the
      * driver's could not carry the models (a gradient message of 2 GB or more, or a driver heap
      * under twice the 16 bytes per parameter it would hold), else the driver's.
@@ -49,25 +55,25 @@ public interface Exchange extends AutoCloseable {
      * @param shards shards per model of the sharded exchange; 0 chooses
      */
     static Exchange create(JavaSparkContext sc, TrainerConfig.ExchangeMode mode, int shards,
-            List<ElementwiseOptimizer> optimizers, int[] sizes) {
+            List<ElementwiseOptimizer> optimizers, float[][] params) {
         int executors = sc.isLocal() ? 1 : Math.max(1, sc.sc().getExecutorMemoryStatus().size() - 1);
-        long params = 0;
+        long total = 0;
         int largest = 0;
-        for (int n : sizes) {
-            params += n;
-            largest = Math.max(largest, n);
+        for (float[] p : params) {
+            total += p.length;
+            largest = Math.max(largest, p.length);
         }
-        boolean driverCannot = 4L * largest >= Integer.MAX_VALUE || 32L * params > Runtime.getRuntime().maxMemory();
+        boolean driverCannot = 4L * largest >= Integer.MAX_VALUE || 32L * total > Runtime.getRuntime().maxMemory();
         boolean sharded = switch (mode) {
             case DRIVER -> false;
             case SHARDED -> true;
             case AUTO -> !sc.isLocal() && (executors >= AUTO_SHARDED_EXECUTORS || driverCannot);
         };
         if (!sharded) {
-            return new DriverExchange(sc, optimizers, sizes);
+            return new DriverExchange(sc, optimizers, params);
         }
         // one replica of the optimizer shards on another executor, where there is another
-        return new ShardedExchange(sc, optimizers, sizes, shards,
+        return new ShardedExchange(sc, optimizers, params, shards,
                 executors >= 2 ? StorageLevel.MEMORY_AND_DISK_2() : StorageLevel.MEMORY_AND_DISK());
     }
 
@@ -75,19 +81,27 @@ public interface Exchange extends AutoCloseable {
     String kind();
 
     /**
+     * Model m's current parameters for a step's tasks (the driver's: a broadcast of the caller's
+     * array; the sharded one: its executors' shards). The caller releases them when the step is over.
+     */
+    Params params(int model);
+
+    /** Brings model m's current parameters into the caller's array (checkpoints, evaluation, rollouts). */
+    void pull(int model);
+
+    /**
      * Runs every source on every partition of its data and reduces the gradients.
      *
-     * @param params the step's parameter broadcast of each model, null for a model this step does
-     *               not train; alive until {@link #update} or {@link #discard}
+     * @param params the step's {@link #params} of each model, null for a model this step does not
+     *               train; not released until {@link #update} or {@link #discard}
      */
-    Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<Floats>> params, Combine combine);
+    Reduced reduce(String what, List<Source<?>> sources, List<Params> params, Combine combine);
 
     /**
      * Multiplies model m's reduced gradient by {@code clip[m]} and runs its optimizer at trainer
-     * step {@code step}, writing the new parameters into {@code params[m]} (the driver's arrays);
-     * models whose clip factor is NaN are left as they are.
+     * step {@code step}; models whose clip factor is NaN are left as they are.
      */
-    Update update(String what, float[] clip, int step, List<Broadcast<Floats>> paramBroadcasts, float[][] params);
+    Update update(String what, float[] clip, int step);
 
     /** Drops the reduced gradient without an update (a non-finite or skipped step). */
     void discard();
@@ -98,7 +112,7 @@ public interface Exchange extends AutoCloseable {
     /** Replaces model m's optimizer state (a resumed run), before the next step. */
     void restore(int model, OptimizerState state);
 
-    /** Releases what the exchange keeps on the executors. */
+    /** Pulls every model, then releases what the exchange keeps on the executors. */
     @Override
     void close();
 
@@ -185,9 +199,10 @@ public interface Exchange extends AutoCloseable {
      * What an update cost.
      *
      * @param optimizerSeconds the optimizer's time (on executors: the slowest shard's)
-     * @param driverInBytes    parameter payload that reached the driver
-     * @param executorOut      payload bytes each executor sent (parameters, state replicas), by executor id
+     * @param driverInBytes    parameter payload that reached the driver (none, in both exchanges)
+     * @param executorOut      payload bytes each executor sent (replicas of the new state and parameter shards), by executor id
+     * @param paramsFromDriver the step's parameters were broadcast from the driver (not gathered from the executors)
      */
-    record Update(double optimizerSeconds, long driverInBytes, Map<String, Long> executorOut) {
+    record Update(double optimizerSeconds, long driverInBytes, Map<String, Long> executorOut, boolean paramsFromDriver) {
     }
 }

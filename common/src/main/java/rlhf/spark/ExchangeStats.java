@@ -12,18 +12,19 @@ import java.util.Set;
  * <p>Time: {@code compute} is the slowest partition's forward + backward (the step's critical
  * path on the executors), {@code optimizer} the average, clip and optimizer update (on the driver,
  * or the slowest shard's on the executors), and {@code exchange} the rest of the step's wall time:
- * broadcasting the parameters, scheduling, serializing, sending and summing the gradients, and
- * bringing the new parameters back.
+ * broadcasting or gathering the parameters, scheduling, serializing, sending and summing the
+ * gradients, and keeping the new shards.
  *
  * <p>Bytes are payloads, counted where they are made. Every executor that ran a task needs the
- * whole parameter broadcast once (Spark's torrent broadcast takes the pieces from the driver or
- * from executors that already have them, so the driver sends between one and {@code executors}
- * copies: {@code driverOutBytesMax}). Driver exchange: every partition that held examples of the
- * batch sends one whole gradient to the driver. Sharded exchange: every partition sends its
- * gradient into the shuffle, cut into shards; each executor receives one piece per partition for
- * the shards it sums and sends the driver its shards' new parameters (and a replica of their
- * optimizer state to another executor). {@code executorIn/OutBytes} are the most any one executor
- * received or sent.
+ * whole parameters once. Driver exchange: they are broadcast (Spark's torrent broadcast takes the
+ * pieces from the driver or from executors that already have them, so the driver sends between
+ * one and {@code executors} copies: {@code driverOutBytesMax}), and every partition that held
+ * examples of the batch sends one whole gradient to the driver. Sharded exchange: the driver
+ * sends and receives nothing; every partition sends its gradient into the shuffle, cut into
+ * shards; each executor receives one piece per partition for the shards it sums, gathers the
+ * other shards' parameters from its peers (counted as the whole parameters) and sends a replica
+ * of its new state and parameter shards to another executor. {@code executorIn/OutBytes} are the
+ * most any one executor received or sent.
  */
 public record ExchangeStats(double stepSeconds, double computeSeconds, double optimizerSeconds, int executors,
         long driverInBytes, long driverOutBytesMax, long executorInBytes, long executorOutBytes) {
@@ -42,7 +43,8 @@ public record ExchangeStats(double stepSeconds, double computeSeconds, double op
         u.executorOut().forEach((e, n) -> out.merge(e, n, Long::sum));
         long inMax = r.executorIn().values().stream().mapToLong(x -> x).max().orElse(0);
         return new ExchangeStats(stepSeconds, r.computeNanos() / 1e9, u.optimizerSeconds(), executors.size(),
-                r.driverInBytes() + u.driverInBytes(), paramBytes * executors.size(), paramBytes + inMax,
+                r.driverInBytes() + u.driverInBytes(), u.paramsFromDriver() ? paramBytes * executors.size() : 0,
+                paramBytes + inMax,
                 out.values().stream().mapToLong(x -> x).max().orElse(0));
     }
 

@@ -5,30 +5,42 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.UUID;
 
 import org.apache.spark.Partitioner;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.ShuffledRDD;
+import org.apache.spark.serializer.JavaSerializer;
+import org.apache.spark.storage.BlockManager;
+import org.apache.spark.storage.BlockResult;
+import org.apache.spark.storage.RDDBlockId;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.TaskCompletionListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import rlhf.optim.ElementwiseOptimizer;
 import rlhf.optim.GradClip;
 import rlhf.optim.OptimizerState;
 import scala.Tuple2;
+import scala.reflect.ClassTag$;
 
 /**
  * The exchange without a driver bottleneck (ZeRO-1 style): gradients are reduce-scattered through
- * Spark's shuffle and the optimizers run shard by shard on the executors, which keep their state.
+ * Spark's shuffle, the optimizers run shard by shard on the executors, which keep their state and
+ * the parameters' shards, and each executor gathers the parameters from its peers' shards.
  *
  * <pre>
- * step s, parameters broadcast as before
+ * first step: the caller's arrays cut into R shards, kept on the executors (replicated)
+ * step s, each task's parameters: the R shards gathered from the block managers, once per executor
  *   job 1  map:    each source's partition: its gradients, cut at the shard bounds of every model
  *                  -> one piece per shard (R in all), shuffled by shard; pulled one at a time
  *          reduce: shard r of model m = for each source, 0 + piece(partition 0) + piece(partition 1)
@@ -37,28 +49,29 @@ import scala.Tuple2;
  *                  the same factors); kept (MEMORY_AND_DISK); its per-block sums of squares to
  *                  the driver
  *   driver: each model's norm = sqrt(its block sums in order), the clip factors, the checks
- *   job 2  shard r: optimizer on (broadcast params[r], clipped gradient r, state r) -> new params r
- *                  (sent to the driver) and new state r
- *   job 3  the new state kept with one replica on another executor (StorageLevel ..._2) and its
- *          lineage cut (local checkpoint); the previous state, the gradient shards and the
- *          shuffle files go
+ *   job 2  shard r: optimizer on (params r, clipped gradient r, state r) -> new params r and state r
+ *   jobs 3, 4  the new state and the new parameter shards kept, each with one replica on another
+ *          executor (StorageLevel ..._2), their lineage cut (local checkpoint); the previous ones,
+ *          the gradient shards and the shuffle files go
  * </pre>
  *
- * <p>Per step the driver receives the parameters once (4 bytes per parameter, whatever the
- * number of partitions) and holds them (4 bytes per parameter; the gradient sums and the
- * optimizer state live on the executors). Each executor sends its partitions' gradients into the
- * shuffle and receives, for its shards, one piece per partition: per-node traffic stays about
- * constant as executors are added, as in a ring reduce-scatter.
+ * <p>Per step the driver receives no parameters or gradients at all (the caller's array is
+ * brought up to date by {@link #pull}, a gather of the shards, when it is read: checkpoints,
+ * evaluation); it holds the caller's arrays (4 bytes per parameter), never a gradient or a moment.
+ * Each executor sends its partitions' gradients into the shuffle and receives, for its shards,
+ * one piece per partition, then gathers the other shards' new parameters: per-node traffic stays
+ * about constant as executors are added, as in a ring reduce-scatter and all-gather.
  *
  * <p>Determinism: shard bounds are multiples of {@link GradClip#NORM_BLOCK}; sums run in partition
  * order from zero, sources are added in order, the optimizer is elementwise: the bits are those
  * of {@link DriverExchange} for any number of shards. Retried tasks recompute the same pieces; a
- * lost executor's map outputs and gradient shards are recomputed from their lineage (the step's
- * broadcasts are alive until the step ends), and its optimizer shards are read from their
- * replicas. Losing a shard and its replica at once (both executors) fails the step with a
- * message: resume from the last checkpoint.
+ * lost executor's map outputs and gradient shards are recomputed from their lineage, and its
+ * optimizer and parameter shards are read from their replicas. Losing a shard and its replica at
+ * once (both executors) fails the step with a message: resume from the last checkpoint.
  */
 final class ShardedExchange implements Exchange {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ShardedExchange.class);
 
     /** Gradient shards of about this size (and at least one per task slot). */
     static final long SHARD_BYTES = 128L << 20;
@@ -68,30 +81,42 @@ final class ShardedExchange implements Exchange {
     private final int[] sizes;
     private final Shards shards;
     private final StorageLevel stateLevel;
+    /** Where the parameter shards live: serialized (a peer's read ships the stored bytes), same replicas as the state. */
+    private final StorageLevel paramLevel;
+    /** Names this exchange's gathered parameters in the executors' caches. */
+    private final String id = UUID.randomUUID().toString();
+    /** The caller's arrays: where the parameters start, and where {@link #pull} brings them. */
+    private final float[][] driverParams;
+    /** driverBehind[m]: the shards of model m have moved on since its array was last pulled. */
+    private final boolean[] driverBehind;
+    /** The parameters' shards (R partitions, shard r = partition r), or null before the first step. */
+    private JavaRDD<Floats> params;
     /** The optimizers' shards (R partitions, shard r = partition r), or null before the first step. */
     private JavaRDD<StateShard> state;
     /** Set by {@link #restore}, made into {@link #state} at the first step. */
     private final OptimizerState[] restored;
-    /**
-     * The broadcasts a restored state was made from: alive until that state is replaced, since
-     * Spark ships the closure that read them with every task over the state, checkpointed or not.
-     */
-    private final List<Broadcast<Floats>> stateSources = new ArrayList<>();
     private final long[] updates;
     private JavaRDD<Summed> summed;
 
     /**
+     * @param params         the caller's arrays, one per model
      * @param shardsPerModel shards of each model; 0: one per {@link #SHARD_BYTES}, at least one per task slot
      * @param stateLevel     where the optimizer state lives; {@code MEMORY_AND_DISK_2} keeps a replica
      */
-    ShardedExchange(JavaSparkContext sc, List<ElementwiseOptimizer> optimizers, int[] sizes, int shardsPerModel,
+    ShardedExchange(JavaSparkContext sc, List<ElementwiseOptimizer> optimizers, float[][] params, int shardsPerModel,
             StorageLevel stateLevel) {
         this.sc = sc;
         this.optimizers = List.copyOf(optimizers);
-        this.sizes = sizes.clone();
+        this.driverParams = params.clone();
+        this.sizes = new int[params.length];
+        for (int m = 0; m < params.length; m++) {
+            sizes[m] = params[m].length;
+        }
         int taskSlots = Math.max(1, sc.defaultParallelism() / Math.max(1, sc.getConf().getInt("spark.task.cpus", 1)));
         this.shards = Shards.of(sizes, shardsPerModel, taskSlots);
         this.stateLevel = stateLevel;
+        this.paramLevel = StorageLevel.apply(true, true, false, false, stateLevel.replication());
+        this.driverBehind = new boolean[sizes.length];
         this.restored = new OptimizerState[sizes.length];
         this.updates = new long[sizes.length];
     }
@@ -113,7 +138,25 @@ final class ShardedExchange implements Exchange {
     }
 
     @Override
-    public Reduced reduce(String what, List<Source<?>> sources, List<Broadcast<Floats>> params, Combine combine) {
+    public Params params(int model) {
+        return new ParamShards(id + "/" + model, paramShards().id(), shards, model, sizes[model]);
+    }
+
+    @Override
+    public void pull(int model) {
+        if (params == null || !driverBehind[model]) {
+            return;
+        }
+        try {
+            new ParamShards(null, params.id(), shards, model, sizes[model]).gatherInto(driverParams[model]);
+        } catch (RuntimeException e) {
+            throw lostState("the parameters to the driver", e);
+        }
+        driverBehind[model] = false;
+    }
+
+    @Override
+    public Reduced reduce(String what, List<Source<?>> sources, List<Params> params, Combine combine) {
         Shards sh = shards;
         int[] partitions = new int[sources.size()];
         List<JavaRDD<Tuple2<Integer, Piece>>> pieces = new ArrayList<>();
@@ -126,6 +169,11 @@ final class ShardedExchange implements Exchange {
             all = all.union(pieces.get(s));
         }
         JavaPairRDD<Integer, Piece> shuffled = JavaPairRDD.fromJavaRDD(all).partitionBy(new ByShard(sh.count()));
+        // Java serialization keeps every object a stream wrote (and read) until it is reset, by
+        // default every 100 objects: each of a map task's per-shard streams would hold its piece,
+        // a whole gradient's worth of bytes per task. Reset after every piece.
+        ((ShuffledRDD<?, ?, ?>) shuffled.rdd()).setSerializer(
+                new JavaSerializer(sc.getConf().clone().set("spark.serializer.objectStreamReset", "1")));
         summed = shuffled.mapPartitionsWithIndex(
                 (r, it) -> List.of(Summed.fold(r, sh, partitions, combine, it)).iterator(), true);
         summed.setName(what + ": gradient shards").persist(StorageLevel.MEMORY_AND_DISK());
@@ -165,12 +213,12 @@ final class ShardedExchange implements Exchange {
     }
 
     /** Source s's pieces: every partition's gradients cut at every shard's bounds, pulled lazily. */
-    private static <T> JavaRDD<Tuple2<Integer, Piece>> pieces(Source<T> source, int s, List<Broadcast<Floats>> params,
+    private static <T> JavaRDD<Tuple2<Integer, Piece>> pieces(Source<T> source, int s, List<Params> params,
             Shards sh) {
         SourceTask<T> task = source.task();
-        List<Broadcast<Floats>> bcs = new ArrayList<>(params);
+        List<Params> ps = new ArrayList<>(params);
         return source.data().mapPartitionsWithIndex((p, rows) -> {
-            Partial partial = task.run(p, rows, DriverExchange.values(bcs));
+            Partial partial = task.run(p, rows, Params.values(ps));
             TaskContext ctx = TaskContext.get();
             if (ctx != null) {
                 ctx.addTaskCompletionListener((TaskCompletionListener) c -> partial.release());
@@ -202,24 +250,26 @@ final class ShardedExchange implements Exchange {
     }
 
     @Override
-    public Update update(String what, float[] clip, int step, List<Broadcast<Floats>> paramBroadcasts,
-            float[][] driverParams) {
+    public Update update(String what, float[] clip, int step) {
         JavaRDD<StateShard> previous = stateFor();
+        JavaRDD<Floats> previousParams = paramShards();
         Shards sh = shards;
         List<ElementwiseOptimizer> opts = optimizers;
         long[] done = updates.clone();
-        List<Broadcast<Floats>> bcs = new ArrayList<>(paramBroadcasts);
         float[] clips = clip.clone();
-        JavaRDD<Updated> updated = previous.zipPartitions(summed, (st, g) -> List.of(
-                Updated.run(opts, sh, st.next(), g.next(), bcs, clips, step, done)).iterator());
+        JavaRDD<Tuple2<StateShard, Floats>> inputs = previous.zipPartitions(previousParams,
+                (st, p) -> List.of(new Tuple2<>(st.next(), p.next())).iterator());
+        JavaRDD<Updated> updated = inputs.zipPartitions(summed, (in, g) -> {
+            Tuple2<StateShard, Floats> sp = in.next();
+            return List.of(Updated.run(opts, sh, sp._1(), sp._2(), g.next(), clips, step, done)).iterator();
+        });
         updated.setName(what + ": updated shards").persist(StorageLevel.MEMORY_AND_DISK());
-        List<Updated.Result> results;
         long optimizerNanos = 0;
-        long driverIn = 0;
         Map<String, Long> out = new HashMap<>();
         int replicas = stateLevel.replication();
         sc.setJobDescription(what + ": optimizer on the shards");
         try {
+            List<Updated.Result> results;
             try {
                 results = updated.map(u -> u.result()).collect();
             } catch (Exception e) {             // Spark's job failures are checked SparkExceptions
@@ -227,34 +277,28 @@ final class ShardedExchange implements Exchange {
             }
             for (Updated.Result r : results) {
                 optimizerNanos = Math.max(optimizerNanos, r.nanos());
-                long sent = r.params() == null ? 0 : r.params().length;
-                driverIn += sent;
-                out.merge(r.executor(), sent + (replicas - 1) * r.stateBytes(), Long::sum);
+                out.merge(r.executor(), (replicas - 1) * r.keptBytes(), Long::sum);
             }
-            JavaRDD<StateShard> next = updated.map(u -> u.state);
-            keep(next, what + ": optimizer state");
-            state = next;
+            JavaRDD<StateShard> nextState = updated.map(u -> u.state);
+            keep(nextState, what + ": optimizer state", stateLevel);
+            state = nextState;
+            JavaRDD<Floats> nextParams = updated.map(u -> u.params);
+            keep(nextParams, what + ": parameter shards", paramLevel);
+            params = nextParams;
         } finally {
             sc.setJobDescription(null);
             updated.unpersist(false);
         }
         previous.unpersist(false);
-        destroyStateSources();
+        previousParams.unpersist(false);
         discard();
         for (int m = 0; m < updates.length; m++) {
             if (!Float.isNaN(clip[m])) {
                 updates[m]++;
+                driverBehind[m] = true;
             }
         }
-        // Only now, with the new state kept and the old lineage gone, may the driver's arrays
-        // change (in local mode they are the broadcast values the tasks read).
-        for (int r = 0; r < results.size(); r++) {
-            byte[] p = results.get(r).params();
-            if (p != null) {
-                Gradients.decodeInto(p, driverParams[sh.model[r]], sh.from[r]);
-            }
-        }
-        return new Update(optimizerNanos / 1e9, driverIn, out);
+        return new Update(optimizerNanos / 1e9, 0, out, false);
     }
 
     @Override
@@ -272,34 +316,50 @@ final class ShardedExchange implements Exchange {
             return state;
         }
         Shards sh = shards;
-        List<List<Broadcast<Floats>>> from = new ArrayList<>();
-        int[] slots = new int[sizes.length];
+        List<StateStart> initial = new ArrayList<>();
+        for (int r = 0; r < sh.count(); r++) {
+            int m = sh.model[r];
+            Object[] slots = new Object[optimizers.get(m).stateSlots()];
+            for (int j = 0; j < slots.length; j++) {
+                slots[j] = restored[m] == null ? null : new Slice(restored[m].slots()[j], sh.from[r], sh.to[r]);
+            }
+            initial.add(new StateStart(r, sh.to[r] - sh.from[r], slots));
+        }
         for (int m = 0; m < sizes.length; m++) {
-            slots[m] = optimizers.get(m).stateSlots();
-            List<Broadcast<Floats>> model = new ArrayList<>();
             if (restored[m] != null) {
-                for (float[] slot : restored[m].slots()) {
-                    model.add(Floats.broadcast(sc, slot));
-                }
                 updates[m] = restored[m].updates();
                 restored[m] = null;
             }
-            stateSources.addAll(model);
-            from.add(model);
         }
-        List<Integer> ids = new ArrayList<>();
-        for (int r = 0; r < sh.count(); r++) {
-            ids.add(r);
-        }
-        JavaRDD<StateShard> initial = sc.parallelize(ids, ids.size()).map(r -> StateShard.initial(r, sh, slots, from));
-        keep(initial, "optimizer state");
-        state = initial;
+        JavaRDD<StateShard> rdd = sc.parallelize(initial, initial.size()).map(StateStart::make);
+        keep(rdd, "optimizer state", stateLevel);
+        state = rdd;
         return state;
     }
 
-    /** Persists {@code rdd} at the state's level, cuts its lineage and materializes it. */
-    private void keep(JavaRDD<StateShard> rdd, String name) {
-        rdd.setName(name).persist(stateLevel);
+    /**
+     * The current parameter shards, cut from the caller's arrays on the first call. Each task of
+     * that job gets its shard inside the task (a slice serialized straight from the caller's array):
+     * the driver makes no copy and no single message carries more than one shard.
+     */
+    private JavaRDD<Floats> paramShards() {
+        if (params != null) {
+            return params;
+        }
+        Shards sh = shards;
+        List<Object> slices = new ArrayList<>();     // Objects: they arrive as Floats
+        for (int r = 0; r < sh.count(); r++) {
+            slices.add(new Slice(driverParams[sh.model[r]], sh.from[r], sh.to[r]));
+        }
+        JavaRDD<Floats> rdd = sc.parallelize(slices, slices.size()).map(x -> Slice.floats(x));
+        keep(rdd, "parameter shards", paramLevel);
+        params = rdd;
+        return params;
+    }
+
+    /** Persists {@code rdd} at {@code level}, cuts its lineage and materializes it. */
+    private void keep(JavaRDD<?> rdd, String name, StorageLevel level) {
+        rdd.setName(name).persist(level);
         rdd.rdd().localCheckpoint();
         rdd.count();
     }
@@ -310,18 +370,15 @@ final class ShardedExchange implements Exchange {
      */
     private RuntimeException lostState(String what, Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (String.valueOf(t.getMessage()).contains("CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND")) {
-                return new IllegalStateException(what + ": a shard of the optimizer state (AdamW moments) was lost with "
-                        + "the executor(s) that held it (storage level " + stateLevel.description() + "); the run "
-                        + "cannot continue bit-identically: resume from its last checkpoint (--resume)", e);
+            String message = String.valueOf(t.getMessage());
+            if (message.contains("CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND") || message.contains(ParamShards.LOST)) {
+                return new IllegalStateException(what + ": a shard of the optimizer state (AdamW moments) or of the "
+                        + "parameters was lost with the executor(s) that held it (storage level "
+                        + stateLevel.description() + "); the run cannot continue bit-identically: resume from its "
+                        + "last checkpoint (--resume)", e);
             }
         }
         return e instanceof RuntimeException r ? r : new IllegalStateException(what + ": " + e.getMessage(), e);
-    }
-
-    private void destroyStateSources() {
-        stateSources.forEach(x -> x.destroy());
-        stateSources.clear();
     }
 
     @Override
@@ -358,13 +415,24 @@ final class ShardedExchange implements Exchange {
         restored[model] = s;
     }
 
+    /** Pulls every model first: after close the caller's arrays hold the last parameters. */
     @Override
     public void close() {
         discard();
-        destroyStateSources();
+        try {
+            for (int m = 0; m < sizes.length; m++) {
+                pull(m);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("the last parameters could not be gathered into the caller's arrays on close: {}", e.getMessage());
+        }
         if (state != null) {
             state.unpersist(false);
             state = null;
+        }
+        if (params != null) {
+            params.unpersist(false);
+            params = null;
         }
     }
 
@@ -529,6 +597,47 @@ final class ShardedExchange implements Exchange {
         }
     }
 
+    /**
+     * [from, to) of an array on the driver, which Java serialization writes as that range alone
+     * (a {@link Floats}): the driver cuts a model into shards without holding a copy. Read it back
+     * with {@link #floats}, which also takes a Slice that a serializer did not replace.
+     */
+    static final class Slice implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final float[] whole;
+        private final int from;
+        private final int to;
+
+        Slice(float[] whole, int from, int to) {
+            this.whole = whole;
+            this.from = from;
+            this.to = to;
+        }
+
+        private Object writeReplace() {
+            return new Floats(Arrays.copyOfRange(whole, from, to));
+        }
+
+        /** What a Slice became after it travelled. */
+        static Floats floats(Object travelled) {
+            return travelled instanceof Floats f ? f : (Floats) ((Slice) travelled).writeReplace();
+        }
+    }
+
+    /**
+     * What the first state of shard r is made from: the restored slots' ranges ({@link Slice}s;
+     * Object[] since they arrive as Floats), or zeros (null).
+     */
+    record StateStart(int shard, int size, Object[] slots) implements Serializable {
+        StateShard make() {
+            float[][] s = new float[slots.length][];
+            for (int j = 0; j < s.length; j++) {
+                s[j] = slots[j] == null ? new float[size] : Slice.floats(slots[j]).values();
+            }
+            return new StateShard(shard, s);
+        }
+    }
+
     /** Shard r of the optimizer state. */
     static final class StateShard implements Serializable {
         private static final long serialVersionUID = 1L;
@@ -540,16 +649,6 @@ final class ShardedExchange implements Exchange {
             this.slots = slots;
         }
 
-        static StateShard initial(int r, Shards sh, int[] slots, List<List<Broadcast<Floats>>> from) {
-            int m = sh.model[r];
-            float[][] s = new float[slots[m]][];
-            for (int j = 0; j < s.length; j++) {
-                s[j] = from.get(m).isEmpty() ? new float[sh.to[r] - sh.from[r]]
-                        : Arrays.copyOfRange(from.get(m).get(j).value().values(), sh.from[r], sh.to[r]);
-            }
-            return new StateShard(r, s);
-        }
-
         byte[][] encoded() {
             byte[][] out = new byte[slots.length][];
             for (int j = 0; j < slots.length; j++) {
@@ -559,47 +658,47 @@ final class ShardedExchange implements Exchange {
         }
     }
 
-    /** A shard after the optimizer: its new parameters (for the driver; null if not updated) and state. */
+    /** A shard after the optimizer: its new parameters and state (the old ones if not updated). */
     static final class Updated implements Serializable {
         private static final long serialVersionUID = 1L;
-        final byte[] params;
+        final Floats params;
         final StateShard state;
         final long nanos;
         final String executor;
 
-        private Updated(byte[] params, StateShard state, long nanos) {
+        private Updated(Floats params, StateShard state, long nanos) {
             this.params = params;
             this.state = state;
             this.nanos = nanos;
             this.executor = Partitions.executorId();
         }
 
-        /** What goes to the driver. */
-        record Result(byte[] params, long nanos, String executor, long stateBytes) implements Serializable {
+        /** What goes to the driver: the optimizer's time, and the bytes kept (replicated) for this shard. */
+        record Result(long nanos, String executor, long keptBytes) implements Serializable {
         }
 
         Result result() {
-            long stateBytes = 0;
+            long bytes = 4L * params.values().length;
             for (float[] slot : state.slots) {
-                stateBytes += 4L * slot.length;
+                bytes += 4L * slot.length;
             }
-            return new Result(params, nanos, executor, params == null ? 0 : stateBytes);
+            return new Result(nanos, executor, bytes);
         }
 
         /**
-         * Copies of the cached gradient and state, not the cached objects themselves: a retried
-         * task must find them as they were. A model whose clip factor is NaN keeps its state.
+         * Copies of the cached parameters, gradient and state, not the cached objects themselves: a
+         * retried task must find them as they were. A model whose clip factor is NaN keeps both.
          */
-        static Updated run(List<ElementwiseOptimizer> opts, Shards sh, StateShard st, Summed g,
-                List<Broadcast<Floats>> params, float[] clip, int step, long[] updatesBefore) {
+        static Updated run(List<ElementwiseOptimizer> opts, Shards sh, StateShard st, Floats params, Summed g,
+                float[] clip, int step, long[] updatesBefore) {
             long t0 = System.nanoTime();
             Partitions.useTaskCpus();
             int r = st.shard;
             int m = sh.model[r];
             if (Float.isNaN(clip[m])) {
-                return new Updated(null, st, 0);
+                return new Updated(params, st, 0);
             }
-            float[] p = Arrays.copyOfRange(params.get(m).value().values(), sh.from[r], sh.to[r]);
+            float[] p = params.values().clone();
             float[] grads = g.grads.clone();
             GradClip.multiply(grads, clip[m]);
             float[][] slots = new float[st.slots.length][];
@@ -607,7 +706,95 @@ final class ShardedExchange implements Exchange {
                 slots[j] = st.slots[j].clone();
             }
             opts.get(m).update(p, grads, slots, sh.from[r], step, updatesBefore[m]);
-            return new Updated(Gradients.encode(p), new StateShard(r, slots), System.nanoTime() - t0);
+            return new Updated(new Floats(p), new StateShard(r, slots), System.nanoTime() - t0);
+        }
+    }
+
+    /**
+     * A model's parameters as the exchange's shards: the step's tasks gather them from the block
+     * managers (their own executor's, where a shard or its replica is local, else a peer's), once
+     * per executor and step; the driver gathers them the same way into the caller's array.
+     */
+    static final class ParamShards implements Params {
+        private static final long serialVersionUID = 1L;
+        /** In the message of a task that found a shard gone (see {@link #lostState}). */
+        static final String LOST = "parameter shard lost";
+        /** Gathered parameters per executor: the last two models (PPO's policy and critic). */
+        private static final Map<String, Gathered> GATHERED = new LinkedHashMap<>(4, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Gathered> eldest) {
+                return size() > 2;
+            }
+        };
+
+        private final String key;
+        private final int rddId;
+        private final int[] shardIds;
+        private final int[] from;
+        private final int size;
+
+        /** @param key names the model in the executors' cache (null: do not cache) */
+        ParamShards(String key, int rddId, Shards sh, int model, int size) {
+            this.key = key;
+            this.rddId = rddId;
+            int n = 0;
+            for (int r = 0; r < sh.count(); r++) {
+                n += sh.model[r] == model ? 1 : 0;
+            }
+            this.shardIds = new int[n];
+            this.from = new int[n];
+            for (int r = 0, k = 0; r < sh.count(); r++) {
+                if (sh.model[r] == model) {
+                    shardIds[k] = r;
+                    from[k++] = sh.from[r];
+                }
+            }
+            this.size = size;
+        }
+
+        private record Gathered(int rddId, float[] values) {
+        }
+
+        /**
+         * The parameters, gathered by the first task of the step on this executor. The previous
+         * step's array is overwritten, not replaced: a second array of a large model's size may
+         * not fit beside the gradient buffer. That is safe because steps run one after the other:
+         * when a step's tasks start, the previous step's jobs have ended.
+         */
+        @Override
+        public float[] value() {
+            synchronized (GATHERED) {
+                Gathered g = GATHERED.get(key);
+                if (g != null && g.rddId == rddId) {
+                    return g.values;
+                }
+                float[] values = g != null && g.values.length == size ? g.values : new float[size];
+                GATHERED.remove(key);
+                gatherInto(values);
+                GATHERED.put(key, new Gathered(rddId, values));
+                return values;
+            }
+        }
+
+        /** Reads every shard of the model from the block managers into {@code out}. */
+        void gatherInto(float[] out) {
+            BlockManager bm = SparkEnv.get().blockManager();
+            for (int k = 0; k < shardIds.length; k++) {
+                RDDBlockId block = new RDDBlockId(rddId, shardIds[k]);
+                scala.Option<BlockResult> got = bm.get(block, ClassTag$.MODULE$.apply(Floats.class));
+                if (got.isEmpty()) {
+                    throw new IllegalStateException(LOST + ": " + block + " is on no live executor");
+                }
+                scala.collection.Iterator<Object> data = got.get().data();
+                float[] shard = ((Floats) data.next()).values();
+                data.hasNext();                 // runs the iterator's completion: releases a local block's read lock
+                System.arraycopy(shard, 0, out, from[k], shard.length);
+            }
+        }
+
+        /** Nothing to free: the shards are the exchange's. */
+        @Override
+        public void release() {
         }
     }
 }

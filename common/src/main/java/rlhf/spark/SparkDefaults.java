@@ -9,8 +9,9 @@ import org.apache.spark.SparkConf;
  * The Spark settings the trainer relies on, for settings not already given.
  *
  * <ul>
- * <li>{@code spark.driver.maxResultSize=0}: the sharded exchange's shards send the new parameters
- * back (4 bytes per parameter in all), far above the 1g default for real models.</li>
+ * <li>{@code spark.driver.maxResultSize=0}: for a checkpoint the sharded exchange's shards send
+ * the optimizer's moments to the driver (8 bytes per parameter in all), far above the 1g default
+ * for real models.</li>
  * <li>{@code spark.broadcast.compress=false}: parameters are random-looking floats; lz4 only
  * burns CPU on them.</li>
  * <li>{@code spark.broadcast.checksum=false}: an Adler32 over every piece of every broadcast, on the
@@ -25,7 +26,7 @@ import org.apache.spark.SparkConf;
  * it; local[N,4] retries there).</li>
  * <li>In local mode only ({@code local}, {@code local[N]}, {@code local[N,F]}, not local-cluster):
  * {@code spark.task.maxDirectResultSize} and {@code spark.rpc.message.maxSize} at their 2047 MB
- * ceiling, so large task results (the sharded exchange's new parameters) come back inside the
+ * ceiling, so large task results (the sharded exchange's moments for a checkpoint) come back inside the
  * task's status update instead of through a loopback block-manager fetch. On a cluster large
  * results keep going through the block manager, which streams them.</li>
  * </ul>

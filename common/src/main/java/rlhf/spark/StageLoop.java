@@ -206,10 +206,13 @@ public final class StageLoop {
                 metrics.log(done, m);
                 console.update(done, sm.tokens, m);
                 if (checkpoints.due(done) || done == stopAt) {
-                    OptimizerState adam = trainer.optimizerState();
+                    // checkpoint.moments=false: weights and trainer state only (the driver need not
+                    // hold a model's moments, 8 bytes per parameter); such a checkpoint is not resumable
+                    OptimizerState adam = s.checkpointMoments() ? trainer.optimizerState() : null;
                     ObjectNode state = trainerState(trainer, adam, progress, total, s, job);
                     Checkpoint c = new Checkpoint(start.config(), trainer.params(), start.tokenizerFiles(),
-                            new Checkpoint.TrainingState(state, adam.slots()[0], adam.slots()[1]));
+                            new Checkpoint.TrainingState(state, adam == null ? null : adam.slots()[0],
+                                    adam == null ? null : adam.slots()[1]));
                     LOG.info("{}: saved {}", job.name(), checkpoints.save(done, c, Safetensors.Dtype.F32));
                 }
             }
@@ -280,7 +283,9 @@ public final class StageLoop {
     private static ObjectNode trainerState(DataParallelTrainer<?, ?> trainer, OptimizerState adam, Progress progress,
             int total, TrainingSettings s, Job<?> job) {
         ObjectNode n = trainer.state().toJson();
-        n.put("adam_step", adam.updates());
+        if (adam != null) {
+            n.put("adam_step", adam.updates());
+        }
         progress.counters.forEach(n::put);
         n.put(ELAPSED, progress.elapsed);
         n.put("total_steps", total);

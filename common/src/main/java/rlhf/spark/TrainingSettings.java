@@ -28,6 +28,7 @@ public record TrainingSettings(
         int evalBatches,
         int checkpointEvery,
         int keepLast,
+        boolean checkpointMoments,
         String outputDir,
         String metricsPath) {
 
@@ -61,6 +62,7 @@ public record TrainingSettings(
                 (int) c.requireIn("eval.batches", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("checkpoint.every", 0, Integer.MAX_VALUE),
                 (int) c.requireIn("checkpoint.keep_last", 0, 1 << 20),
+                c.getBoolean("checkpoint.moments"),
                 out,
                 c.getOptional("metrics.path").orElse(withoutTrailingSlash(out) + "/metrics.jsonl"));
         if (s.minLr > s.lr) {

@@ -2,6 +2,7 @@ package rlhf.spark;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -61,7 +62,7 @@ class DataParallelTrainerTest {
             for (int s = 0; s < steps; s++) {
                 trainer.step();
             }
-            return p;
+            return trainer.params();
         } finally {
             trainer.close();
             d.unpersist();
@@ -113,6 +114,31 @@ class DataParallelTrainerTest {
         assertArrayEquals(a, b, SoftmaxRegression.diff(a, b));
     }
 
+    /**
+     * The sharded exchange keeps the parameters on the executors: a step leaves the caller's array
+     * as it was (the driver receives no parameters), and params() gathers the shards into it.
+     */
+    @Test
+    void shardedExchangeLeavesTheCallersArrayUntilTheParametersArePulled() {
+        float[] driver = train(sc, DATA, 2, 3, withExchange(TrainerConfig.ExchangeMode.DRIVER));
+        IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
+        float[] p = SoftmaxRegression.initParams(7);
+        float[] initial = p.clone();
+        var trainer = new DataParallelTrainer<>(sc, withExchange(TrainerConfig.ExchangeMode.SHARDED),
+                new SoftmaxRegression(), p, new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
+        try {
+            for (int s = 0; s < 3; s++) {
+                trainer.step();
+            }
+            assertArrayEquals(initial, p, "three steps did not touch the caller's array");
+            assertSame(p, trainer.params());
+            assertArrayEquals(driver, p, SoftmaxRegression.diff(driver, p));
+        } finally {
+            trainer.close();
+            d.unpersist();
+        }
+    }
+
     @Test
     void shardedExchangeGivesTheDriverExchangesBits() {
         float[] driver = train(sc, DATA, 3, 8, withExchange(TrainerConfig.ExchangeMode.DRIVER));
@@ -143,7 +169,7 @@ class DataParallelTrainerTest {
         }
         TrainerState saved = first.state();
         assertEquals(new TrainerState(8, 1, 32, 42), saved);
-        float[] savedParams = p.clone();
+        float[] savedParams = first.params().clone();
         OptimizerState savedVelocity = first.optimizerState();
         assertEquals(8, savedVelocity.updates());
         first.close();

@@ -158,8 +158,9 @@ class GptThroughTrainerTest {
                 last = t.step();
             }
             assertTrue(last.loss() < first.loss(), "loss should fall: " + first.loss() + " -> " + last.loss());
+            float[] out = t.params();
             t.close();
-            return p;
+            return out;
         } finally {
             d.unpersist();
         }
@@ -233,7 +234,7 @@ class GptThroughTrainerTest {
     void shardedExchangeGivesTheBitsOfThePlainLoopAndOfTheDriverExchange() {
         TrainerConfig driver = new TrainerConfig("gpt", 8, 3, 11, 1.0f, STEPS, TrainerConfig.ExchangeMode.DRIVER, 0);
         TrainerConfig sharded = new TrainerConfig("gpt", 8, 3, 11, 1.0f, STEPS, TrainerConfig.ExchangeMode.SHARDED, 2);
-        assertEquals("sharded (2 shards)", new ShardedExchange(sc, java.util.List.of(adamw(tiny(0f))), new int[] {init(tiny(0f)).length}, 2,
+        assertEquals("sharded (2 shards)", new ShardedExchange(sc, java.util.List.of(adamw(tiny(0f))), new float[][] {init(tiny(0f))}, 2,
                 StorageLevel.MEMORY_ONLY()).kind(), "the tiny model must make 2 shards for this test");
         float[] ref = reference(driver, 0f);
         float[] one = train(sharded, 0f, 1);

@@ -22,6 +22,7 @@ import rlhf.spark.Floats;
 import rlhf.spark.IndexedData;
 import rlhf.spark.LossStats;
 import rlhf.spark.NonFiniteLossException;
+import rlhf.spark.Params;
 import rlhf.spark.Partitions;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -90,7 +91,7 @@ public final class PpoTrainer {
         this.exchange = Exchange.create(sc, s.exchange(), s.exchangeShards(), List.of(
                 new AdamWUpdate(s.adamW(), ParamLayout.of(spec.policy()), (step, done) -> settings.lr(policyLr, done)),
                 new AdamWUpdate(s.adamW(), ParamLayout.of(spec.critic()), (step, done) -> settings.lr(criticLr, done))),
-                new int[] {policy.length, critic.length});
+                new float[][] {policy, critic});
         this.kl = s.initialKlController();
     }
 
@@ -197,7 +198,14 @@ public final class PpoTrainer {
             double advMean = s.whitenAdvantages() ? st.adv().mean() : 0;
             double advInv = s.whitenAdvantages() ? 1 / Math.sqrt(st.adv().variance() + Whitening.EPS) : 1;
 
-            Updates u = updates(it, scored, advMean, advInv, trainPolicy);
+            Updates u;
+            try {
+                u = updates(it, scored, advMean, advInv, trainPolicy);
+            } finally {
+                // policy and critic are read next from these arrays: checkpoints, the next rollouts
+                exchange.pull(0);
+                exchange.pull(1);
+            }
             long t3 = System.nanoTime();
 
             double meanKl = st.klSum() / st.rollouts();
@@ -302,9 +310,9 @@ public final class PpoTrainer {
                 long ptxStep = key * s.minibatches() + mb;
                 String what = "ppo iteration " + (it + 1) + ", epoch " + (e + 1) + ", minibatch " + (mb + 1);
                 // one broadcast of each model per minibatch: the rollouts and the ptx demonstrations share it
-                Broadcast<Floats> pb = trainPolicy ? Floats.broadcast(sc, policy) : null;
-                Broadcast<Floats> cb = Floats.broadcast(sc, critic);
-                List<Broadcast<Floats>> bcs = Arrays.asList(pb, cb);
+                Params pb = trainPolicy ? exchange.params(0) : null;
+                Params cb = exchange.params(1);
+                List<Params> bcs = Arrays.asList(pb, cb);
                 long t0 = System.nanoTime();
                 u.executorInBytes += 4L * ((pb == null ? 0 : policy.length) + critic.length);
                 Exchange.Reduced r;
@@ -352,7 +360,7 @@ public final class PpoTrainer {
                     float maxNorm = s.adamW().gradClip();
                     float[] clip = {trainPolicy ? GradClip.clipFactor((float) pn, maxNorm) : Float.NaN,
                             GradClip.clipFactor((float) cn, maxNorm)};
-                    Exchange.Update up = exchange.update(what, clip, u.steps, bcs, new float[][] {policy, critic});
+                    Exchange.Update up = exchange.update(what, clip, u.steps);
                     optimizerSeconds = up.optimizerSeconds();
                     u.optimizerSeconds += optimizerSeconds;
                     u.driverInBytes += r.driverInBytes() + up.driverInBytes();
@@ -374,9 +382,9 @@ public final class PpoTrainer {
                     epochStats.merge(mbStats);
                 } finally {
                     if (pb != null) {
-                        pb.destroy();
+                        pb.release();
                     }
-                    cb.destroy();
+                    cb.release();
                 }
                 double slowest = r.computeNanos() / 1e9;
                 u.computeSeconds += slowest;

@@ -2,8 +2,10 @@ package rlhf.sft;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -172,6 +174,25 @@ class SftTrainingTest {
             adam.update(params, grads, schedule.lr(s));
         }
         return params;
+    }
+
+    /** checkpoint.moments=false: the checkpoint holds the weights but no moments, and --resume says it cannot resume. */
+    @Test
+    void checkpointWithoutMomentsHasTheWeightsAndRefusesToResume() throws Exception {
+        String data = SftFixtures.writePairs(tmp.resolve("m/train.jsonl"), sums(24, 1));
+        String tok = SftFixtures.writeByteTokenizer(tmp.resolve("m/tok"));
+        String out = tmp.resolve("m/run").toString();
+        String[] keys = {"train.steps=3", "data.partitions=2", "eval.every=0", "checkpoint.every=2",
+                "checkpoint.moments=false"};
+        SftJob.Result r = SftJob.run(spark, SftFixtures.settings(concat(tinyRun(data, tok, out), keys)), false);
+        Path last = Path.of(out, "checkpoint-3");
+        assertTrue(Files.exists(last.resolve(Checkpoint.MODEL)), "the weights are saved");
+        assertFalse(Files.exists(last.resolve(Checkpoint.OPTIMIZER)), "no moments");
+        assertArrayEquals(r.params(), Checkpoint.load(last.toString(), true, new org.apache.hadoop.conf.Configuration())
+                .params());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SftJob.run(spark,
+                SftFixtures.settings(concat(tinyRun(data, tok, out), keys)), true));
+        assertTrue(e.getMessage().contains("cannot be resumed"), e.getMessage());
     }
 
     @Test
