@@ -6,7 +6,8 @@
 # shards of the moments and parameters (with one replica each on the other executor) spilling to
 # disk where the heap is short. Prints each step's metrics and the model file's size.
 #
-#   bench/large-model.sh      ~15 minutes (the first step cuts the model into shards)
+#   bench/large-model.sh      ~12 minutes (the first step cuts the model into shards); needs about
+#                             40 GB of free disk in Spark's local directories (/tmp) for the spills
 #
 # Environment:
 #   LARGE_SHAPE     LAYERSxWIDTHxHEADS (default 24x1344x16: 588,278,208 parameters, 2.35 GB)

@@ -15,7 +15,7 @@ import rlhf.tensor.Parallel;
  * <p>This object holds the whole state (two float[]s of the parameter layout plus the update
  * count, exposed so checkpoints can save and restore them: {@link #m()}, {@link #v()},
  * {@link #step()}, {@link #restore}). {@link AdamWUpdate} is the same update over any shard of
- * the parameters, for the trainer; both run {@link #update(float[], float[], float[], float[], int, int[], Hyper, float, long)}.
+ * the parameters, for the trainer; both run {@link #update(float[], float[], float, float[], float[], int, int[], Hyper, float, long)}.
  */
 public final class AdamW {
 
@@ -60,7 +60,7 @@ public final class AdamW {
                     + params.length + " grads=" + grads.length);
         }
         step++;
-        update(params, grads, m, v, 0, decayRanges, hyper, lr, step);
+        update(params, grads, 1f, m, v, 0, decayRanges, hyper, lr, step);
     }
 
     /**
@@ -68,8 +68,8 @@ public final class AdamW {
      * elements params, grads, m and v hold; elementwise, so neither the split over threads nor the
      * split into shards changes a bit.
      */
-    static void update(float[] params, float[] grads, float[] m, float[] v, int offset, int[] decayRanges, Hyper h,
-            float lr, long t) {
+    static void update(float[] params, float[] grads, float scale, float[] m, float[] v, int offset, int[] decayRanges,
+            Hyper h, float lr, long t) {
         float beta1 = h.beta1(), beta2 = h.beta2(), eps = h.eps();
         float c1 = (float) (1.0 / (1.0 - Math.pow(beta1, t)));
         float c2 = (float) (1.0 / (1.0 - Math.pow(beta2, t)));
@@ -85,19 +85,19 @@ public final class AdamW {
                 if (a >= to) {
                     break;
                 }
-                kernel(params, grads, m, v, i, a, beta1, beta2, eps, lr, 0f, c1, c2);
-                kernel(params, grads, m, v, a, b, beta1, beta2, eps, lr, wd, c1, c2);
+                kernel(params, grads, scale, m, v, i, a, beta1, beta2, eps, lr, 0f, c1, c2);
+                kernel(params, grads, scale, m, v, a, b, beta1, beta2, eps, lr, wd, c1, c2);
                 i = b;
             }
-            kernel(params, grads, m, v, i, to, beta1, beta2, eps, lr, 0f, c1, c2);
+            kernel(params, grads, scale, m, v, i, to, beta1, beta2, eps, lr, 0f, c1, c2);
         });
     }
 
-    /** Elements [from, to): the scalar AdamW step with decay wd (0 for no decay). */
-    private static void kernel(float[] params, float[] grads, float[] m, float[] v, int from, int to, float beta1,
-            float beta2, float eps, float lr, float wd, float c1, float c2) {
+    /** Elements [from, to): the scalar AdamW step with decay wd (0 for no decay), gradients times scale. */
+    private static void kernel(float[] params, float[] grads, float scale, float[] m, float[] v, int from, int to,
+            float beta1, float beta2, float eps, float lr, float wd, float c1, float c2) {
         for (int i = from; i < to; i++) {
-            float g = grads[i];
+            float g = grads[i] * scale;
             float mi = beta1 * m[i] + (1f - beta1) * g;
             float vi = beta2 * v[i] + (1f - beta2) * g * g;
             m[i] = mi;

@@ -34,7 +34,9 @@ public final class AdamWUpdate implements ElementwiseOptimizer {
     }
 
     @Override
-    public void update(float[] params, float[] grads, float[][] state, int offset, int step, long updates) {
-        AdamW.update(params, grads, state[0], state[1], offset, decayRanges, hyper, rate.at(step, updates), updates + 1);
+    public void update(float[] params, float[] grads, float gradScale, float[][] state, int offset, int step,
+            long updates) {
+        AdamW.update(params, grads, gradScale, state[0], state[1], offset, decayRanges, hyper, rate.at(step, updates),
+                updates + 1);
     }
 }

@@ -19,8 +19,10 @@ public interface ElementwiseOptimizer extends Serializable {
      * {@code grads} and every {@code state[k]} hold those elements, element 0 being parameter
      * {@code offset} of the model's layout.
      *
-     * @param step    the trainer's 0-based step (the learning-rate schedule)
-     * @param updates the updates done before this one (bias correction)
+     * @param gradScale each gradient is multiplied by it as it is read (the clip factor), the
+     *                  array left as it is: one pass over the update instead of two
+     * @param step      the trainer's 0-based step (the learning-rate schedule)
+     * @param updates   the updates done before this one (bias correction)
      */
-    void update(float[] params, float[] grads, float[][] state, int offset, int step, long updates);
+    void update(float[] params, float[] grads, float gradScale, float[][] state, int offset, int step, long updates);
 }

@@ -50,10 +50,10 @@ final class DriverExchange implements Exchange {
         return "driver";
     }
 
-    /** A broadcast of the caller's array (in local mode the array itself, not a copy). */
+    /** The caller's array: in local mode itself, on a cluster a broadcast of it. */
     @Override
     public Params params(int model) {
-        return Params.broadcast(sc, params[model]);
+        return sc.isLocal() ? Params.local(sc, params[model]) : Params.broadcast(sc, params[model]);
     }
 
     /** The caller's array is the parameters: nothing to bring. */
@@ -96,6 +96,7 @@ final class DriverExchange implements Exchange {
                                 bytes += 4L * g.length;
                             }
                         }
+                        r.releaseBuffers();
                         driverIn[0] += bytes;
                         sentBy.merge(r.executor, bytes, Long::sum);
                     });
@@ -154,9 +155,8 @@ final class DriverExchange implements Exchange {
                 continue;
             }
             float[] g = sums.get(0)[m];
-            GradClip.multiply(g, clip[m]);
             OptimizerState st = states[m];
-            optimizers.get(m).update(params[m], g, st.slots(), 0, step, st.updates());
+            optimizers.get(m).update(params[m], g, clip[m], st.slots(), 0, step, st.updates());
             states[m] = new OptimizerState(st.slots(), st.updates() + 1);
         }
         return new Update((System.nanoTime() - t0) / 1e9, 0, Map.of(), true);
@@ -186,8 +186,11 @@ final class DriverExchange implements Exchange {
     }
 
     /**
-     * What a partition sends back: a gradient per model, null where it has none. A copy of the
-     * task's buffers, which go back to the per-JVM pool before the driver takes the result.
+     * What a partition sends back: a gradient per model, null where it has none. On an executor, a
+     * copy of the task's buffers, which go back to the per-JVM pool at once (the stored result
+     * waits for the driver, and is serialized when it takes it). In local mode the driver takes
+     * this very object: it holds the task's buffers themselves, and the driver gives them back
+     * to the pool once it has added them ({@link #releaseBuffers}).
      */
     static final class PartitionResult implements Serializable {
         private static final long serialVersionUID = 1L;
@@ -196,6 +199,8 @@ final class DriverExchange implements Exchange {
         final LossStats stats;
         final String executor;
         final long computeNanos;
+        /** Gives the task's buffers back; set in local mode only (not serialized). */
+        private transient Partial buffers;
 
         private PartitionResult(int examples, Floats[] grads, LossStats stats, long computeNanos) {
             this.examples = examples;
@@ -206,14 +211,25 @@ final class DriverExchange implements Exchange {
         }
 
         static PartitionResult of(Partial p) {
-            try {
-                Floats[] g = new Floats[p.grads.length];
-                for (int m = 0; m < g.length; m++) {
-                    g[m] = p.grads[m] == null ? null : new Floats(p.grads[m].clone());
-                }
-                return new PartitionResult(p.examples, g, p.stats, p.computeNanos);
-            } finally {
+            boolean local = "driver".equals(Partitions.executorId());
+            Floats[] g = new Floats[p.grads.length];
+            for (int m = 0; m < g.length; m++) {
+                g[m] = p.grads[m] == null ? null : new Floats(local ? p.grads[m] : p.grads[m].clone());
+            }
+            PartitionResult r = new PartitionResult(p.examples, g, p.stats, p.computeNanos);
+            if (local) {
+                r.buffers = p;
+            } else {
                 p.release();
+            }
+            return r;
+        }
+
+        /** After the driver added the gradients: the task's buffers go back to the pool (local mode). */
+        void releaseBuffers() {
+            if (buffers != null) {
+                buffers.release();
+                buffers = null;
             }
         }
     }

@@ -38,9 +38,9 @@ public interface Exchange extends AutoCloseable {
     /**
      * Executors from which {@code AUTO} takes the sharded exchange. Measured on one 2-core host
      * (bench/RESULTS.md), the sharded exchange costs more than the driver's at 1, 2 and 4
-     * executors (shuffle files, three jobs a step); the cost model fed by those figures
-     * (bench/cost_model.py) has it ahead from about 12 executors on 10 Gb/s links, where the
-     * driver's inbound link carries one gradient per partition.
+     * executors (shuffle files, replicas, four jobs a step); the cost model fed by those figures
+     * (bench/cost_model.py) has it ahead from about 6 (GPT-2 124M) to 19 (a 45M model) executors
+     * on 10 Gb/s links, where the driver's inbound link carries one gradient per partition.
      */
     int AUTO_SHARDED_EXECUTORS = 16;
 
@@ -81,8 +81,8 @@ public interface Exchange extends AutoCloseable {
     String kind();
 
     /**
-     * Model m's current parameters for a step's tasks (the driver's: a broadcast of the caller's
-     * array; the sharded one: its executors' shards). The caller releases them when the step is over.
+     * Model m's current parameters for a step's tasks (the driver's: the caller's array, broadcast
+     * on a cluster; the sharded one: its executors' shards). The caller releases them when the step is over.
      */
     Params params(int model);
 

@@ -686,8 +686,9 @@ final class ShardedExchange implements Exchange {
         }
 
         /**
-         * Copies of the cached parameters, gradient and state, not the cached objects themselves: a
-         * retried task must find them as they were. A model whose clip factor is NaN keeps both.
+         * Copies of the cached parameters and state, not the cached objects themselves (the
+         * gradient is only read): a retried task must find them as they were. A model whose clip
+         * factor is NaN keeps both.
          */
         static Updated run(List<ElementwiseOptimizer> opts, Shards sh, StateShard st, Floats params, Summed g,
                 float[] clip, int step, long[] updatesBefore) {
@@ -699,13 +700,11 @@ final class ShardedExchange implements Exchange {
                 return new Updated(params, st, 0);
             }
             float[] p = params.values().clone();
-            float[] grads = g.grads.clone();
-            GradClip.multiply(grads, clip[m]);
             float[][] slots = new float[st.slots.length][];
             for (int j = 0; j < slots.length; j++) {
                 slots[j] = st.slots[j].clone();
             }
-            opts.get(m).update(p, grads, slots, sh.from[r], step, updatesBefore[m]);
+            opts.get(m).update(p, g.grads, clip[m], slots, sh.from[r], step, updatesBefore[m]);
             return new Updated(new Floats(p), new StateShard(r, slots), System.nanoTime() - t0);
         }
     }

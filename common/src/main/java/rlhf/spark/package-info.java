@@ -1,7 +1,8 @@
 /**
- * Data-parallel training on Spark: the driver holds the parameters, the executors hold the cached
- * examples and compute gradients, and an exchange turns them into the update, on the driver or
- * shard by shard on the executors (docs/ARCHITECTURE.md).
+ * Data-parallel training on Spark: the executors hold the cached examples and compute gradients,
+ * and an exchange turns them into the update, on the driver (which holds the parameters and the
+ * optimizer state) or shard by shard on the executors (which then keep both, and the driver only
+ * the caller's array, brought up to date by a pull) (docs/ARCHITECTURE.md).
  *
  * <p>A job plugs in with a {@link rlhf.spark.PartitionLoss} (forward + backward of its loss on a
  * micro-batch, summed, not averaged) and an {@link rlhf.optim.ElementwiseOptimizer}:
@@ -17,9 +18,9 @@
  * }
  * while (trainer.state().step() < steps) {
  *     StepResult r = trainer.step();  // r.loss() per token, r.mean("accuracy"), r.gradNorm()
- *     ...                             // log; checkpoint with trainer.state() and trainer.optimizerState()
+ *     ...                             // log; checkpoint with trainer.params(), trainer.state(), trainer.optimizerState()
  * }
- * trainer.close();                    // the optimizer shards the executors keep
+ * trainer.close();                    // pulls the parameters into params; frees the executors' shards
  * }</pre>
  *
  * <p>PPO: {@link rlhf.spark.Partitions#mapCached} generates and scores rollouts with snapshot

@@ -199,7 +199,7 @@ class GptThroughTrainerTest {
                 g[i] = (float) (g[i] / stats.weight());
             }
             GradClip.clipGlobalNorm(g, c.maxGradNorm());
-            opt.update(p, g, moments, 0, s, s);
+            opt.update(p, g, 1f, moments, 0, s, s);
         }
         return p;
     }

@@ -117,11 +117,12 @@ final class SoftmaxRegression implements PartitionLoss<SoftmaxRegression.Seq, So
         }
 
         @Override
-        public void update(float[] params, float[] grads, float[][] state, int offset, int step, long updates) {
+        public void update(float[] params, float[] grads, float gradScale, float[][] state, int offset, int step,
+                long updates) {
             float rate = lr * (1f - step / 100f);
             float[] v = state[0];
             for (int i = 0; i < params.length; i++) {
-                v[i] = mu * v[i] + grads[i];
+                v[i] = mu * v[i] + grads[i] * gradScale;
                 params[i] -= rate * v[i];
             }
         }
@@ -210,7 +211,7 @@ final class SoftmaxRegression implements PartitionLoss<SoftmaxRegression.Seq, So
                 g[i] = (float) (g[i] / stats.weight());
             }
             GradClip.clipGlobalNorm(g, c.maxGradNorm());
-            opt.update(p, g, velocity, 0, s, s);
+            opt.update(p, g, 1f, velocity, 0, s, s);
         }
         return p;
     }

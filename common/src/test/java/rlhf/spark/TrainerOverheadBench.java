@@ -78,7 +78,8 @@ class TrainerOverheadBench {
         }
 
         @Override
-        public void update(float[] params, float[] grads, float[][] state, int offset, int step, long updates) {
+        public void update(float[] params, float[] grads, float gradScale, float[][] state, int offset, int step,
+                long updates) {
         }
     }
 }
