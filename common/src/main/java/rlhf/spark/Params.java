@@ -8,7 +8,6 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.BlockId;
-import org.apache.spark.storage.BlockResult;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.storage.TempLocalBlockId;
 
@@ -62,15 +61,12 @@ public interface Params extends Serializable {
     record Local(BlockId block) implements Params {
         @Override
         public float[] value() {
-            scala.Option<BlockResult> got = SparkEnv.get().blockManager().getLocalValues(block);
-            if (got.isEmpty()) {
+            Floats values = Partitions.singleValue(SparkEnv.get().blockManager().getLocalValues(block));
+            if (values == null) {
                 throw new IllegalStateException("parameters " + block + " are not in this JVM's block manager: "
                         + "Params.local is for local mode, where the tasks run in the driver's JVM");
             }
-            scala.collection.Iterator<Object> data = got.get().data();
-            float[] values = ((Floats) data.next()).values();
-            data.hasNext();                     // runs the iterator's completion: releases the block's read lock
-            return values;
+            return values.values();
         }
 
         @Override

@@ -230,17 +230,28 @@ public final class Partitions {
     }
 
     /** The result stored under {@code block}, removed from the block manager; null if it is gone. */
-    @SuppressWarnings("unchecked")
     private static <R> R take(long block) {
         BlockId id = new TaskResultBlockId(block);
-        scala.Option<BlockResult> got = SparkEnv.get().blockManager().get(id, ClassTag$.MODULE$.apply(Box.class));
+        Box<R> box = singleValue(SparkEnv.get().blockManager().get(id, ClassTag$.MODULE$.apply(Box.class)));
+        if (box == null) {
+            return null;
+        }
+        removeResult(block);
+        return box.value;
+    }
+
+    /**
+     * The one value of a block that holds a single object (a partition result, a parameter shard),
+     * or null if the block was not found; its read lock released.
+     */
+    @SuppressWarnings("unchecked")
+    static <T> T singleValue(scala.Option<BlockResult> got) {
         if (got.isEmpty()) {
             return null;
         }
         scala.collection.Iterator<Object> data = got.get().data();
-        R value = ((Box<R>) data.next()).value;
-        data.hasNext();                         // runs the iterator's completion: releases the block's read lock
-        removeResult(block);
+        T value = (T) data.next();
+        data.hasNext();                         // runs the iterator's completion: releases a local block's read lock
         return value;
     }
 

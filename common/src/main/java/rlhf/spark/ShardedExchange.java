@@ -20,7 +20,6 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.rdd.ShuffledRDD;
 import org.apache.spark.serializer.JavaSerializer;
 import org.apache.spark.storage.BlockManager;
-import org.apache.spark.storage.BlockResult;
 import org.apache.spark.storage.RDDBlockId;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.TaskCompletionListener;
@@ -780,14 +779,11 @@ final class ShardedExchange implements Exchange {
             BlockManager bm = SparkEnv.get().blockManager();
             for (int k = 0; k < shardIds.length; k++) {
                 RDDBlockId block = new RDDBlockId(rddId, shardIds[k]);
-                scala.Option<BlockResult> got = bm.get(block, ClassTag$.MODULE$.apply(Floats.class));
-                if (got.isEmpty()) {
+                Floats shard = Partitions.singleValue(bm.get(block, ClassTag$.MODULE$.apply(Floats.class)));
+                if (shard == null) {
                     throw new IllegalStateException(LOST + ": " + block + " is on no live executor");
                 }
-                scala.collection.Iterator<Object> data = got.get().data();
-                float[] shard = ((Floats) data.next()).values();
-                data.hasNext();                 // runs the iterator's completion: releases a local block's read lock
-                System.arraycopy(shard, 0, out, from[k], shard.length);
+                System.arraycopy(shard.values(), 0, out, from[k], shard.values().length);
             }
         }
 
