@@ -27,8 +27,15 @@ final class DriverExchange implements Exchange {
     private final int[] sizes;
     /** The caller's arrays, updated in place. */
     private final float[][] params;
-    /** sums[s][m]: source s's gradient sum of model m; sums[0][m] becomes model m's update. */
-    private final List<float[][]> sums = new ArrayList<>();
+    /** own[s][m]: the driver's array for source s's gradient sum of model m, allocated on first use. */
+    private final List<float[][]> own = new ArrayList<>();
+    /**
+     * sums[s][m]: where the step's sum of source s for model m lives, and sums[0][m] becomes model m's
+     * update: an {@link #own} array, or in local mode the first partition's gradient buffer itself.
+     */
+    private float[][][] sums;
+    /** Local mode: the partition results whose buffers hold sums, given back after the update. */
+    private final List<PartitionResult> held = new ArrayList<>();
     private final OptimizerState[] states;
 
     DriverExchange(JavaSparkContext sc, List<ElementwiseOptimizer> optimizers, float[][] params) {
@@ -69,10 +76,13 @@ final class DriverExchange implements Exchange {
         long[] computeNanos = new long[1];
         long[] driverIn = new long[1];
         Map<String, Long> sentBy = new HashMap<>();
-        // arrived[s][m]: some partition of source s sent a gradient of model m (the first one is copied, the rest added)
+        // arrived[s][m]: some partition of source s sent a gradient of model m (the first one becomes the
+        // sum, the rest are added to it)
         boolean[][] arrived = new boolean[sources.size()][models];
+        releaseHeld();
+        sums = new float[sources.size()][models][];
         for (int s = 0; s < sources.size(); s++) {
-            float[][] sum = sumsOf(s);
+            float[][] sum = sums[s];
             boolean[] got = arrived[s];
             int src = s;
             foldSource(what + (sources.size() > 1 ? " (source " + (s + 1) + ")" : ""), sources.get(s), params,
@@ -84,19 +94,30 @@ final class DriverExchange implements Exchange {
                         examples[src] += r.examples;
                         computeNanos[0] = Math.max(computeNanos[0], r.computeNanos);
                         long bytes = 0;
+                        boolean hold = false;
                         for (int m = 0; m < models; m++) {
                             if (r.grads[m] != null) {
                                 float[] g = r.grads[m].values();
                                 if (got[m]) {
                                     Gradients.add(sum[m], g, what);
+                                } else if (r.holdsBuffers()) {
+                                    // local mode: the task's own buffer becomes the sum (no copy)
+                                    Gradients.requireSize(sizes[m], g.length, what);
+                                    sum[m] = g;
+                                    hold = true;
                                 } else {
+                                    sum[m] = ownSum(src, m);
                                     Gradients.set(sum[m], g, what);
-                                    got[m] = true;
                                 }
+                                got[m] = true;
                                 bytes += 4L * g.length;
                             }
                         }
-                        r.releaseBuffers();
+                        if (hold) {
+                            held.add(r);
+                        } else {
+                            r.releaseBuffers();
+                        }
                         driverIn[0] += bytes;
                         sentBy.merge(r.executor, bytes, Long::sum);
                     });
@@ -108,10 +129,13 @@ final class DriverExchange implements Exchange {
             if (params.get(m) != null && finite(factors[m])) {
                 float[][] perSource = new float[sources.size()][];
                 for (int s = 0; s < perSource.length; s++) {
-                    perSource[s] = arrived[s][m] ? sums.get(s)[m] : null;
+                    perSource[s] = arrived[s][m] ? sums[s][m] : null;
+                }
+                if (sums[0][m] == null) {
+                    sums[0][m] = ownSum(0, m);   // the update's array when source 0 sent nothing for m
                 }
                 double[] blockSums = new double[GradClip.blocks(sizes[m])];
-                Gradients.combine(sums.get(0)[m], perSource, factors[m], blockSums);
+                Gradients.combine(sums[0][m], perSource, factors[m], blockSums);
                 norms[m] = Math.sqrt(GradClip.sumInOrder(blockSums));
             }
         }
@@ -135,16 +159,24 @@ final class DriverExchange implements Exchange {
         return true;
     }
 
-    /** sums[s], allocated on first use (a model's second source costs its memory only then). */
-    private float[][] sumsOf(int s) {
-        while (sums.size() <= s) {
-            float[][] a = new float[sizes.length][];
-            for (int m = 0; m < sizes.length; m++) {
-                a[m] = new float[sizes[m]];
-            }
-            sums.add(a);
+    /** own[s][m], allocated on first use (a model's second source costs its memory only then). */
+    private float[] ownSum(int s, int m) {
+        while (own.size() <= s) {
+            own.add(new float[sizes.length][]);
         }
-        return sums.get(s);
+        float[][] a = own.get(s);
+        if (a[m] == null) {
+            a[m] = new float[sizes[m]];
+        }
+        return a[m];
+    }
+
+    /** Gives the task buffers that held the last step's sums back to their pool (local mode). */
+    private void releaseHeld() {
+        for (PartitionResult r : held) {
+            r.releaseBuffers();
+        }
+        held.clear();
     }
 
     @Override
@@ -154,16 +186,18 @@ final class DriverExchange implements Exchange {
             if (Float.isNaN(clip[m])) {
                 continue;
             }
-            float[] g = sums.get(0)[m];
+            float[] g = sums[0][m];
             OptimizerState st = states[m];
             optimizers.get(m).update(params[m], g, clip[m], st.slots(), 0, step, st.updates());
             states[m] = new OptimizerState(st.slots(), st.updates() + 1);
         }
+        releaseHeld();
         return new Update((System.nanoTime() - t0) / 1e9, 0, Map.of(), true);
     }
 
     @Override
     public void discard() {
+        releaseHeld();
     }
 
     @Override
@@ -183,14 +217,16 @@ final class DriverExchange implements Exchange {
 
     @Override
     public void close() {
+        releaseHeld();
     }
 
     /**
      * What a partition sends back: a gradient per model, null where it has none. On an executor, a
      * copy of the task's buffers, which go back to the per-JVM pool at once (the stored result
      * waits for the driver, and is serialized when it takes it). In local mode the driver takes
-     * this very object: it holds the task's buffers themselves, and the driver gives them back
-     * to the pool once it has added them ({@link #releaseBuffers}).
+     * this very object: it holds the task's buffers themselves. The driver adds them to the sum, or
+     * makes the first partition's buffers the sum, and gives them back to the pool once it no
+     * longer needs them ({@link #releaseBuffers}): after the update for the first partition.
      */
     static final class PartitionResult implements Serializable {
         private static final long serialVersionUID = 1L;
@@ -225,7 +261,12 @@ final class DriverExchange implements Exchange {
             return r;
         }
 
-        /** After the driver added the gradients: the task's buffers go back to the pool (local mode). */
+        /** Local mode: the gradients are the task's own buffers, which the driver gives back. */
+        boolean holdsBuffers() {
+            return buffers != null;
+        }
+
+        /** After the driver used the gradients: the task's buffers go back to the pool (local mode). */
         void releaseBuffers() {
             if (buffers != null) {
                 buffers.release();

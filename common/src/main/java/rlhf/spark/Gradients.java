@@ -75,9 +75,20 @@ public final class Gradients {
 
     private static void requireSize(float[] acc, long bytes, String what) {
         if (bytes != 4L * acc.length) {
-            throw new IllegalStateException(what + ": a partition returned " + bytes / 4 + " gradients for "
-                    + acc.length + " parameters");
+            throw mismatch(bytes / 4, acc.length, what);
         }
+    }
+
+    /** Fails unless a partition's {@code gradients} match the model's {@code parameters}. */
+    static void requireSize(int parameters, int gradients, String what) {
+        if (gradients != parameters) {
+            throw mismatch(gradients, parameters, what);
+        }
+    }
+
+    private static IllegalStateException mismatch(long gradients, int parameters, String what) {
+        return new IllegalStateException(what + ": a partition returned " + gradients + " gradients for "
+                + parameters + " parameters");
     }
 
     /** dst[offset, offset + bytes/4) = the floats encoded in {@code bytes}. */

@@ -151,12 +151,14 @@ public final class PpoBench {
                 System.out.printf(Locale.ROOT, "one iteration (second of 2; %d epochs x %d minibatches): %.2f s = rollout "
                         + "%.2f s (%.0f%%) + scoring %.2f s (%.0f%%) + update %.2f s (%.0f%%); generation %.1f tok/s, "
                         + "training %.1f tok/s (policy + critic forward/backward per input token); update tasks' own "
-                        + "compute %.2f s%n",
+                        + "compute %.2f s, exchange %.2f s, optimizer %.2f s: exchange + optimizer %.0f%% of the update%n",
                         b.settings().epochs(), b.settings().minibatches(), total,
                         m.get("time_rollout_s"), 100 * m.get("time_rollout_s") / total,
                         m.get("time_scoring_s"), 100 * m.get("time_scoring_s") / total,
                         m.get("time_update_s"), 100 * m.get("time_update_s") / total,
-                        m.get("gen_tokens_per_s"), m.get("train_tokens_per_s"), m.get("time_update_tasks_s"));
+                        m.get("gen_tokens_per_s"), m.get("train_tokens_per_s"), m.get("time_update_tasks_s"),
+                        m.get("time_update_exchange_s"), m.get("time_update_optimizer_s"),
+                        100 * (m.get("time_update_exchange_s") + m.get("time_update_optimizer_s")) / m.get("time_update_s"));
             }
         } finally {
             spark.stop();
