@@ -390,11 +390,14 @@ final class ShardedExchange implements Exchange {
             Shards sh = shards;
             sc.setJobDescription("optimizer state to the driver");
             try {
-                List<byte[][]> got = state.map(s -> sh.model[s.shard] == model ? s.encoded() : null).collect();
-                for (int r = 0; r < got.size(); r++) {
-                    if (got.get(r) != null) {
+                // shard by shard (one job each, in shard order): the driver holds the slots and one
+                // shard's bytes, where collecting every shard at once would double the slots
+                Iterator<byte[][]> got = state.map(s -> sh.model[s.shard] == model ? s.encoded() : null).toLocalIterator();
+                for (int r = 0; got.hasNext(); r++) {
+                    byte[][] shard = got.next();
+                    if (shard != null) {
                         for (int j = 0; j < slots.length; j++) {
-                            Gradients.decodeInto(got.get(r)[j], slots[j], sh.from[r]);
+                            Gradients.decodeInto(shard[j], slots[j], sh.from[r]);
                         }
                     }
                 }
