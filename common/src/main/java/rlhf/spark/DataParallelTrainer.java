@@ -47,8 +47,8 @@ import rlhf.optim.OptimizerState;
  * passed to the constructor lags behind the executors' shards until it is pulled (there, and on
  * {@link #close()}).
  *
- * <p>In local mode the broadcast value is the driver's own array (no copy): losses must never
- * write to it, and the driver changes it only after the step's jobs have ended.
+ * <p>In local mode the tasks read the driver's own array ({@link Params#local}, no copy): losses
+ * must never write to it, and the driver changes it only after the step's jobs have ended.
  */
 public final class DataParallelTrainer<E, S> {
 

@@ -143,8 +143,12 @@ final class ShardedExchange implements Exchange {
 
     @Override
     public void pull(int model) {
-        if (params == null || !driverBehind[model]) {
+        if (!driverBehind[model]) {
             return;
+        }
+        if (params == null) {
+            throw new IllegalStateException("the parameters of model " + model + " could not be gathered before the "
+                    + "exchange was closed: the caller's array holds older ones");
         }
         try {
             new ParamShards(null, params.id(), shards, model, sizes[model]).gatherInto(driverParams[model]);

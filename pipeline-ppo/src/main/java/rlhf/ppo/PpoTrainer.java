@@ -110,6 +110,12 @@ public final class PpoTrainer {
         exchange.restore(1, criticState);
     }
 
+    /** Brings policy and critic into their arrays, where checkpoints and the next rollouts read them. */
+    private void pullModels() {
+        exchange.pull(0);
+        exchange.pull(1);
+    }
+
     /** Frees the broadcasts of the frozen models and the optimizers' state on the executors (the cached data belongs to the caller). */
     public void close() {
         exchange.close();
@@ -201,11 +207,15 @@ public final class PpoTrainer {
             Updates u;
             try {
                 u = updates(it, scored, advMean, advInv, trainPolicy);
-            } finally {
-                // policy and critic are read next from these arrays: checkpoints, the next rollouts
-                exchange.pull(0);
-                exchange.pull(1);
+            } catch (RuntimeException e) {
+                try {
+                    pullModels();   // the weights of the minibatches done, for the caller's message or checkpoint
+                } catch (RuntimeException lost) {
+                    e.addSuppressed(lost);
+                }
+                throw e;
             }
+            pullModels();
             long t3 = System.nanoTime();
 
             double meanKl = st.klSum() / st.rollouts();
@@ -309,7 +319,7 @@ public final class PpoTrainer {
                 long hi = s.minibatchStart(mb + 1);
                 long ptxStep = key * s.minibatches() + mb;
                 String what = "ppo iteration " + (it + 1) + ", epoch " + (e + 1) + ", minibatch " + (mb + 1);
-                // one broadcast of each model per minibatch: the rollouts and the ptx demonstrations share it
+                // each model's parameters once per minibatch: the rollouts and the ptx demonstrations share them
                 Params pb = trainPolicy ? exchange.params(0) : null;
                 Params cb = exchange.params(1);
                 List<Params> bcs = Arrays.asList(pb, cb);

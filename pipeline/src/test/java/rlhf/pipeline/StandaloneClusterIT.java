@@ -50,7 +50,8 @@ import rlhf.cli.Launcher;
  *       in the middle of an SFT step and in the middle of a PPO update: Spark reruns the lost tasks
  *       on the other executor and on the one the Worker starts instead, and the lost optimizer
  *       shards are read from their replicas;</li>
- *   <li>the SFT driver killed after its first checkpoint and the job resubmitted with --resume.</li>
+ *   <li>the SFT driver (sharded exchange) killed after its first checkpoint and the job resubmitted
+ *       with --resume.</li>
  * </ul>
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -168,8 +169,10 @@ class StandaloneClusterIT {
     void aKilledDriverResubmittedWithResumeEqualsLocalMode() throws Exception {
         Path out = tmp.resolve("jobs/sft-resumed");
         Path log = tmp.resolve("sft-driver-kill.log");
+        // the sharded exchange: its optimizer shards go to the checkpoint one by one and are cut
+        // from it again into the executors' shards on resume
         String[] args = {"sft", "--config", ref.resolve("conf/sft.properties").toString(), "--set", "output.dir=" + out,
-            "--master", master};
+            "--set", "train.exchange=sharded", "--master", master};
         Process p = launcher.start(log, args);
         // killed right after the first checkpoint (checkpoint.every = 10) is complete: the job
         // logs it once its marker is written
