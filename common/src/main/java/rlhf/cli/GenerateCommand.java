@@ -1,7 +1,6 @@
 package rlhf.cli;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,9 +8,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import rlhf.config.Args;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.model.BatchSampler;
 import rlhf.model.Generation;
 import rlhf.model.GenerationConfig;
-import rlhf.model.Generator;
 import rlhf.model.GptConfig;
 import rlhf.spark.ExecutorStates;
 
@@ -87,15 +86,9 @@ public final class GenerateCommand {
         }
         ModelCommand.WorkspaceKey key = new ModelCommand.WorkspaceKey("generate", g, B, ModelCommand.bucket(T, g.maxSeqLen()),
                 s.maxNewTokens());
-        Workspace w = ExecutorStates.borrow(key, () -> new Workspace(g, key.maxB(), key.maxT(), key.extra()));
+        BatchSampler sampler = ExecutorStates.borrow(key, () -> new BatchSampler(g, key.maxB(), key.maxT(), key.extra()));
         try {
-            int[] lens = w.lengths;
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(prompts[i], 0, w.prompts, i * T, prompts[i].length);
-                Arrays.fill(w.prompts, i * T + prompts[i].length, (i + 1) * T, eos);
-                lens[i] = prompts[i].length;
-            }
-            Generation gen = w.generator.generate(m.params, w.prompts, T, lens, n, s.config(eos), keys);
+            Generation gen = sampler.sample(m.params, prompts, keys, n, eos, s.config(eos));
             List<String> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 int[] ids = gen.completion(i);
@@ -108,20 +101,7 @@ public final class GenerateCommand {
             }
             return out;
         } finally {
-            ExecutorStates.release(key, w);
-        }
-    }
-
-    /** A generator (prefill model + KV cache) and its prompt buffers, sized (maxB, maxPromptLen). */
-    static final class Workspace {
-        final Generator generator;
-        final int[] prompts;
-        final int[] lengths;
-
-        Workspace(GptConfig cfg, int maxB, int maxPromptLen, int maxNewTokens) {
-            generator = new Generator(cfg, maxB, maxPromptLen, maxNewTokens);
-            prompts = new int[maxB * maxPromptLen];
-            lengths = new int[maxB];
+            ExecutorStates.release(key, sampler);
         }
     }
 }

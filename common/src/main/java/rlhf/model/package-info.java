@@ -3,7 +3,9 @@
  * ({@link rlhf.model.ParamLayout}), forward/backward with a tied LM head and a scalar score head
  * ({@link rlhf.model.Gpt}), loss building blocks ({@link rlhf.model.Losses}), and generation
  * with a KV cache ({@link rlhf.model.Generator}, {@link rlhf.model.KvCache},
- * {@link rlhf.model.GenerationConfig}, {@link rlhf.model.Generation}).
+ * {@link rlhf.model.GenerationConfig}, {@link rlhf.model.Generation}; a batch of prompts given as
+ * token arrays: {@link rlhf.model.BatchSampler}), and reward-model scoring
+ * ({@link rlhf.model.RewardScorer}).
  *
  * <p>Conventions shared by every job:
  * <ul>

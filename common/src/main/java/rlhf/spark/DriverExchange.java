@@ -60,7 +60,7 @@ final class DriverExchange implements Exchange {
     /** The caller's array: in local mode itself, on a cluster a broadcast of it. */
     @Override
     public Params params(int model) {
-        return sc.isLocal() ? Params.local(sc, params[model]) : Params.broadcast(sc, params[model]);
+        return Params.of(sc, params[model]);
     }
 
     /** The caller's array is the parameters: nothing to bring. */

@@ -28,6 +28,14 @@ public interface Params extends Serializable {
     /** Frees what the driver made for this step (a broadcast); shards kept by the exchange stay. */
     void release();
 
+    /**
+     * {@code values} for the tasks of a job: {@link #local} in local mode, a {@link #broadcast}
+     * otherwise. Not copied: unchanged until released.
+     */
+    static Params of(JavaSparkContext sc, float[] values) {
+        return sc.isLocal() ? local(sc, values) : broadcast(sc, values);
+    }
+
     /** A broadcast of {@code values} (not copied: unchanged until released). */
     static Params broadcast(JavaSparkContext sc, float[] values) {
         return new Broadcasted(Floats.broadcast(sc, values));

@@ -36,5 +36,9 @@
  * with the same pass ({@link rlhf.spark.EvalPass}); a job adds only its loss, metrics and the
  * settings a resume must keep ({@link rlhf.spark.StageLoop.Job}), so the two cannot drift apart
  * in how they log, checkpoint or resume.
+ *
+ * <p>Jobs that sample from a policy (PPO, best-of-n) load and check their models with
+ * {@link rlhf.spark.RolloutModels} and their prompts with {@link rlhf.spark.PromptSet}; a task
+ * reads parameters handed to it with {@link rlhf.spark.Params#of}.
  */
 package rlhf.spark;

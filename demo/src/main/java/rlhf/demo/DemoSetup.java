@@ -104,7 +104,7 @@ public final class DemoSetup {
             trainTokenizer(spark, g.corpus(), c.getInt("tokenizer.vocab_size"), run + "/" + TOKENIZER, hconf);
         }
         PipelinePlan.writeText(run + "/conf/demo.properties", effective(c), hconf);
-        return PipelinePlan.plan(s, run, PipelinePlan.STAGES, wiring, resume, hconf);
+        return PipelinePlan.plan(s, run, PipelinePlan.DEFAULT_STAGES, wiring, resume, hconf);
     }
 
     private static void trainTokenizer(SparkSession spark, List<String> corpus, int vocabSize, String dir,

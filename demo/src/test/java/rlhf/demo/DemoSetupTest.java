@@ -42,6 +42,11 @@ class DemoSetupTest {
         assertEquals("3", sft.getString("train.steps"));
         assertEquals("32", sft.getString("model.n_embd"));
         assertEquals("R/data/sft_train.jsonl", sft.getString("data.train"));
+        // best-of-n, when a user adds it, samples PPO's prompts with PPO's generation keys
+        JobConfig bestOfN = written(out, PipelinePlan.BEST_OF_N);
+        assertEquals("R/data/ppo_prompts.jsonl", bestOfN.getString("data.prompts"));
+        assertEquals(written(out, "ppo").getString("gen.max_new_tokens"), bestOfN.getString("gen.max_new_tokens"));
+        assertEquals(out + "/sft/final", bestOfN.getString("model.policy"));
 
         PipelinePlan.Settings ranked = PipelinePlan.load("demo", null, List.of("demo.reward_data=rankings"));
         assertEquals("R/data/rankings_train.jsonl", DemoSetup.wiring(ranked.own(), "R").get("reward").get("data.train"));

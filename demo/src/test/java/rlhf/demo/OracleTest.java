@@ -39,6 +39,15 @@ class OracleTest {
     }
 
     @Test
+    void exactAnswerCountsOnlyTheExactlyRightOnes() {
+        ExactAnswer exact = new ExactAnswer();
+        assertEquals(1.0, exact.score("add 7 and 8", " 15 \n"), 0);
+        assertEquals(0.0, exact.score("add 7 and 8", "answer: 15"), 0); // the oracle's 0.5
+        assertEquals(0.0, exact.score("add 7 and 8", "5"), 0);          // the oracle's 0.1
+        assertTrue(RuleReward.byName(ExactAnswer.class.getName()) instanceof ExactAnswer);
+    }
+
+    @Test
     void reverseCountUpperOnHandCases() {
         check("reverse the word horse", "esroh", 1.0);
         check("spell cat backwards", "tac", 1.0);

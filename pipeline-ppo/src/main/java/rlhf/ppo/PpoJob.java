@@ -27,21 +27,23 @@ import rlhf.config.SparkSessions;
 import rlhf.data.DatasetSource;
 import rlhf.data.Demonstration;
 import rlhf.data.Examples;
-import rlhf.data.Prompt;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RunCheckpoints;
 import rlhf.io.Safetensors;
 import rlhf.optim.OptimizerState;
+import rlhf.metrics.BestOfNFrontier;
 import rlhf.metrics.ConsoleProgress;
 import rlhf.metrics.MetricsLog;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
-import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
 import rlhf.spark.NonFiniteLossException;
+import rlhf.spark.PromptSet;
+import rlhf.spark.RolloutModels;
 import rlhf.spark.TrainerState;
+import rlhf.rules.RewardKind;
 import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -104,6 +106,10 @@ public final class PpoJob {
                 Map<String, Double> b = history.get(history.size() - 1);
                 sb.append(String.format(java.util.Locale.ROOT, ", score %.4f -> %.4f, KL %.4f -> %.4f",
                         a.get("score_mean"), b.get("score_mean"), a.get("kl"), b.get("kl")));
+                if (b.containsKey(BON_SCORE_AT_KL)) {
+                    sb.append(String.format(java.util.Locale.ROOT, " (best-of-n of the start policy: %.4f at that KL)",
+                            b.get(BON_SCORE_AT_KL)));
+                }
             }
             sb.append(finalDir != null ? ", policy saved to " + finalDir : ", stopped early (continue with --resume)");
             return sb.toString();
@@ -114,15 +120,17 @@ public final class PpoJob {
     static final class Setup implements AutoCloseable {
         final PpoSettings s;
         final PpoTrainer trainer;
-        final IndexedData<PpoWorker.TokPrompt> prompts;
+        final IndexedData<PromptSet.Tokenized> prompts;
         final IndexedData<PpoWorker.PtxExample> ptx;
         final ModelConfigJson policyConfig;
         final ModelConfigJson criticConfig;
         final Checkpoint.Tokenizer tokenizerFiles;
+        /** The start policy's best-of-n frontier (eval.best_of_n_report), or null. */
+        final BestOfNFrontier frontier;
 
-        Setup(PpoSettings s, PpoTrainer trainer, IndexedData<PpoWorker.TokPrompt> prompts,
+        Setup(PpoSettings s, PpoTrainer trainer, IndexedData<PromptSet.Tokenized> prompts,
                 IndexedData<PpoWorker.PtxExample> ptx, ModelConfigJson policyConfig, ModelConfigJson criticConfig,
-                Checkpoint.Tokenizer tokenizerFiles) {
+                Checkpoint.Tokenizer tokenizerFiles, BestOfNFrontier frontier) {
             this.s = s;
             this.trainer = trainer;
             this.prompts = prompts;
@@ -130,6 +138,7 @@ public final class PpoJob {
             this.policyConfig = policyConfig;
             this.criticConfig = criticConfig;
             this.tokenizerFiles = tokenizerFiles;
+            this.frontier = frontier;
         }
 
         @Override
@@ -151,52 +160,32 @@ public final class PpoJob {
         PpoSettings s = PpoSettings.from(cfg);
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hconf = sc.hadoopConfiguration();
+        BestOfNFrontier frontier = null;
+        if (s.bestOfN().isPresent()) {
+            try {
+                frontier = BestOfNFrontier.read(s.bestOfNReport(), hconf);
+            } catch (IOException | IllegalArgumentException e) {
+                throw new IllegalArgumentException("config key 'eval.best_of_n_report' = " + s.bestOfNReport() + ": "
+                        + e.getMessage(), e);
+            }
+        }
 
-        Checkpoint sft = Checkpoint.loadPretrained(s.policyPath(), hconf);
-        if (sft.tokenizer() == null) {
-            throw new IllegalArgumentException("model.policy " + s.policyPath() + " has no " + Checkpoint.VOCAB + "/"
-                    + Checkpoint.MERGES + ": PPO needs the SFT model's tokenizer");
-        }
-        if (sft.config().model().scoreHead()) {
-            throw new IllegalArgumentException("model.policy " + s.policyPath() + " has a score head: expected the "
-                    + "SFT model (a language model), found a reward model");
-        }
-        BpeTokenizer tok = sft.tokenizer().load(s.policyPath());
-        GptConfig pc = sft.config().model();
-        if (tok.vocabSize() > pc.vocabSize()) {
-            throw new IllegalArgumentException("the tokenizer of " + s.policyPath() + " has " + tok.vocabSize()
-                    + " tokens but the model's vocab_size is " + pc.vocabSize());
-        }
-        if (s.maxPromptTokens() >= pc.maxSeqLen()) {
-            throw new ConfigException("config key 'data.max_prompt_tokens' = " + s.maxPromptTokens() + " leaves no "
-                    + "room for a response in model.policy's n_positions = " + pc.maxSeqLen() + "; lower it");
-        }
+        RolloutModels.Policy policy = RolloutModels.policy("model.policy", s.policyPath(), s.maxPromptTokens(), hconf);
+        Checkpoint sft = policy.checkpoint();
+        BpeTokenizer tok = policy.tokenizer();
+        GptConfig pc = policy.config();
         int maxInputs = Math.min(pc.maxSeqLen(), s.maxPromptTokens() + s.maxNewTokens() - 1);
 
-        Checkpoint rewardModel = null;
-        if (rule == null && s.rewardKind() == PpoSettings.RewardKind.MODEL) {
-            String path = s.rewardPath();
-            rewardModel = Checkpoint.loadPretrained(path, hconf);
-            requireScoreHead(rewardModel, "model.reward " + path);
-            GptConfig rc = rewardModel.config().model();
-            int need = s.maxPromptTokens() + s.maxNewTokens() + 1;
-            if (rc.maxSeqLen() < need) {
-                throw new ConfigException("model.reward " + path + " has n_positions=" + rc.maxSeqLen() + " but scores "
-                        + "up to data.max_prompt_tokens + gen.max_new_tokens + 1 (EOS) = " + need
-                        + " tokens; lower those keys");
-            }
-            if (rc.vocabSize() < pc.vocabSize()) {
-                throw new IllegalArgumentException("model.reward " + path + " has vocab_size " + rc.vocabSize()
-                        + ", smaller than the policy's " + pc.vocabSize());
-            }
-        }
+        Checkpoint rewardModel = rule == null && s.rewardKind() == RewardKind.MODEL
+                ? RolloutModels.rewardModel("model.reward", s.rewardPath(), pc, s.maxPromptTokens(), s.maxNewTokens(), hconf)
+                : null;
         ModelConfigJson criticConfig;
         float[] critic;
         String criticFrom = s.critic().orElse(s.reward().orElse(null));
         if (criticFrom != null) {
             Checkpoint c = criticFrom.equals(s.rewardPath()) && rewardModel != null ? rewardModel
                     : Checkpoint.loadPretrained(criticFrom, hconf);
-            requireScoreHead(c, "critic start " + criticFrom);
+            RolloutModels.requireScoreHead(c, "critic start " + criticFrom);
             criticConfig = c.config();
             critic = c.params().clone();
         } else {
@@ -213,8 +202,8 @@ public final class PpoJob {
                 rewardModel == null ? null : rewardModel.config());
 
         PromptTemplate template = DatasetSource.template(cfg, spark);
-        IndexedData<PpoWorker.TokPrompt> prompts = prompts(sc, DatasetSource.fromConfig(s.promptsPath(), cfg)
-                .prompts(spark, template), tok, s);
+        IndexedData<PromptSet.Tokenized> prompts = PromptSet.load(sc, DatasetSource.fromConfig(s.promptsPath(), cfg)
+                .prompts(spark, template), tok, s.maxPromptTokens(), s.partitions(), "data.prompts " + s.promptsPath());
         IndexedData<PpoWorker.PtxExample> ptx = null;
         if (s.ptx().isPresent() && s.ptxCoef() > 0) {
             if (s.ptxMaxTokens() - 1 > pc.maxSeqLen()) {
@@ -225,41 +214,7 @@ public final class PpoJob {
         }
         PpoTrainer trainer = new PpoTrainer(sc, spec, prompts, ptx, sft.params().clone(),
                 rewardModel == null ? null : rewardModel.params(), tok, rule, sft.params().clone(), critic);
-        return new Setup(s, trainer, prompts, ptx, sft.config(), criticConfig, sft.tokenizer());
-    }
-
-    private static void requireScoreHead(Checkpoint c, String what) {
-        if (!c.config().model().scoreHead()) {
-            throw new IllegalArgumentException(what + " has no score head (score.weight): expected a reward model "
-                    + "checkpoint (GPT2ForSequenceClassification)");
-        }
-    }
-
-    /** Tokenizes the prompts on the executors and caches those of 1..data.max_prompt_tokens tokens. */
-    static IndexedData<PpoWorker.TokPrompt> prompts(JavaSparkContext sc, Examples<Prompt> rows, BpeTokenizer tok,
-            PpoSettings s) {
-        Broadcast<BpeTokenizer> bt = sc.broadcast(tok);
-        int max = s.maxPromptTokens();
-        JavaRDD<PpoWorker.TokPrompt> t = rows.rdd()
-                .map(p -> new PpoWorker.TokPrompt(p.prompt(), bt.value().encode(p.prompt())))
-                .filter(p -> p.ids().length >= 1 && p.ids().length <= max);
-        if (s.partitions() > 0) {
-            // index ranges, not repartition(): a recomputed partition gets back the same prompts
-            // in the same order, so prompt indices (and with them seeds and resume) never change
-            t = IndexRanges.respread(t, t.count(), s.partitions());
-        }
-        IndexedData<PpoWorker.TokPrompt> data;
-        try {
-            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "ppo prompts " + s.promptsPath());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("data.prompts " + s.promptsPath() + ": all " + rows.count()
-                    + " prompts are empty or longer than data.max_prompt_tokens = " + max + " tokens", e);
-        }
-        long dropped = rows.count() - data.count();
-        LOG.info("ppo prompts: {} cached in {} partitions; {} bad rows dropped{}, {} empty or longer than "
-                + "data.max_prompt_tokens={} dropped", data.count(), data.partitions(), rows.dropped(),
-                rows.firstDropped().isEmpty() ? "" : " (first: " + rows.firstDropped() + ")", dropped, max);
-        return data;
+        return new Setup(s, trainer, prompts, ptx, sft.config(), criticConfig, sft.tokenizer(), frontier);
     }
 
     static IndexedData<PpoWorker.PtxExample> ptx(JavaSparkContext sc, Examples<Demonstration> rows, BpeTokenizer tok,
@@ -316,8 +271,13 @@ public final class PpoJob {
         int total = s.iterations();
         int stopAt = s.stopAtIteration() > 0 ? Math.min(s.stopAtIteration(), total) : total;
         List<Map<String, Double>> history = new ArrayList<>();
-        ConsoleProgress console = ConsoleProgress.onStderr("ppo", total, first,
-                List.of("score_mean", "kl", "beta", "policy_loss", "value_loss", "gen_tokens_per_s"));
+        List<String> shown = new ArrayList<>(List.of("score_mean", "kl", "beta", "policy_loss", "value_loss",
+                "gen_tokens_per_s"));
+        if (setup.frontier != null) {
+            shown.add(2, SCORE_VS_BON);
+        }
+        ConsoleProgress console = ConsoleProgress.onStderr("ppo", total, first, shown);
+        PpoWatch watch = new PpoWatch(s.watchIterations(), setup.frontier);
         try (MetricsLog metrics = resume ? MetricsLog.resume(s.metricsPath(), first) : MetricsLog.create(s.metricsPath())) {
             for (int it = first; it < stopAt; it++) {
                 int done = it + 1;
@@ -331,6 +291,10 @@ public final class PpoJob {
                     throw new NonFiniteLossException(e.step(), e.getMessage() + ". Last good checkpoint: " + last
                             + " (nothing was written after it)");
                 }
+                if (setup.frontier != null) {
+                    addFrontierMetrics(r.metrics(), setup.frontier);
+                }
+                watch.observe(done, r.metrics()).forEach(System.err::println);
                 history.add(r.metrics());
                 metrics.log(done, r.metrics());
                 console.update(done, r.metrics().get("generated_tokens").longValue(), r.metrics());
@@ -351,6 +315,20 @@ public final class PpoJob {
             LOG.info("ppo: final policy saved to {}", finalDir);
         }
         return new Result(tr.policy, tr.critic, done, total, history, finalDir);
+    }
+
+    static final String BON_SCORE_AT_KL = "bon_score_at_kl";
+    static final String SCORE_VS_BON = "score_vs_bon";
+
+    /**
+     * The iteration read against the start policy's best-of-n frontier: the score best-of-k
+     * reaches for the KL the policy has spent, and how far score_mean is above it (below 0: PPO
+     * pays more KL for its score than choosing among samples does).
+     */
+    static void addFrontierMetrics(Map<String, Double> m, BestOfNFrontier frontier) {
+        double atKl = frontier.scoreAt(m.get("kl"));
+        m.put(BON_SCORE_AT_KL, atKl);
+        m.put(SCORE_VS_BON, m.get("score_mean") - atKl);
     }
 
     // ---------------------------------------------------------------- checkpoints

@@ -7,6 +7,7 @@ import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.optim.AdamWSettings;
 import rlhf.spark.TrainerConfig;
+import rlhf.rules.RewardKind;
 import rlhf.rules.RuleReward;
 
 /**
@@ -75,31 +76,18 @@ public record PpoSettings(
         String outputDir,
         String metricsPath,
         int samplesEvery,
-        int samplesCount) implements Serializable {
+        int samplesCount,
+        String bestOfNReport,
+        String goldRule,
+        int watchIterations) implements Serializable {
 
     /** Learning-rate schedule of both optimizers. */
     public enum Schedule { CONSTANT, LINEAR }
 
-    /** Where the score of a response comes from. */
-    public enum RewardKind { MODEL, RULE }
-
     /** Reads and checks every key of conf/ppo.properties. */
     public static PpoSettings from(JobConfig c) {
         String out = c.getPath("output.dir");
-        RewardKind kind = c.getEnum("reward.kind", RewardKind.class);
-        String reward = c.getString("model.reward");
-        if (kind == RewardKind.MODEL && reward.isEmpty()) {
-            throw new ConfigException("config key 'model.reward' is empty but reward.kind = model: set it to the "
-                    + "reward model checkpoint, or use reward.kind = rule with reward.rule = a RuleReward class");
-        }
-        String rule = c.getString("reward.rule");
-        if (kind == RewardKind.RULE) {
-            if (rule.isEmpty()) {
-                throw new ConfigException("config key 'reward.rule' is empty but reward.kind = rule: set it to the class"
-                        + " name of your rlhf.rules.RuleReward");
-            }
-            RuleReward.byName(rule); // fails now, on the driver, with the class named, rather than in a task
-        }
+        RewardKind kind = RewardKind.read(c);
         double rewardClip = c.requireIn("reward.clip", 0, 1e12);
         PpoSettings s = new PpoSettings(
                 c.getOptional("data.prompts").orElseThrow(() -> new ConfigException("config key 'data.prompts' is "
@@ -109,10 +97,10 @@ public record PpoSettings(
                 c.getString("data.ptx"),
                 c.getOptional("model.policy").orElseThrow(() -> new ConfigException("config key 'model.policy' is "
                         + "empty: set it to the SFT checkpoint (the reference, and where the policy starts)")),
-                reward,
+                c.getString("model.reward"),
                 c.getString("model.critic"),
                 kind,
-                rule,
+                c.getString("reward.rule"),
                 c.getBoolean("reward.normalize"),
                 rewardClip == 0 ? Double.POSITIVE_INFINITY : rewardClip,
                 c.requireIn("reward.missing_eos_penalty", 0, 1e12),
@@ -157,7 +145,11 @@ public record PpoSettings(
                 out,
                 c.getOptional("metrics.path").orElse(out.replaceAll("/+$", "") + "/metrics.jsonl"),
                 (int) c.requireIn("samples.every", 0, Integer.MAX_VALUE),
-                (int) c.requireIn("samples.count", 0, 1 << 20));
+                (int) c.requireIn("samples.count", 0, 1 << 20),
+                c.getString("eval.best_of_n_report"),
+                c.getString("eval.gold_rule"),
+                (int) c.requireIn("eval.watch_iterations", 0, 1 << 20));
+        s.gold().ifPresent(RuleReward::byName); // fails now, on the driver, with the class named
         if (s.minibatches > s.rollouts) {
             throw new ConfigException("config key 'ppo.minibatches' = " + s.minibatches + " exceeds ppo.rollouts = "
                     + s.rollouts + ": every minibatch needs at least one rollout");
@@ -177,6 +169,16 @@ public record PpoSettings(
     /** model.reward, if set. */
     public Optional<String> reward() {
         return rewardPath.isEmpty() ? Optional.empty() : Optional.of(rewardPath);
+    }
+
+    /** eval.gold_rule, if set. */
+    public Optional<String> gold() {
+        return goldRule.isEmpty() ? Optional.empty() : Optional.of(goldRule);
+    }
+
+    /** eval.best_of_n_report, if set. */
+    public Optional<String> bestOfN() {
+        return bestOfNReport.isEmpty() ? Optional.empty() : Optional.of(bestOfNReport);
     }
 
     /** model.critic, if set. */

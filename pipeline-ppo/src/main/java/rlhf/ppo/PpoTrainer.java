@@ -24,6 +24,7 @@ import rlhf.spark.LossStats;
 import rlhf.spark.NonFiniteLossException;
 import rlhf.spark.Params;
 import rlhf.spark.Partitions;
+import rlhf.spark.PromptSet;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -54,7 +55,7 @@ public final class PpoTrainer {
     private final JavaSparkContext sc;
     private final PpoSettings s;
     private final PpoWorker.Spec spec;
-    private final IndexedData<PpoWorker.TokPrompt> prompts;
+    private final IndexedData<PromptSet.Tokenized> prompts;
     private final IndexedData<PpoWorker.PtxExample> ptx;
     private final Broadcast<Floats> ref;
     private final Broadcast<Floats> reward;
@@ -72,7 +73,7 @@ public final class PpoTrainer {
      * @param reward   the reward model's parameters, or null with a rule
      * @param rule     a serializable rule reward replacing reward.kind (tests), or null
      */
-    public PpoTrainer(JavaSparkContext sc, PpoWorker.Spec spec, IndexedData<PpoWorker.TokPrompt> prompts,
+    public PpoTrainer(JavaSparkContext sc, PpoWorker.Spec spec, IndexedData<PromptSet.Tokenized> prompts,
             IndexedData<PpoWorker.PtxExample> ptx, float[] refParams, float[] rewardParams, BpeTokenizer tokenizer,
             RuleReward rule, float[] policy, float[] critic) {
         this.sc = sc;
@@ -139,7 +140,7 @@ public final class PpoTrainer {
 
     /** The same rollouts computed in this process over all prompts as one partition (tests, benchmarks). */
     List<Rollout> rolloutsInProcess(int iteration, float[] params) {
-        List<IndexedData.Shard<PpoWorker.TokPrompt>> all = prompts.shards().collect();
+        List<IndexedData.Shard<PromptSet.Tokenized>> all = prompts.shards().collect();
         return PpoWorker.generate(spec, params, iteration, prompts.count(), all.iterator());
     }
 
@@ -228,6 +229,9 @@ public final class PpoTrainer {
             m.put("score_mean", st.score().mean());
             m.put("score_std", Math.sqrt(st.score().variance()));
             m.put("raw_score_mean", st.rawScoreSum() / st.rollouts());
+            if (s.gold().isPresent()) {
+                m.put("gold_mean", st.goldSum() / st.rollouts());
+            }
             m.put("reward_total_mean", st.rewardSum() / st.rollouts());
             m.put("kl", meanKl);
             m.put("beta", beta);
@@ -245,6 +249,7 @@ public final class PpoTrainer {
             m.put("adv_std", Math.sqrt(st.adv().variance()));
             m.put("return_mean", st.ret().mean());
             m.put("return_std", Math.sqrt(st.ret().variance()));
+            m.put("value_explained_var", st.valueExplainedVariance());
             m.put("response_len", (double) st.responseTokens() / st.rollouts());
             m.put("eos_share", (double) st.endedWithEos() / st.rollouts());
             m.put("updates", (double) u.steps);

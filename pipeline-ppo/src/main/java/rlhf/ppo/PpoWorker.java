@@ -1,6 +1,5 @@
 package rlhf.ppo;
 
-import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,21 +8,24 @@ import java.util.Iterator;
 import java.util.List;
 
 import rlhf.io.ModelConfigJson;
+import rlhf.io.RewardScale;
+import rlhf.io.ShippedConfig;
+import rlhf.model.BatchSampler;
 import rlhf.model.Generation;
 import rlhf.model.GenerationConfig;
-import rlhf.model.Generator;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.Losses;
 import rlhf.model.RewardScorer;
+import rlhf.rules.RewardKind;
 import rlhf.rules.RuleReward;
 import rlhf.spark.EpochPermutation;
 import rlhf.spark.Exchange;
 import rlhf.spark.ExecutorStates;
 import rlhf.spark.LossStats;
-import rlhf.spark.Gradients;
 import rlhf.spark.IndexedData;
 import rlhf.spark.Partitions;
+import rlhf.spark.PromptSet;
 import rlhf.spark.Seeds;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -47,10 +49,6 @@ public final class PpoWorker {
     private PpoWorker() {
     }
 
-    /** A prompt, tokenized. */
-    public record TokPrompt(String text, int[] ids) implements Serializable {
-    }
-
     /** A PPO-ptx demonstration: prompt ++ response ++ EOS, loss on the response and EOS. */
     public record PtxExample(int[] tokens, int promptLength) implements Serializable {
     }
@@ -62,16 +60,12 @@ public final class PpoWorker {
     public static final class Spec implements Serializable {
         private static final long serialVersionUID = 1L;
         final PpoSettings s;
-        final byte[] policyJson;
-        final byte[] criticJson;
-        final byte[] rewardJson;
+        final ShippedConfig policy;
+        final ShippedConfig critic;
+        final ShippedConfig reward;
         final int eosId;
         final boolean rewardAppendsEos;
-        final double rewardMean;
-        final double rewardStd;
-        private transient GptConfig policy;
-        private transient GptConfig critic;
-        private transient GptConfig reward;
+        final RewardScale rewardScale;
 
         /**
          * @param reward null for a rule reward; its mean/std extras normalise scores when
@@ -79,48 +73,29 @@ public final class PpoWorker {
          */
         public Spec(PpoSettings s, ModelConfigJson policy, ModelConfigJson critic, ModelConfigJson reward) {
             this.s = s;
-            this.policyJson = policy.toBytes();
-            this.criticJson = critic.toBytes();
-            this.rewardJson = reward == null ? null : reward.toBytes();
+            this.policy = new ShippedConfig(policy, "policy");
+            this.critic = new ShippedConfig(critic, "critic");
+            this.reward = ShippedConfig.of(reward, "reward model");
             this.eosId = policy.eosTokenId();
             this.rewardAppendsEos = reward != null && reward.extraBoolean(RewardScorer.APPENDS_EOS_KEY, false);
-            boolean norm = reward != null && s.rewardNormalize() && reward.hasExtra("rlhf_reward_mean")
-                    && reward.hasExtra("rlhf_reward_std") && reward.extraDouble("rlhf_reward_std") > 0;
-            this.rewardMean = norm ? reward.extraDouble("rlhf_reward_mean") : 0;
-            this.rewardStd = norm ? reward.extraDouble("rlhf_reward_std") : 1;
+            this.rewardScale = RewardScale.of(reward, s.rewardNormalize());
         }
 
         public PpoSettings settings() {
             return s;
         }
 
-        synchronized GptConfig policy() {
-            if (policy == null) {
-                policy = parse(policyJson, "policy");
-            }
-            return policy;
+        GptConfig policy() {
+            return policy.model();
         }
 
-        synchronized GptConfig critic() {
-            if (critic == null) {
-                critic = parse(criticJson, "critic");
-            }
-            return critic;
+        GptConfig critic() {
+            return critic.model();
         }
 
-        synchronized GptConfig reward() {
-            if (reward == null && rewardJson != null) {
-                reward = parse(rewardJson, "reward model");
-            }
-            return reward;
-        }
-
-        private static GptConfig parse(byte[] json, String what) {
-            try {
-                return ModelConfigJson.parse(json, what + " config.json").model();
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+        /** Null with a rule reward. */
+        GptConfig reward() {
+            return reward == null ? null : reward.model();
         }
 
         /** Longest forward over prompt + response: inputs P + n - 1, within the policy's positions. */
@@ -137,7 +112,7 @@ public final class PpoWorker {
     // ---------------------------------------------------------------- generation
 
     /** A prompt chosen for rollout {@code id} of the iteration. */
-    private record Selected(long id, long promptIndex, TokPrompt prompt) {
+    private record Selected(long id, long promptIndex, PromptSet.Tokenized prompt) {
     }
 
     /** Seed of the prompt choice, apart from the minibatch shuffles of the same run seed. */
@@ -151,13 +126,13 @@ public final class PpoWorker {
      * below R. Returned in rollout id order.
      */
     public static List<Rollout> generate(Spec spec, float[] policy, int iteration, long nPrompts,
-            Iterator<IndexedData.Shard<TokPrompt>> shards) {
+            Iterator<IndexedData.Shard<PromptSet.Tokenized>> shards) {
         Partitions.useTaskCpus();
         long R = spec.s.rollouts();
         EpochPermutation perm = new EpochPermutation(nPrompts, promptSeed(spec.s.seed()), iteration);
         List<Selected> sel = new ArrayList<>();
         while (shards.hasNext()) {
-            IndexedData.Shard<TokPrompt> shard = shards.next();
+            IndexedData.Shard<PromptSet.Tokenized> shard = shards.next();
             for (int j = 0; j < shard.size(); j++) {
                 for (long k = perm.position(shard.index[j]); k < R; k += nPrompts) {
                     sel.add(new Selected(k, shard.index[j], shard.examples.get(j)));
@@ -172,24 +147,19 @@ public final class PpoWorker {
         int B = spec.s.genBatch();
         int maxP = spec.s.maxPromptTokens();
         String key = "ppo-gen:" + spec.policy() + ":" + B + "x" + maxP + "+" + spec.s.maxNewTokens();
-        GenState st = ExecutorStates.borrow(key, () -> new GenState(spec.policy(), B, maxP, spec.s.maxNewTokens()));
+        BatchSampler sampler = ExecutorStates.borrow(key, () -> new BatchSampler(spec.policy(), B, maxP,
+                spec.s.maxNewTokens()));
         try {
             GenerationConfig gc = spec.generation(iteration);
+            int[][] prompts = new int[B][];
+            long[] keys = new long[B];
             for (int from = 0; from < sel.size(); from += B) {
                 int n = Math.min(B, sel.size() - from);
-                int promptT = 1;
                 for (int b = 0; b < n; b++) {
-                    promptT = Math.max(promptT, sel.get(from + b).prompt.ids().length);
+                    prompts[b] = sel.get(from + b).prompt.ids();
+                    keys[b] = sel.get(from + b).id;
                 }
-                for (int b = 0; b < n; b++) {
-                    Selected x = sel.get(from + b);
-                    int[] ids = x.prompt.ids();
-                    System.arraycopy(ids, 0, st.prompts, b * promptT, ids.length);
-                    Arrays.fill(st.prompts, b * promptT + ids.length, (b + 1) * promptT, spec.eosId);
-                    st.lens[b] = ids.length;
-                    st.keys[b] = x.id;
-                }
-                Generation g = st.gen.generate(policy, st.prompts, promptT, st.lens, n, gc, st.keys);
+                Generation g = sampler.sample(policy, prompts, keys, n, spec.eosId, gc);
                 for (int b = 0; b < n; b++) {
                     Selected x = sel.get(from + b);
                     int len = g.length(b);
@@ -199,23 +169,9 @@ public final class PpoWorker {
                 }
             }
         } finally {
-            ExecutorStates.release(key, st);
+            ExecutorStates.release(key, sampler);
         }
         return out;
-    }
-
-    private static final class GenState {
-        final Generator gen;
-        final int[] prompts;
-        final int[] lens;
-        final long[] keys;
-
-        GenState(GptConfig cfg, int B, int maxPrompt, int maxNew) {
-            gen = new Generator(cfg, B, maxPrompt, maxNew);
-            prompts = new int[B * maxPrompt];
-            lens = new int[B];
-            keys = new long[B];
-        }
     }
 
     // ---------------------------------------------------------------- scoring
@@ -225,7 +181,7 @@ public final class PpoWorker {
      * name, so that a rule need not be serializable; null with a reward model.
      */
     public static RuleReward configuredRule(PpoSettings s) {
-        return s.rewardKind() == PpoSettings.RewardKind.RULE ? RuleReward.byName(s.rewardRule()) : null;
+        return s.rewardKind() == RewardKind.RULE ? RuleReward.byName(s.rewardRule()) : null;
     }
 
     /**
@@ -250,6 +206,7 @@ public final class PpoWorker {
         int T = spec.maxInputs();
         String key = "ppo-score:" + spec.policy() + ":" + spec.critic() + ":" + spec.reward() + ":" + B + "x" + T;
         ScoreState st = ExecutorStates.borrow(key, () -> new ScoreState(spec, B, T));
+        RuleReward gold = s.gold().map(RuleReward::byName).orElse(null);
         try {
             for (int from = 0; from < rs.size(); from += B) {
                 int n = Math.min(B, rs.size() - from);
@@ -269,8 +226,10 @@ public final class PpoWorker {
                 }
                 for (int b = 0; b < n; b++) {
                     Rollout r = chunk.get(b);
-                    double raw = rule == null ? st.scores[b] : rule.score(r.prompt(), responseText(tok, r, spec.eosId));
-                    out.add(finish(spec, r, st, b * t + r.promptIds().length - 1, raw, beta));
+                    String text = rule == null && gold == null ? null : responseText(tok, r, spec.eosId);
+                    double raw = rule == null ? st.scores[b] : rule.score(r.prompt(), text);
+                    double g = gold == null ? Double.NaN : gold.score(r.prompt(), text);
+                    out.add(finish(spec, r, st, b * t + r.promptIds().length - 1, raw, g, beta));
                 }
             }
         } finally {
@@ -280,7 +239,8 @@ public final class PpoWorker {
     }
 
     /** Per-token rewards and GAE of one rollout whose response tokens sit at [off, off+n) of st's arrays. */
-    private static Rollout.Scored finish(Spec spec, Rollout r, ScoreState st, int off, double raw, double beta) {
+    private static Rollout.Scored finish(Spec spec, Rollout r, ScoreState st, int off, double raw, double gold,
+            double beta) {
         PpoSettings s = spec.s;
         int n = r.response().length;
         float[] ref = Arrays.copyOfRange(st.logp, off, off + n);
@@ -293,7 +253,7 @@ public final class PpoWorker {
             logpRef[j] = ref[j];
             v[j] = values[j];
         }
-        double score = (raw - spec.rewardMean) / spec.rewardStd;
+        double score = spec.rewardScale.apply(raw);
         if (!r.endedWithEos()) {
             score -= s.missingEosPenalty();
         }
@@ -306,7 +266,7 @@ public final class PpoWorker {
         double[] adv = new double[n];
         double[] ret = new double[n];
         Gae.compute(rewards, v, 0, n, s.gamma(), s.lam(), adv, ret);
-        return new Rollout.Scored(r, ref, values, raw, score, kl, rewardSum, adv, ret);
+        return new Rollout.Scored(r, ref, values, raw, score, kl, rewardSum, adv, ret, gold);
     }
 
     /** The response as text, without its final EOS. */
@@ -382,26 +342,38 @@ public final class PpoWorker {
      * @param score    moments of the scores (one value per rollout)
      * @param samples  the rollouts with id below the sample count (empty when not asked)
      */
-    public record Stats(Whitening.Moments adv, Whitening.Moments ret, Whitening.Moments score, double rawScoreSum,
-            double klSum, double rewardSum, long responseTokens, long inputTokens, long endedWithEos, long rollouts,
-            List<Sample> samples) implements Serializable {
+    public record Stats(Whitening.Moments adv, Whitening.Moments ret, Whitening.Moments valueError,
+            Whitening.Moments score, double rawScoreSum, double goldSum, double klSum, double rewardSum,
+            long responseTokens, long inputTokens, long endedWithEos, long rollouts, List<Sample> samples)
+            implements Serializable {
 
         static final Stats ZERO = new Stats(Whitening.Moments.ZERO, Whitening.Moments.ZERO, Whitening.Moments.ZERO,
-                0, 0, 0, 0, 0, 0, 0, List.of());
+                Whitening.Moments.ZERO, 0, 0, 0, 0, 0, 0, 0, 0, List.of());
 
         Stats plus(Stats o) {
             List<Sample> all = new ArrayList<>(samples);
             all.addAll(o.samples);
-            return new Stats(adv.plus(o.adv), ret.plus(o.ret), score.plus(o.score), rawScoreSum + o.rawScoreSum,
-                    klSum + o.klSum, rewardSum + o.rewardSum, responseTokens + o.responseTokens,
-                    inputTokens + o.inputTokens, endedWithEos + o.endedWithEos, rollouts + o.rollouts, all);
+            return new Stats(adv.plus(o.adv), ret.plus(o.ret), valueError.plus(o.valueError), score.plus(o.score),
+                    rawScoreSum + o.rawScoreSum, goldSum + o.goldSum, klSum + o.klSum, rewardSum + o.rewardSum,
+                    responseTokens + o.responseTokens, inputTokens + o.inputTokens, endedWithEos + o.endedWithEos,
+                    rollouts + o.rollouts, all);
+        }
+
+        /**
+         * 1 - Var(returns - values) / Var(returns) over the response tokens: how much of the
+         * returns the critic predicts (1: all, 0: no better than their mean, below 0: worse); NaN
+         * when the returns do not vary.
+         */
+        public double valueExplainedVariance() {
+            double v = ret.variance();
+            return v > 0 ? 1 - valueError.variance() / v : Double.NaN;
         }
     }
 
     /** The sums of a partition's scored rollouts, with those of id below {@code samples} decoded. */
     public static Stats stats(Iterator<Rollout.Scored> rows, int samples, BpeTokenizer tok, int eosId) {
         List<Sample> out = new ArrayList<>();
-        double as = 0, aq = 0, rs = 0, rq = 0, raw = 0, kl = 0, rew = 0, ss = 0, sq = 0;
+        double as = 0, aq = 0, rs = 0, rq = 0, es = 0, eq = 0, raw = 0, gold = 0, kl = 0, rew = 0, ss = 0, sq = 0;
         long tokens = 0, inputs = 0, eos = 0, n = 0;
         while (rows.hasNext()) {
             Rollout.Scored x = rows.next();
@@ -410,10 +382,14 @@ public final class PpoWorker {
                 aq += x.advantages()[j] * x.advantages()[j];
                 rs += x.returns()[j];
                 rq += x.returns()[j] * x.returns()[j];
+                double e = x.returns()[j] - x.values()[j];
+                es += e;
+                eq += e * e;
             }
             tokens += x.advantages().length;
             inputs += x.r().inputLength();
             raw += x.rawScore();
+            gold += x.gold(); // NaN without a gold rule, and then never read
             ss += x.score();
             sq += x.score() * x.score();
             kl += x.kl();
@@ -426,7 +402,8 @@ public final class PpoWorker {
             }
         }
         return new Stats(new Whitening.Moments(as, aq, tokens), new Whitening.Moments(rs, rq, tokens),
-                new Whitening.Moments(ss, sq, n), raw, kl, rew, tokens, inputs, eos, n, out);
+                new Whitening.Moments(es, eq, tokens), new Whitening.Moments(ss, sq, n), raw, gold, kl, rew, tokens,
+                inputs, eos, n, out);
     }
 
     // ---------------------------------------------------------------- updates

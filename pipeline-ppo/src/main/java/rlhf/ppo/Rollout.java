@@ -34,8 +34,9 @@ public record Rollout(long id, long promptIndex, String prompt, int[] promptIds,
      * @param rewardSum  sum of the per-token rewards (score - β·KL, the score clipped)
      * @param advantages GAE advantages (not whitened)
      * @param returns    advantages + values: the critic's targets
+     * @param gold       eval.gold_rule's score of the response (NaN without one): logged, never trained on
      */
     public record Scored(Rollout r, float[] refLogp, float[] values, double rawScore, double score, double kl,
-            double rewardSum, double[] advantages, double[] returns) implements Serializable {
+            double rewardSum, double[] advantages, double[] returns, double gold) implements Serializable {
     }
 }

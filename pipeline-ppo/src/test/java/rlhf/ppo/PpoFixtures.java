@@ -1,23 +1,14 @@
 package rlhf.ppo;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.Serializable;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
 import rlhf.config.JobConfig;
-import rlhf.io.Checkpoint;
-import rlhf.io.ModelConfigJson;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
@@ -26,7 +17,6 @@ import rlhf.spark.IndexedData;
 import rlhf.spark.SparkDefaults;
 import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
-import rlhf.tokenizer.BpeTrainer;
 
 /** Tiny models, a byte-level tokenizer and prompt files for the PPO tests. */
 final class PpoFixtures {
@@ -38,48 +28,6 @@ final class PpoFixtures {
         SparkConf conf = SparkDefaults.apply(new SparkConf().setAppName(app).setMaster("local[2]")
                 .set("spark.ui.enabled", "false").set("spark.sql.shuffle.partitions", "2"));
         return SparkSession.builder().config(conf).getOrCreate();
-    }
-
-    /** A byte-level tokenizer (256 bytes + EOS, no merges). */
-    static BpeTokenizer bytesTokenizer(SparkSession spark) {
-        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        return BpeTrainer.train(sc.parallelize(List.of("abc")), 257);
-    }
-
-    static Checkpoint.Tokenizer files(BpeTokenizer tok) throws IOException {
-        ByteArrayOutputStream v = new ByteArrayOutputStream();
-        ByteArrayOutputStream m = new ByteArrayOutputStream();
-        tok.save(v, m);
-        return new Checkpoint.Tokenizer(v.toByteArray(), m.toByteArray());
-    }
-
-    /** A 1-layer GPT of width 16 over the tokenizer's vocabulary, GPT-2 initialised from seed. */
-    static GptConfig tinyConfig(BpeTokenizer tok) {
-        return GptConfig.gpt2(tok.vocabSize(), 16, 1, 2, 16);
-    }
-
-    static float[] init(GptConfig cfg, long seed) {
-        float[] p = new float[ParamLayout.of(cfg).size()];
-        Gpt.init(cfg, p, seed);
-        return p;
-    }
-
-    /** Saves a language model with the tokenizer as an SFT checkpoint; returns its directory. */
-    static String savePolicy(Path dir, GptConfig cfg, float[] params, BpeTokenizer tok) throws IOException {
-        String d = dir.resolve("sft").toString();
-        new Checkpoint(ModelConfigJson.of(cfg, tok.eosId()), params, files(tok), null).save(d, new Configuration());
-        return d;
-    }
-
-    /** Writes {"prompt": p} lines; returns the file. */
-    static String writePrompts(Path dir, String name, List<String> prompts) throws IOException {
-        Path f = dir.resolve(name);
-        StringBuilder sb = new StringBuilder();
-        for (String p : prompts) {
-            sb.append("{\"prompt\": \"").append(p).append("\"}\n");
-        }
-        Files.writeString(f, sb.toString(), StandardCharsets.UTF_8);
-        return f.toString();
     }
 
     /** The defaults with these overrides (a rule-reward run of a tiny model). */

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import rlhf.config.JobConfig;
 import rlhf.io.ModelConfigJson;
+import rlhf.io.TinyCheckpoints;
 import rlhf.model.GptConfig;
 import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
@@ -33,7 +34,7 @@ class PpoLearningTest {
     @BeforeAll
     static void start() {
         spark = PpoFixtures.spark("ppo-learning-test");
-        tok = PpoFixtures.bytesTokenizer(spark);
+        tok = TinyCheckpoints.bytesTokenizer(spark);
     }
 
     @AfterAll
@@ -47,10 +48,10 @@ class PpoLearningTest {
      */
     @Test
     void oneTokenBanditEndsAtTheKlRegularisedOptimum(@TempDir Path dir) throws Exception {
-        GptConfig cfg = PpoFixtures.tinyConfig(tok);
-        float[] ref = PpoFixtures.init(cfg, 11);
-        String sft = PpoFixtures.savePolicy(dir, cfg, ref, tok);
-        String prompts = PpoFixtures.writePrompts(dir, "prompts.jsonl", List.of("q"));
+        GptConfig cfg = TinyCheckpoints.tinyConfig(tok);
+        float[] ref = TinyCheckpoints.init(cfg, 11);
+        String sft = TinyCheckpoints.save(dir, "sft", cfg, ref, tok);
+        String prompts = TinyCheckpoints.writePrompts(dir, "prompts.jsonl", List.of("q"));
         double beta = 1.0;
         Map<String, Double> table = Map.of("a", 5.0, "b", 4.0, "c", 3.0);
         RuleReward rule = PpoFixtures.table(table);
@@ -94,8 +95,8 @@ class PpoLearningTest {
      */
     @Test
     void verifiableTaskRewardRisesWithBoundedKl(@TempDir Path dir) throws Exception {
-        GptConfig cfg = PpoFixtures.tinyConfig(tok);
-        float[] params = PpoFixtures.init(cfg, 5);
+        GptConfig cfg = TinyCheckpoints.tinyConfig(tok);
+        float[] params = TinyCheckpoints.init(cfg, 5);
         List<String> letters = List.of("a", "b", "c", "d", "e", "f");
         List<String[]> demos = new ArrayList<>();
         for (String l : letters) {
@@ -105,7 +106,7 @@ class PpoLearningTest {
                 demos.add(new String[] {l, k < 4 ? up : wrong});
             }
         }
-        String prompts = PpoFixtures.writePrompts(dir, "prompts.jsonl", letters);
+        String prompts = TinyCheckpoints.writePrompts(dir, "prompts.jsonl", letters);
         Map<String, String> o = new HashMap<>(Map.ofEntries(
                 Map.entry("data.prompts", prompts), Map.entry("model.policy", "unused"),
                 Map.entry("output.dir", dir.resolve("run").toString()), Map.entry("data.max_prompt_tokens", "4"),
@@ -119,7 +120,7 @@ class PpoLearningTest {
         PpoWorker.Spec spec = new PpoWorker.Spec(PpoSettings.from(PpoFixtures.config(o)),
                 ModelConfigJson.of(cfg, tok.eosId()), ModelConfigJson.of(cfg.withScoreHead(true), tok.eosId()), null);
         PpoFixtures.sft(spec, params, tok, demos, 150, 1e-2f);
-        o.put("model.policy", PpoFixtures.savePolicy(dir, cfg, params, tok));
+        o.put("model.policy", TinyCheckpoints.save(dir, "sft", cfg, params, tok));
         RuleReward rule = (RuleReward & java.io.Serializable) (p, resp) -> resp.equals(p.toUpperCase()) ? 1.0 : 0.0;
 
         PpoJob.Result r = PpoJob.run(spark, PpoFixtures.config(o), false, rule);

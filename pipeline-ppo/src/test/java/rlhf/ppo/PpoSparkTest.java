@@ -29,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RunCheckpoints;
+import rlhf.io.TinyCheckpoints;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
@@ -52,7 +53,7 @@ class PpoSparkTest {
     @BeforeAll
     static void start() {
         spark = PpoFixtures.spark("ppo-spark-test");
-        tok = PpoFixtures.bytesTokenizer(spark);
+        tok = TinyCheckpoints.bytesTokenizer(spark);
     }
 
     @AfterAll
@@ -61,10 +62,10 @@ class PpoSparkTest {
     }
 
     private static Map<String, String> base(Path dir, String run) throws Exception {
-        GptConfig cfg = PpoFixtures.tinyConfig(tok);
+        GptConfig cfg = TinyCheckpoints.tinyConfig(tok);
         String sft = Files.isDirectory(dir.resolve("sft")) ? dir.resolve("sft").toString()
-                : PpoFixtures.savePolicy(dir, cfg, PpoFixtures.init(cfg, 3), tok);
-        String prompts = PpoFixtures.writePrompts(dir, "prompts.jsonl", PROMPTS);
+                : TinyCheckpoints.save(dir, "sft", cfg, TinyCheckpoints.init(cfg, 3), tok);
+        String prompts = TinyCheckpoints.writePrompts(dir, "prompts.jsonl", PROMPTS);
         return new HashMap<>(Map.ofEntries(
                 Map.entry("data.prompts", prompts), Map.entry("model.policy", sft),
                 Map.entry("output.dir", dir.resolve(run).toString()), Map.entry("data.max_prompt_tokens", "6"),
@@ -133,8 +134,8 @@ class PpoSparkTest {
         o.put("gen.temperature", "0.7");
         try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
             PpoTrainer tr = setup.trainer;
-            GptConfig cfg = PpoFixtures.tinyConfig(tok);
-            float[] ref = PpoFixtures.init(cfg, 77);
+            GptConfig cfg = TinyCheckpoints.tinyConfig(tok);
+            float[] ref = TinyCheckpoints.init(cfg, 77);
             double beta = 0.3;
             List<Rollout> rs = tr.rolloutsInProcess(0, tr.policy);
             List<Rollout.Scored> scored = PpoWorker.score(tr.spec(), ref, tr.critic, null, RULE, tok, beta, rs.iterator());
@@ -174,15 +175,24 @@ class PpoSparkTest {
         return out;
     }
 
+    /** A gold rule named by class: 1 when the response starts with the prompt's first character. */
+    public static final class GoldFirstChar implements RuleReward {
+        @Override
+        public double score(String prompt, String response) {
+            return !response.isEmpty() && response.charAt(0) == prompt.charAt(0) ? 1 : 0;
+        }
+    }
+
     /** reward.kind=rule: the class named in reward.rule is made on the executors (it is not serializable). */
     @Test
     void ruleNamedByClassScoresOnTheExecutors(@TempDir Path dir) throws Exception {
         Map<String, String> o = base(dir, "run");
-        o.put("data.prompts", PpoFixtures.writePrompts(dir, "demo.jsonl", List.of("add 1 and 2", "uppercase horse")));
+        o.put("data.prompts", TinyCheckpoints.writePrompts(dir, "demo.jsonl", List.of("add 1 and 2", "uppercase horse")));
         o.put("data.max_prompt_tokens", "15");
         o.put("gen.max_new_tokens", "1");
         o.put("ppo.rollouts", "6");
         o.put("ppo.minibatches", "1");
+        o.put("eval.gold_rule", GoldFirstChar.class.getName());
         try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
             PpoTrainer tr = setup.trainer;
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -191,9 +201,11 @@ class PpoSparkTest {
             JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
             JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
             RuleReward oracle = new PpoFixtures.ResponseLength();
+            RuleReward gold = new GoldFirstChar();
             for (Rollout.Scored x : scored.collect()) {
-                assertEquals(oracle.score(x.r().prompt(), PpoWorker.responseText(tok, x.r(), tok.eosId())),
-                        x.rawScore());
+                String response = PpoWorker.responseText(tok, x.r(), tok.eosId());
+                assertEquals(oracle.score(x.r().prompt(), response), x.rawScore());
+                assertEquals(gold.score(x.r().prompt(), response), x.gold(), "the gold rule, made on the executors too");
             }
             scored.unpersist();
             rdd.unpersist();
@@ -204,8 +216,8 @@ class PpoSparkTest {
 
     @Test
     void rewardModelScoresAreNormalisedAndPenalisedWithoutEos(@TempDir Path dir) throws Exception {
-        GptConfig rc = PpoFixtures.tinyConfig(tok).withScoreHead(true);
-        float[] rp = PpoFixtures.init(rc, 9);
+        GptConfig rc = TinyCheckpoints.tinyConfig(tok).withScoreHead(true);
+        float[] rp = TinyCheckpoints.init(rc, 9);
         String rewardDir = dir.resolve("reward").toString();
         new Checkpoint(ModelConfigJson.of(rc, tok.eosId()).withExtra(RewardScorer.APPENDS_EOS_KEY, true)
                 .withExtra("rlhf_reward_mean", 0.3).withExtra("rlhf_reward_std", 2.0), rp, null, null)
@@ -252,7 +264,18 @@ class PpoSparkTest {
 
         Map<String, String> straight = base(dir, "straight");
         straight.putAll(common);
+        Path report = dir.resolve("best-of-n-report.json"); // metrics only: the weights must not change
+        Files.writeString(report, "{\"frontier\": [{\"k\": 1, \"kl_bound\": 0, \"score\": 0.1},"
+                + " {\"k\": 2, \"kl_bound\": 0.2, \"score\": 0.3}]}");
+        straight.put("eval.best_of_n_report", report.toString());
         PpoJob.Result a = PpoJob.run(spark, PpoFixtures.config(straight), false, RULE);
+        for (Map<String, Double> m : a.history()) {
+            double kl = m.get("kl");
+            double atKl = kl <= 0 ? 0.1 : kl >= 0.2 ? 0.3 : 0.1 + kl; // the frontier by hand: slope 1
+            assertEquals(atKl, m.get("bon_score_at_kl"), 1e-12);
+            assertEquals(m.get("score_mean") - atKl, m.get("score_vs_bon"), 1e-12);
+            assertTrue(m.get("value_explained_var") <= 1, m.toString());
+        }
 
         Map<String, String> first = base(dir, "resumed");
         first.putAll(common);
@@ -305,7 +328,7 @@ class PpoSparkTest {
     @Test
     void promptsThatAllExceedTheLimitAreAnErrorNamingTheKey(@TempDir Path dir) throws Exception {
         Map<String, String> o = base(dir, "run");
-        o.put("data.prompts", PpoFixtures.writePrompts(dir, "long.jsonl", List.of("a long prompt", "another one")));
+        o.put("data.prompts", TinyCheckpoints.writePrompts(dir, "long.jsonl", List.of("a long prompt", "another one")));
         o.put("data.max_prompt_tokens", "3");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> PpoJob.setup(spark, PpoFixtures.config(o), RULE));

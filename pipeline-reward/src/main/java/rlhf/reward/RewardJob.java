@@ -20,6 +20,7 @@ import rlhf.data.Examples;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
+import rlhf.io.RewardScale;
 import rlhf.io.RunCheckpoints;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
@@ -52,8 +53,6 @@ public final class RewardJob {
 
     private static final Logger LOG = LoggerFactory.getLogger(RewardJob.class);
 
-    public static final String MEAN_KEY = "rlhf_reward_mean";
-    public static final String STD_KEY = "rlhf_reward_std";
     public static final String TEMPLATE_KEY = "rlhf_prompt_template";
 
     private RewardJob() {
@@ -172,8 +171,8 @@ public final class RewardJob {
                     trainStats.rewardMean(), trainStats.rewardStd());
             finalDir = s.training().finalDir();
             ModelConfigJson cfg = start.config().withExtra("rlhf_stage", "reward")
-                    .withExtra(MEAN_KEY, trainStats.rewardMean())
-                    .withExtra(STD_KEY, trainStats.rewardStd());
+                    .withExtra(RewardScale.MEAN_KEY, trainStats.rewardMean())
+                    .withExtra(RewardScale.STD_KEY, trainStats.rewardStd());
             new Checkpoint(cfg, run.params(), start.tokenizerFiles(), null).save(finalDir, sc.hadoopConfiguration());
         }
         return new Result(run.params(), run.step(), run.totalSteps(), train.report(),

@@ -21,6 +21,7 @@ import org.apache.spark.sql.types.StructType;
 
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
+import rlhf.io.RewardScale;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
 import rlhf.spark.ExecutorStates;
@@ -40,8 +41,8 @@ import rlhf.tokenizer.BpeTokenizer;
  * trained ({@link RewardScorer}, shared with {@code bin/rlhf score} and PPO). Prompts are scored
  * as given: format them with the template the model was trained with (config.json records it as
  * {@value RewardJob#TEMPLATE_KEY}). A null prompt or response gives a null reward. The reward is
- * the raw score; normalise with config.json's {@value RewardJob#MEAN_KEY} and
- * {@value RewardJob#STD_KEY} if wanted.
+ * the raw score; normalise with config.json's {@value RewardScale#MEAN_KEY} and
+ * {@value RewardScale#STD_KEY} if wanted.
  *
  * <p>The checkpoint is read once on the driver and broadcast; each executor scores its
  * partitions in batches of {@code batchSize} rows with per-JVM workspaces sized by the longest

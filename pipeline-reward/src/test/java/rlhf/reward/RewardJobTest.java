@@ -34,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
+import rlhf.io.RewardScale;
 import rlhf.io.Safetensors;
 import rlhf.metrics.MetricsLog;
 import rlhf.model.Gpt;
@@ -133,8 +134,8 @@ class RewardJobTest {
         assertTrue(cfg.model().scoreHead());
         assertEquals("GPT2ForSequenceClassification", cfg.toJson().get("architectures").get(0).asText());
         assertTrue(cfg.extraBoolean(RewardScorer.APPENDS_EOS_KEY));
-        assertEquals(r.trainStats().rewardMean(), cfg.extraDouble(RewardJob.MEAN_KEY), 1e-12);
-        assertEquals(r.trainStats().rewardStd(), cfg.extraDouble(RewardJob.STD_KEY), 1e-12);
+        assertEquals(r.trainStats().rewardMean(), cfg.extraDouble(RewardScale.MEAN_KEY), 1e-12);
+        assertEquals(r.trainStats().rewardStd(), cfg.extraDouble(RewardScale.STD_KEY), 1e-12);
         assertEquals(512, r.trainStats().answers(), "statistics over every training answer once");
         assertTrue(r.trainStats().rewardStd() > 0);
         FileSystem fs = FileSystem.getLocal(new Configuration());

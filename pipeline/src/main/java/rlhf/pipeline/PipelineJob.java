@@ -8,6 +8,7 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 
+import rlhf.bestofn.BestOfNJob;
 import rlhf.config.Args;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
@@ -19,7 +20,7 @@ import rlhf.sft.SftJob;
 import rlhf.sft.SftSettings;
 
 /**
- * The chain SFT -> reward model -> PPO as one Spark application:
+ * The chain SFT -> reward model [-> best-of-n] -> PPO as one Spark application:
  * {@code bin/rlhf pipeline --config FILE [--set k=v ...] [--resume]}, or
  * {@code spark-submit --class rlhf.pipeline.PipelineJob rlhf-pipeline.jar --config FILE}.
  * Keys: conf/pipeline.properties.
@@ -71,8 +72,8 @@ public final class PipelineJob {
             PipelinePlan.Step step = steps.get(i);
             String at = "pipeline: [" + (i + 1) + "/" + steps.size() + "] " + step.stage();
             if (step.action() == PipelinePlan.Action.SKIP) {
-                System.err.println(at + ": already complete (" + step.outputDir() + "/" + PipelinePlan.FINAL
-                        + "), skipped");
+                System.err.println(at + ": already complete (" + step.outputDir() + "/"
+                        + PipelinePlan.doneMarker(step.stage()) + "), skipped");
                 continue;
             }
             boolean resume = step.action() == PipelinePlan.Action.RESUME;
@@ -91,6 +92,7 @@ public final class PipelineJob {
             case "sft" -> SftJob.run(spark, SftSettings.from(config), resume).summary();
             case "reward" -> RewardJob.run(spark, RewardSettings.from(config), resume).summary();
             case "ppo" -> PpoJob.run(spark, config, resume, null).summary();
+            case PipelinePlan.BEST_OF_N -> BestOfNJob.run(spark, config).summary(); // one pass: nothing to resume
             default -> throw new IllegalArgumentException("unknown stage " + stage);
         };
     }

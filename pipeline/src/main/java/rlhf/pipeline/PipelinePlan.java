@@ -35,8 +35,14 @@ import rlhf.io.RunCheckpoints;
  */
 public final class PipelinePlan {
 
-    /** The stages, in the order they run. */
-    public static final List<String> STAGES = List.of("sft", "reward", "ppo");
+    /** Every stage, in the order they run. */
+    public static final List<String> STAGES = List.of("sft", "reward", "best-of-n", "ppo");
+
+    /** The stages that run when the configuration does not list them: best-of-n is optional. */
+    public static final List<String> DEFAULT_STAGES = List.of("sft", "reward", "ppo");
+
+    /** The optional stage that samples like PPO: n responses per prompt of the SFT model, the best kept. */
+    public static final String BEST_OF_N = "best-of-n";
 
     /** Keys of a chain file with these prefixes go to every stage that declares them. */
     public static final List<String> SHARED_PREFIXES = List.of("data.", "model.", "tokenizer.");
@@ -105,7 +111,7 @@ public final class PipelinePlan {
                 own.set(k, e.getValue().value(), e.getValue().source());
             } else if (stageOf(k) == null && !k.startsWith("spark.") && !isShared(k)) {
                 throw new ConfigException("unknown key '" + k + "' in " + e.getValue().source() + ": conf/" + job
-                        + ".properties does not declare it, and it is not a stage key (sft.KEY, reward.KEY, ppo.KEY),"
+                        + ".properties does not declare it, and it is not a stage key (sft.KEY, reward.KEY, best-of-n.KEY, ppo.KEY),"
                         + " a key for every stage (" + String.join("*, ", SHARED_PREFIXES) + "*) or a spark.* key");
             }
             raw.put(k, e.getValue());
@@ -171,16 +177,22 @@ public final class PipelinePlan {
             }
             if (!someone) {
                 throw new ConfigException("key '" + k + "' (" + s.shared().get(k).source() + ") is declared by none of the"
-                        + " stages (conf/sft.properties, conf/reward.properties, conf/ppo.properties)");
+                        + " stages (conf/sft.properties, conf/reward.properties, conf/best-of-n.properties, "
+                        + "conf/ppo.properties)");
             }
         }
         String base = out.replaceAll("/+$", "");
         List<Step> steps = new ArrayList<>();
         Map<String, String> finals = new LinkedHashMap<>();
         for (String st : STAGES) {
-            Map<String, Value> keys = stageKeys(s, st, base, finals, wiring.getOrDefault(st, Map.of()));
+            Map<String, String> w = wiringOf(st, wiring);
+            String report = finals.get(BEST_OF_N);
+            if (st.equals("ppo") && (stages.contains(BEST_OF_N) || exists(report, hconf))) {
+                w.putIfAbsent(PPO_BEST_OF_N_KEY, report); // PPO is read against the SFT model's best-of-n
+            }
+            Map<String, Value> keys = stageKeys(s, st, base, finals, w);
             String outDir = keys.get("output.dir").value();
-            finals.put(st, outDir.replaceAll("/+$", "") + "/" + FINAL);
+            finals.put(st, outDir.replaceAll("/+$", "") + "/" + doneMarker(st));
             if (!stages.contains(st)) {
                 continue;
             }
@@ -199,7 +211,7 @@ public final class PipelinePlan {
         keys.put("output.dir", new Value(base + "/" + stage, "the pipeline: <output>/" + stage));
         switch (stage) {
             case "reward" -> keys.put("model.init", new Value(finals.get("sft"), "the pipeline: SFT's final model"));
-            case "ppo" -> {
+            case "ppo", BEST_OF_N -> {
                 keys.put(PPO_POLICY_KEY, new Value(finals.get("sft"), "the pipeline: SFT's final model"));
                 keys.put(PPO_REWARD_KEY, new Value(finals.get("reward"), "the pipeline: the reward model"));
             }
@@ -212,13 +224,58 @@ public final class PipelinePlan {
                 keys.put(k, v);
             }
         });
+        if (stage.equals(BEST_OF_N)) {
+            // the yardstick samples what PPO samples: PPO's prompts, and its generation and reward keys
+            s.stage("ppo").forEach((k, v) -> {
+                if (samplesLikePpo(k, defaults)) {
+                    keys.put(k, new Value(v.value(), "the pipeline: ppo." + k + " (" + v.source() + ")"));
+                }
+            });
+        }
         keys.putAll(s.stage(stage));
         return keys;
     }
 
-    /** Keys of the PPO job the pipeline wires: the policy to start from and the reward model. */
+    /** Whether best-of-n takes PPO's value of key {@code k}: one it declares, other than its models and output. */
+    private static boolean samplesLikePpo(String k, JobConfig bestOfN) {
+        return (bestOfN == null || bestOfN.isDeclared(k)) && !k.equals("output.dir") && !k.startsWith("model.");
+    }
+
+    /** The caller's wiring of {@code stage}; best-of-n also gets PPO's (the demo's prompt file, for one). */
+    private static Map<String, String> wiringOf(String stage, Map<String, Map<String, String>> wiring) {
+        Map<String, String> w = new LinkedHashMap<>();
+        if (stage.equals(BEST_OF_N)) {
+            JobConfig d = stageDefaults(BEST_OF_N);
+            wiring.getOrDefault("ppo", Map.of()).forEach((k, v) -> {
+                if (samplesLikePpo(k, d)) {
+                    w.put(k, v);
+                }
+            });
+        }
+        w.putAll(wiring.getOrDefault(stage, Map.of()));
+        return w;
+    }
+
+    /**
+     * The file whose presence under a stage's output directory means the stage is complete: the
+     * final model, or best-of-n's report.
+     */
+    public static String doneMarker(String stage) {
+        return stage.equals(BEST_OF_N) ? "report.json" : FINAL;
+    }
+
+    /**
+     * Keys of the PPO job the pipeline wires: the policy to start from, the reward model, and the
+     * best-of-n report it is read against (when that stage runs or has run).
+     */
     static final String PPO_POLICY_KEY = "model.policy";
     static final String PPO_REWARD_KEY = "model.reward";
+    static final String PPO_BEST_OF_N_KEY = "eval.best_of_n_report";
+
+    private static boolean exists(String file, Configuration hconf) throws IOException {
+        Path p = new Path(file);
+        return p.getFileSystem(hconf).exists(p);
+    }
 
     /** The stage's defaults, or null when its conf/<stage>.properties is not on the class path or in conf/. */
     public static JobConfig stageDefaults(String stage) {
@@ -245,14 +302,14 @@ public final class PipelinePlan {
     }
 
     private static Action action(String stage, String outDir, boolean resume, Configuration hconf) throws IOException {
-        Path fin = new Path(outDir.replaceAll("/+$", "") + "/" + FINAL);
+        Path fin = new Path(outDir.replaceAll("/+$", "") + "/" + doneMarker(stage));
         FileSystem fs = fin.getFileSystem(hconf);
-        boolean done = fs.exists(fin) && Checkpoint.isComplete(fs, fin);
+        boolean done = fs.exists(fin) && (stage.equals(BEST_OF_N) || Checkpoint.isComplete(fs, fin));
         boolean started = !new RunCheckpoints(outDir, 0, 0, hconf).completeSteps().isEmpty();
         if (!resume && (done || started)) {
             throw new ConfigException("stage " + stage + ": " + outDir + " already holds "
-                    + (done ? "a final model" : "checkpoints") + "; continue that run with --resume, or choose another"
-                    + " output directory");
+                    + (done ? stage.equals(BEST_OF_N) ? "a best-of-n result" : "a final model" : "checkpoints")
+                    + "; continue that run with --resume, or choose another output directory");
         }
         return done ? Action.SKIP : started ? Action.RESUME : Action.RUN;
     }
@@ -290,8 +347,9 @@ public final class PipelinePlan {
             throws IOException {
         List<String> warnings = new ArrayList<>();
         for (String st : STAGES) {
-            if (stages.contains(st) || stages.stream().noneMatch(x -> STAGES.indexOf(x) > STAGES.indexOf(st))) {
-                continue;
+            if (st.equals(BEST_OF_N) || stages.contains(st)
+                    || stages.stream().noneMatch(x -> STAGES.indexOf(x) > STAGES.indexOf(st))) {
+                continue; // no stage needs best-of-n's output
             }
             Map<String, Value> keys = stageKeys(s, st, out.replaceAll("/+$", ""), Map.of(), Map.of());
             Path fin = new Path(keys.get("output.dir").value().replaceAll("/+$", "") + "/" + FINAL);

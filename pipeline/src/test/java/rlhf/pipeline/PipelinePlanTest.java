@@ -47,7 +47,7 @@ class PipelinePlanTest {
         PipelinePlan.Settings s = PipelinePlan.load("pipeline", f.toString(), List.of("sft.train.steps=7",
                 "data.context_length=128", "model.dropout=0.1"));
         String out = tmp.resolve("run").toString();
-        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), false, hconf);
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.DEFAULT_STAGES, Map.of(), false, hconf);
         assertEquals(List.of("sft", "reward", "ppo"), steps.stream().map(PipelinePlan.Step::stage).toList());
         steps.forEach(p -> assertEquals(PipelinePlan.Action.RUN, p.action()));
 
@@ -68,6 +68,7 @@ class PipelinePlanTest {
         assertFalse(reward.isDeclared("train.steps"), "stage keys stay in their stage");
 
         JobConfig ppo = written(out, "ppo");
+        assertFalse(ppo.isDeclared(PipelinePlan.PPO_BEST_OF_N_KEY), "no best-of-n stage, no report");
         assertEquals(out + "/sft/final", ppo.getString(PipelinePlan.PPO_POLICY_KEY));
         assertEquals(out + "/reward/final", ppo.getString(PipelinePlan.PPO_REWARD_KEY));
         assertEquals("3g", s.own().getString("spark.executor.memory"), "spark.* keys are the application's too");
@@ -79,10 +80,45 @@ class PipelinePlanTest {
         PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("sft.output.dir=" + elsewhere,
                 "ppo." + PipelinePlan.PPO_REWARD_KEY + "=/models/rm"));
         String out = tmp.resolve("run").toString();
-        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), false, hconf);
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.DEFAULT_STAGES, Map.of(), false, hconf);
         assertEquals(elsewhere, steps.get(0).outputDir());
         assertEquals(elsewhere + "/final", written(out, "reward").getString("model.init"));
         assertEquals("/models/rm", written(out, "ppo").getString(PipelinePlan.PPO_REWARD_KEY));
+    }
+
+    @Test
+    void bestOfNSamplesLikePpoUnlessToldOtherwiseAndItsReportMarksItDone() throws IOException {
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("ppo.data.prompts=/data/prompts.jsonl",
+                "ppo.gen.max_new_tokens=24", "ppo.gen.temperature=0.7", "ppo.ppo.rollouts=32", "ppo.reward.missing_eos_penalty=1",
+                "best-of-n.gen.n=8", "best-of-n.gen.temperature=1.0", "data.template=plain",
+                "stages=sft,best-of-n,reward,ppo"));
+        String out = tmp.resolve("run").toString();
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, s.own().getList("stages"), Map.of(), false, hconf);
+        assertEquals(List.of("sft", "reward", "best-of-n", "ppo"), steps.stream().map(PipelinePlan.Step::stage).toList(),
+                "stages run in their fixed order");
+        JobConfig bon = written(out, PipelinePlan.BEST_OF_N);
+        assertEquals(out + "/sft/final", bon.getString("model.policy"));
+        assertEquals(out + "/reward/final", bon.getString("model.reward"));
+        assertEquals(out + "/best-of-n", bon.getString("output.dir"));
+        assertEquals("/data/prompts.jsonl", bon.getString("data.prompts"));
+        assertEquals("24", bon.getString("gen.max_new_tokens"));
+        assertEquals("1", bon.getString("reward.missing_eos_penalty"));
+        assertEquals("plain", bon.getString("data.template"));
+        assertEquals("8", bon.getString("gen.n"));
+        assertEquals("1.0", bon.getString("gen.temperature"), "its own key wins over PPO's");
+        assertFalse(bon.isDeclared("ppo.rollouts"));
+        assertEquals(out + "/best-of-n/report.json", written(out, "ppo").getString(PipelinePlan.PPO_BEST_OF_N_KEY),
+                "PPO is read against the best-of-n frontier of its start");
+
+        Files.createDirectories(Path.of(out, "best-of-n"));
+        Files.writeString(Path.of(out, "best-of-n", "report.json"), "{}");
+        ConfigException e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(s, out,
+                List.of(PipelinePlan.BEST_OF_N), Map.of(), false, hconf));
+        assertTrue(e.getMessage().contains("already holds a best-of-n result"), e.getMessage());
+        assertEquals(PipelinePlan.Action.SKIP, PipelinePlan.plan(s, out, List.of(PipelinePlan.BEST_OF_N), Map.of(), true,
+                hconf).get(0).action());
+        assertEquals(List.of(), PipelinePlan.missingInputs(s, out, List.of("ppo"), hconf).stream()
+                .filter(w -> w.contains("best-of-n")).toList(), "PPO does not need best-of-n");
     }
 
     @Test
@@ -95,7 +131,7 @@ class PipelinePlanTest {
         e = assertThrows(ConfigException.class, () -> PipelinePlan.load("pipeline", null, List.of("stagez=sft")));
         assertTrue(e.getMessage().contains("'stagez'") && e.getMessage().contains("--set"), e.getMessage());
         PipelinePlan.Settings typo = PipelinePlan.load("pipeline", null, List.of("model.n_layers=2"));
-        e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(typo, tmp.toString(), PipelinePlan.STAGES,
+        e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(typo, tmp.toString(), PipelinePlan.DEFAULT_STAGES,
                 Map.of(), false, hconf));
         assertTrue(e.getMessage().contains("'model.n_layers'") && e.getMessage().contains("none of the stages"),
                 e.getMessage());
@@ -116,10 +152,10 @@ class PipelinePlanTest {
         PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of());
 
         ConfigException e = assertThrows(ConfigException.class,
-                () -> PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), false, hconf));
+                () -> PipelinePlan.plan(s, out, PipelinePlan.DEFAULT_STAGES, Map.of(), false, hconf));
         assertTrue(e.getMessage().contains("stage sft") && e.getMessage().contains("--resume"), e.getMessage());
 
-        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.STAGES, Map.of(), true, hconf);
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, PipelinePlan.DEFAULT_STAGES, Map.of(), true, hconf);
         assertEquals(List.of(PipelinePlan.Action.SKIP, PipelinePlan.Action.RESUME, PipelinePlan.Action.RUN),
                 steps.stream().map(PipelinePlan.Step::action).toList());
         assertEquals(out + "/conf/reward.properties", steps.get(1).configFile());

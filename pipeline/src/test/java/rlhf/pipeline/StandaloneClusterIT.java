@@ -43,8 +43,8 @@ import rlhf.cli.Launcher;
  * the same two partitions, by the SHA-256 of the final model files:
  *
  * <ul>
- *   <li>the pipeline jar (one application: SFT -> reward -> PPO) on the cluster (the driver's
- *       exchange, as local mode);</li>
+ *   <li>the pipeline jar (one application: SFT -> reward -> best-of-n -> PPO) on the cluster (the
+ *       driver's exchange, as local mode; best-of-n's files byte for byte);</li>
  *   <li>the SFT, reward and PPO jars submitted one by one, SFT and PPO with the sharded exchange
  *       (AdamW shards on the executors), with an executor JVM killed (SIGKILL, by its process id)
  *       in the middle of an SFT step and in the middle of a PPO update: Spark reruns the lost tasks
@@ -105,8 +105,22 @@ class StandaloneClusterIT {
         Launcher.Result r = launcher.rlhf(600, "pipeline", "--config", "pipeline.properties",
                 "--set", "output.dir=" + out, "--master", master);
         assertTrue(r.ok(), "the pipeline on the cluster:\n" + Launcher.tail(r.stderr()));
-        for (String stage : PipelinePlan.STAGES) {
+        for (String stage : PipelinePlan.DEFAULT_STAGES) {
             assertSameModel(ref.resolve(stage), out.resolve(stage));
+        }
+        for (String f : List.of("samples.jsonl", "chosen.jsonl", "report.json")) {
+            Path expected = ref.resolve("best-of-n").resolve(f);
+            Path actual = out.resolve("best-of-n").resolve(f);
+            if (f.equals("report.json")) { // the same but for the seconds it took and the models' directories
+                JsonNode e = JSON.readTree(expected.toFile()), a = JSON.readTree(actual.toFile());
+                for (String k : List.of("seconds", "policy", "reward")) {
+                    ((com.fasterxml.jackson.databind.node.ObjectNode) e).remove(k);
+                    ((com.fasterxml.jackson.databind.node.ObjectNode) a).remove(k);
+                }
+                assertEquals(e, a, actual + " equals " + expected);
+            } else {
+                assertEquals(sha256(expected), sha256(actual), actual + " is byte-identical to " + expected);
+            }
         }
         // the first application on this cluster: each Worker started an executor JVM for it
         assertEquals(List.of("worker-1", "worker-2"), workersThatRanAnExecutor(), "executor logs under " + clusterDir);
@@ -365,6 +379,7 @@ class StandaloneClusterIT {
                 "sft.data.train = " + dir.resolve("sft.jsonl"),
                 "reward.data.train = " + dir.resolve("prefs.jsonl"),
                 "ppo.data.prompts = " + dir.resolve("prompts.jsonl"),
+                "stages = sft,reward,best-of-n,ppo",
                 "data.template = plain",
                 "data.context_length = 32",
                 "data.partitions = 2",

@@ -1,0 +1,63 @@
+package rlhf.spark;
+
+import java.io.Serializable;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import rlhf.data.Examples;
+import rlhf.data.Prompt;
+import rlhf.tokenizer.BpeTokenizer;
+
+/**
+ * The prompts a policy samples from (PPO's rollouts, best-of-n), tokenized on the executors and
+ * cached there with stable indices ({@link IndexedData}): prompt i keeps index i whatever the
+ * partitioning, so the seeds of its samples never change.
+ */
+public final class PromptSet {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PromptSet.class);
+
+    private PromptSet() {
+    }
+
+    /** A prompt (template applied) and its tokens. */
+    public record Tokenized(String text, int[] ids) implements Serializable {
+    }
+
+    /**
+     * Tokenizes {@code rows} and caches those of 1..{@code maxTokens} tokens.
+     *
+     * @param partitions spread over this many partitions by index ranges (0: as read)
+     * @param what       names the data in messages ("data.prompts s3a://.../prompts.jsonl")
+     * @throws IllegalArgumentException naming {@code what} when no prompt is left
+     */
+    public static IndexedData<Tokenized> load(JavaSparkContext sc, Examples<Prompt> rows, BpeTokenizer tok,
+            int maxTokens, int partitions, String what) {
+        Broadcast<BpeTokenizer> bt = sc.broadcast(tok);
+        JavaRDD<Tokenized> t = rows.rdd()
+                .map(p -> new Tokenized(p.prompt(), bt.value().encode(p.prompt())))
+                .filter(p -> p.ids().length >= 1 && p.ids().length <= maxTokens);
+        if (partitions > 0) {
+            // index ranges, not repartition(): a recomputed partition gets back the same prompts
+            // in the same order, so prompt indices (and with them seeds and resume) never change
+            t = IndexRanges.respread(t, t.count(), partitions);
+        }
+        IndexedData<Tokenized> data;
+        try {
+            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "prompts " + what);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(what + ": all " + rows.count() + " prompts are empty or longer than "
+                    + "data.max_prompt_tokens = " + maxTokens + " tokens", e);
+        }
+        LOG.info("prompts {}: {} cached in {} partitions; {} bad rows dropped{}, {} empty or longer than "
+                + "data.max_prompt_tokens={} dropped", what, data.count(), data.partitions(), rows.dropped(),
+                rows.firstDropped().isEmpty() ? "" : " (first: " + rows.firstDropped() + ")",
+                rows.count() - data.count(), maxTokens);
+        return data;
+    }
+}

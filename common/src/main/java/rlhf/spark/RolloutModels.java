@@ -1,0 +1,86 @@
+package rlhf.spark;
+
+import java.io.IOException;
+
+import org.apache.hadoop.conf.Configuration;
+
+import rlhf.config.ConfigException;
+import rlhf.io.Checkpoint;
+import rlhf.model.GptConfig;
+import rlhf.tokenizer.BpeTokenizer;
+
+/**
+ * The models a job samples responses with and scores them by (PPO, best-of-n), loaded and checked
+ * against each other before any task runs, so that a wrong checkpoint fails in a second with the
+ * key named instead of inside a task.
+ */
+public final class RolloutModels {
+
+    private RolloutModels() {
+    }
+
+    /** A language model with its tokenizer: the policy responses are sampled from. */
+    public record Policy(Checkpoint checkpoint, BpeTokenizer tokenizer) {
+        public GptConfig config() {
+            return checkpoint.config().model();
+        }
+    }
+
+    /**
+     * The SFT checkpoint at {@code path} (config key {@code key}): a language model (no score head)
+     * with its tokenizer files, whose vocabulary fits the model, with room for a response after
+     * prompts of {@code maxPromptTokens}.
+     */
+    public static Policy policy(String key, String path, int maxPromptTokens, Configuration hconf) throws IOException {
+        Checkpoint c = Checkpoint.loadPretrained(path, hconf);
+        if (c.tokenizer() == null) {
+            throw new IllegalArgumentException(key + " " + path + " has no " + Checkpoint.VOCAB + "/" + Checkpoint.MERGES
+                    + ": sampling needs the SFT model's tokenizer");
+        }
+        if (c.config().model().scoreHead()) {
+            throw new IllegalArgumentException(key + " " + path + " has a score head: expected the SFT model (a "
+                    + "language model), found a reward model");
+        }
+        BpeTokenizer tok = c.tokenizer().load(path);
+        GptConfig g = c.config().model();
+        if (tok.vocabSize() > g.vocabSize()) {
+            throw new IllegalArgumentException("the tokenizer of " + path + " has " + tok.vocabSize()
+                    + " tokens but the model's vocab_size is " + g.vocabSize());
+        }
+        if (maxPromptTokens >= g.maxSeqLen()) {
+            throw new ConfigException("config key 'data.max_prompt_tokens' = " + maxPromptTokens + " leaves no room "
+                    + "for a response in " + key + "'s n_positions = " + g.maxSeqLen() + "; lower it");
+        }
+        return new Policy(c, tok);
+    }
+
+    /**
+     * The reward model at {@code path} (config key {@code key}): a score head that reads the
+     * policy's vocabulary and {@code maxPromptTokens + maxNewTokens + 1} tokens (prompt, response,
+     * and the EOS a reward model may append).
+     */
+    public static Checkpoint rewardModel(String key, String path, GptConfig policy, int maxPromptTokens,
+            int maxNewTokens, Configuration hconf) throws IOException {
+        Checkpoint c = Checkpoint.loadPretrained(path, hconf);
+        requireScoreHead(c, key + " " + path);
+        GptConfig rc = c.config().model();
+        int need = maxPromptTokens + maxNewTokens + 1;
+        if (rc.maxSeqLen() < need) {
+            throw new ConfigException(key + " " + path + " has n_positions=" + rc.maxSeqLen() + " but scores up to "
+                    + "data.max_prompt_tokens + gen.max_new_tokens + 1 (EOS) = " + need + " tokens; lower those keys");
+        }
+        if (rc.vocabSize() < policy.vocabSize()) {
+            throw new IllegalArgumentException(key + " " + path + " has vocab_size " + rc.vocabSize()
+                    + ", smaller than the policy's " + policy.vocabSize());
+        }
+        return c;
+    }
+
+    /** Fails naming {@code what} unless {@code c} has a score head. */
+    public static void requireScoreHead(Checkpoint c, String what) {
+        if (!c.config().model().scoreHead()) {
+            throw new IllegalArgumentException(what + " has no score head (score.weight): expected a reward model "
+                    + "checkpoint (GPT2ForSequenceClassification)");
+        }
+    }
+}

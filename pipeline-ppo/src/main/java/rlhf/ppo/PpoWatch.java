@@ -1,0 +1,112 @@
+package rlhf.ppo;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import rlhf.metrics.BestOfNFrontier;
+
+/**
+ * Warnings a user can act on, read from the iterations' metrics over a window of the last N
+ * (eval.watch_iterations), its older half against its newer half:
+ *
+ * <ul>
+ *   <li><b>not moving</b>: score_mean rose by less than {@value #FLAT_SCORE} of the rollouts'
+ *       score std and the KL by less than {@value #FLAT_KL} nats, while there is visible headroom:
+ *       the score is below the start policy's best-of-n score (with a frontier), or the KL is below
+ *       {@value #SMALL_KL} nats, what best-of-4 spends (without one). A converged run sits on a
+ *       plateau above those and is not flagged.</li>
+ *   <li><b>gaming the reward</b> (with eval.gold_rule): score_mean rose by more than
+ *       {@value #RISING_SCORE} std while gold_mean fell by more than {@value #FALLING_GOLD}.</li>
+ * </ul>
+ *
+ * Each warning is given when its condition starts to hold, and again only after it stopped.
+ */
+final class PpoWatch {
+
+    static final double FLAT_SCORE = 0.05;
+    static final double FLAT_KL = 0.02;
+    static final double SMALL_KL = 0.64;
+    static final double RISING_SCORE = 0.1;
+    static final double FALLING_GOLD = 0.02;
+
+    static final String NOT_MOVING = "warn_not_moving";
+    static final String GAMING = "warn_gaming";
+
+    private final int window;
+    private final BestOfNFrontier frontier;
+    private final Deque<Map<String, Double>> last = new ArrayDeque<>();
+    private boolean notMoving;
+    private boolean gaming;
+
+    /** @param frontier the start policy's best-of-n frontier, or null */
+    PpoWatch(int window, BestOfNFrontier frontier) {
+        this.window = window;
+        this.frontier = frontier;
+    }
+
+    /**
+     * Adds iteration {@code done}'s metrics; once the window is full, puts the two flags (0/1) into
+     * {@code m} and returns the warnings that start at this iteration.
+     */
+    List<String> observe(int done, Map<String, Double> m) {
+        List<String> warnings = new ArrayList<>();
+        if (window < 2) {
+            return warnings;
+        }
+        last.addLast(m);
+        if (last.size() > window) {
+            last.removeFirst();
+        }
+        if (last.size() < window) {
+            return warnings;
+        }
+        List<Map<String, Double>> w = new ArrayList<>(last);
+        int half = window / 2;
+        List<Map<String, Double>> older = w.subList(0, half);
+        List<Map<String, Double>> newer = w.subList(window - half, window);
+        double std = Math.max(mean(w, "score_std"), 1e-12);
+        double dScore = mean(newer, "score_mean") - mean(older, "score_mean");
+        double dKl = mean(newer, "kl") - mean(older, "kl");
+        double score = mean(newer, "score_mean");
+        double kl = mean(newer, "kl");
+        String span = String.format(Locale.ROOT, "ppo: warning: iterations %d-%d: ", done - window + 1, done);
+
+        boolean headroom = frontier != null ? score < frontier.score()[frontier.n() - 1] : kl < SMALL_KL;
+        boolean flat = dScore < FLAT_SCORE * std && Math.abs(dKl) < FLAT_KL && headroom;
+        if (flat && !notMoving) {
+            warnings.add(span + String.format(Locale.ROOT, "not moving: score_mean changed by %+.4f (%.3f of its std) "
+                    + "and the KL by %+.4f nats (now %.4f)%s. Try a higher optim.policy_lr, a lower ppo.kl_coef, more "
+                    + "ppo.epochs, or check the reward's scale (reward.normalize)", dScore, dScore / std, dKl, kl,
+                    frontier == null ? "" : String.format(Locale.ROOT, "; best-of-%d of the start policy scores %.4f "
+                            + "for at most %.4f nats", frontier.n(), frontier.score()[frontier.n() - 1],
+                            frontier.kl()[frontier.n() - 1])));
+        }
+        notMoving = flat;
+        m.put(NOT_MOVING, flat ? 1.0 : 0.0);
+
+        if (m.containsKey("gold_mean")) {
+            double dGold = mean(newer, "gold_mean") - mean(older, "gold_mean");
+            boolean g = dScore > RISING_SCORE * std && dGold < -FALLING_GOLD;
+            if (g && !gaming) {
+                warnings.add(span + String.format(Locale.ROOT, "score_mean rose by %+.4f (%.3f of its std) while "
+                        + "gold_mean fell by %+.4f: the policy may be gaming the reward model. Keep an earlier checkpoint, "
+                        + "raise ppo.kl_coef, or improve the reward model", dScore, dScore / std, dGold));
+            }
+            gaming = g;
+            m.put(GAMING, g ? 1.0 : 0.0);
+        }
+        return warnings;
+    }
+
+    private static double mean(List<Map<String, Double>> ms, String key) {
+        double s = 0;
+        for (Map<String, Double> m : ms) {
+            s += m.getOrDefault(key, 0.0);
+        }
+        return s / ms.size();
+    }
+}

@@ -1,0 +1,96 @@
+package rlhf.ppo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+
+import rlhf.metrics.BestOfNFrontier;
+
+/** The watch's warnings on made-up runs whose verdict is plain by eye. */
+class PpoWatchTest {
+
+    static Map<String, Double> it(double score, double kl, Double gold) {
+        Map<String, Double> m = new HashMap<>(Map.of("score_mean", score, "score_std", 1.0, "kl", kl));
+        if (gold != null) {
+            m.put("gold_mean", gold);
+        }
+        return m;
+    }
+
+    /** Feeds the run; returns the iterations (1-based) at which a warning started. */
+    static List<Integer> warnings(PpoWatch w, List<Map<String, Double>> run, String flag, List<String> texts) {
+        List<Integer> at = new ArrayList<>();
+        for (int i = 0; i < run.size(); i++) {
+            List<String> ws = w.observe(i + 1, run.get(i));
+            texts.addAll(ws);
+            if (!ws.isEmpty()) {
+                at.add(i + 1);
+            }
+            assertEquals(i + 1 >= 10, run.get(i).containsKey(flag), "flags from a full window on, iteration " + (i + 1));
+        }
+        return at;
+    }
+
+    @Test
+    void aFlatRunWithHeadroomWarnsOnceAndARisingOneNever() {
+        List<Map<String, Double>> flat = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            flat.add(it(0.10 + 0.0001 * i, 0.12, null)); // the case: KL 0.12, score flat
+        }
+        List<String> texts = new ArrayList<>();
+        assertEquals(List.of(10), warnings(new PpoWatch(10, null), flat, PpoWatch.NOT_MOVING, texts));
+        assertTrue(texts.get(0).contains("iterations 1-10: not moving") && texts.get(0).contains("optim.policy_lr"),
+                texts.get(0));
+
+        List<Map<String, Double>> rising = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            rising.add(it(0.05 * i, 0.04 * i, null));
+        }
+        assertEquals(List.of(), warnings(new PpoWatch(10, null), rising, PpoWatch.NOT_MOVING, new ArrayList<>()));
+    }
+
+    @Test
+    void aPlateauAboveBestOfNIsConvergedNotStuckAndTheFrontierIsNamed() {
+        BestOfNFrontier f = new BestOfNFrontier(new double[] {0, 0.19, 0.64}, new double[] {0.0, 0.3, 0.5});
+        List<Map<String, Double>> plateau = new ArrayList<>();
+        List<Map<String, Double>> stuck = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            plateau.add(it(0.8, 1.0, null));
+            stuck.add(it(0.2, 1.0, null));
+        }
+        assertEquals(List.of(), warnings(new PpoWatch(10, f), plateau, PpoWatch.NOT_MOVING, new ArrayList<>()));
+        List<String> texts = new ArrayList<>();
+        assertEquals(List.of(10), warnings(new PpoWatch(10, f), stuck, PpoWatch.NOT_MOVING, texts));
+        assertTrue(texts.get(0).contains("best-of-3 of the start policy scores 0.5000"), texts.get(0));
+    }
+
+    @Test
+    void scoreUpWhileGoldFallsIsCalledGamingAgainAfterItStopped() {
+        List<Map<String, Double>> run = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            run.add(it(0.1 * i, 0.05 * i, 0.5 + 0.01 * i)); // both rise: fine
+        }
+        for (int i = 10; i < 20; i++) {
+            run.add(it(0.1 * i, 0.05 * i, 0.6 - 0.02 * (i - 10))); // score rises, gold falls
+        }
+        for (int i = 20; i < 32; i++) {
+            run.add(it(2.0, 1.0, 0.4)); // flat again: the condition clears
+        }
+        for (int i = 32; i < 45; i++) {
+            run.add(it(2.0 + 0.1 * (i - 31), 1.0 + 0.05 * (i - 31), 0.4 - 0.02 * (i - 31)));
+        }
+        List<String> texts = new ArrayList<>();
+        List<Integer> at = warnings(new PpoWatch(10, null), run, PpoWatch.GAMING, texts);
+        assertEquals(2, at.size(), "once per episode: " + at + " " + texts);
+        assertTrue(at.get(0) > 10 && at.get(0) <= 20 && at.get(1) > 32, at.toString());
+        assertTrue(texts.stream().allMatch(t -> t.contains("gaming the reward model")), texts.toString());
+        assertFalse(texts.stream().anyMatch(t -> t.contains("not moving")), texts.toString());
+    }
+}
