@@ -33,7 +33,7 @@ import rlhf.tensor.Rng;
  * Train files use only train-split prompts, eval/held-out files only held-out ones: a prompt is
  * held out when a seeded hash of its text falls below {@code heldoutFraction}. The split is by
  * prompt text, so a held-out problem can appear in training with another wording; what is held
- * out is the exact prompt. Prompts are drawn with replacement (files can repeat a prompt), each
+ * out is the exact prompt (for RANGE its numbers: {@link Family#splitKey}). Prompts are drawn with replacement (files can repeat a prompt), each
  * family equally often and each family's hard sub-family with probability {@code hardFraction}, in
  * both splits alike.
  */
@@ -44,8 +44,13 @@ public final class DemoData {
     /** Sizes, seed and rates of a generation; validated. */
     public record Config(long seed, int sftTrain, int sftEval, int prefsTrain, int prefsEval,
                          int rankingsTrain, int rankK, int ppoPrompts, int heldoutPrompts,
-                         double heldoutFraction, double hardFraction, MistakeModel.Rates rates) {
+                         double heldoutFraction, double hardFraction, MistakeModel.Rates rates,
+                         List<Family> families) {
         public Config {
+            families = List.copyOf(families);
+            if (families.isEmpty() || families.stream().distinct().count() != families.size()) {
+                throw new IllegalArgumentException("families must be distinct and at least one, found " + families);
+            }
             int[] sizes = {sftTrain, sftEval, prefsTrain, prefsEval, rankingsTrain, ppoPrompts, heldoutPrompts};
             for (int i = 0; i < sizes.length; i++) {
                 if (sizes[i] < 0) throw new IllegalArgumentException(SIZE_KEYS.get(i) + " must be >= 0, found " + sizes[i]);
@@ -59,9 +64,41 @@ public final class DemoData {
             }
         }
 
+        /** The demo's six families. */
+        public Config(long seed, int sftTrain, int sftEval, int prefsTrain, int prefsEval, int rankingsTrain, int rankK,
+                      int ppoPrompts, int heldoutPrompts, double heldoutFraction, double hardFraction,
+                      MistakeModel.Rates rates) {
+            this(seed, sftTrain, sftEval, prefsTrain, prefsEval, rankingsTrain, rankK, ppoPrompts, heldoutPrompts,
+                    heldoutFraction, hardFraction, rates, Family.DEMO);
+        }
+
         public static Config defaults(long seed) {
             return new Config(seed, 8000, 500, 4000, 500, 1000, 4, 2000, 600, 0.2, 0.5, MistakeModel.DEFAULT);
         }
+    }
+
+    /**
+     * Families named by a list: "demo" (the six), "fresh" (the three the demo was not tuned on),
+     * "all", or comma-separated ids ("plural,range").
+     */
+    public static List<Family> families(String spec) {
+        switch (spec.strip()) {
+            case "demo": return Family.DEMO;
+            case "fresh": return Family.FRESH;
+            case "all": return List.of(Family.values());
+            default: break;
+        }
+        List<Family> out = new ArrayList<>();
+        for (String id : spec.split(",")) {
+            Family f = null;
+            for (Family x : Family.values()) if (x.id().equals(id.strip())) f = x;
+            if (f == null) {
+                throw new IllegalArgumentException("unknown family '" + id.strip() + "' in '" + spec + "': expected demo,"
+                        + " fresh, all, or ids from " + java.util.Arrays.stream(Family.values()).map(Family::id).toList());
+            }
+            out.add(f);
+        }
+        return out;
     }
 
     private static final List<String> SIZE_KEYS = List.of("sft-train", "sft-eval", "prefs-train", "prefs-eval",
@@ -126,11 +163,11 @@ public final class DemoData {
     private record Sampler(Config c, boolean heldout) {
         Problem next(SplittableRandom r) {
             // Family and side first, then the instance, so both splits keep the same mix.
-            Family f = Family.values()[r.nextInt(Family.values().length)];
+            Family f = c.families().get(r.nextInt(c.families().size()));
             boolean hard = r.nextDouble() < c.hardFraction();
             for (int tries = 0; tries < 10_000; tries++) {
                 Problem p = f.sample(r, hard);
-                if (isHeldout(p.prompt(), c.seed(), c.heldoutFraction()) == heldout) return p;
+                if (isHeldout(f.splitKey(p), c.seed(), c.heldoutFraction()) == heldout) return p;
             }
             throw new IllegalStateException("no " + (heldout ? "held-out" : "train") + " prompt of " + f.id() + "."
                     + (hard ? f.hardName() : f.easyName()) + " found in 10000 draws (heldout-fraction "
@@ -274,14 +311,15 @@ public final class DemoData {
     public static void main(String[] args) throws IOException {
         if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
             System.out.println("usage: DemoData --out DIR [--seed N] [--sft-train N] [--sft-eval N] [--prefs-train N]"
-                    + " [--prefs-eval N] [--rankings-train N] [--rank-k 2..4] [--ppo-prompts N] [--heldout-prompts N]\n"
+                    + " [--prefs-eval N] [--rankings-train N] [--rank-k 2..4] [--ppo-prompts N] [--heldout-prompts N]"
+                    + " [--families demo|fresh|all|ID,ID...]\n"
                     + "writes sft_train/sft_eval/prefs_train/prefs_eval/rankings_train/ppo_prompts/heldout_prompts.jsonl"
                     + " into DIR (any Hadoop file system URI); defaults: " + Config.defaults(1234));
             return;
         }
         Map<String, String> opts = new LinkedHashMap<>();
         List<String> known = new ArrayList<>(SIZE_KEYS);
-        known.addAll(List.of("out", "seed", "rank-k"));
+        known.addAll(List.of("out", "seed", "rank-k", "families"));
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (!a.startsWith("--") || i + 1 >= args.length || !known.contains(a.substring(2))) {
@@ -297,7 +335,7 @@ public final class DemoData {
                 intOpt(opts, "prefs-train", d.prefsTrain()), intOpt(opts, "prefs-eval", d.prefsEval()),
                 intOpt(opts, "rankings-train", d.rankingsTrain()), intOpt(opts, "rank-k", d.rankK()),
                 intOpt(opts, "ppo-prompts", d.ppoPrompts()), intOpt(opts, "heldout-prompts", d.heldoutPrompts()),
-                d.heldoutFraction(), d.hardFraction(), d.rates());
+                d.heldoutFraction(), d.hardFraction(), d.rates(), families(opts.getOrDefault("families", "demo")));
         Generated g = generate(c);
         write(g, opts.get("out"));
         System.out.printf("wrote demo data to %s; demonstrations imply held-out accuracy %.3f sampled, %.3f greedy"

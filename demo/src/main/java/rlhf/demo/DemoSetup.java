@@ -47,7 +47,7 @@ public final class DemoSetup {
         return new DemoData.Config(d.seed(), c.getInt("demo.sft_train"), c.getInt("demo.sft_eval"),
                 c.getInt("demo.prefs_train"), c.getInt("demo.prefs_eval"), c.getInt("demo.rankings_train"),
                 c.getInt("demo.rank_k"), c.getInt("demo.ppo_prompts"), c.getInt("demo.heldout_prompts"),
-                d.heldoutFraction(), d.hardFraction(), d.rates());
+                d.heldoutFraction(), d.hardFraction(), d.rates(), DemoData.families(c.getString("demo.families")));
     }
 
     /**

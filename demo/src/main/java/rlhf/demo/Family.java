@@ -5,14 +5,16 @@ import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The six task families of the demo: templated prompts with one exact short answer each, a
- * hard sub-family where demonstrators usually make one systematic mistake, and the plausible
- * wrong answers a demonstrator writes.
+ * The task families: templated prompts with one exact short answer each, a hard sub-family where
+ * demonstrators usually make one systematic mistake, and the plausible wrong answers a
+ * demonstrator writes. The demo runs its six ({@link #DEMO}); three more ({@link #FRESH}), with
+ * other answer shapes, were made to check that settings carry over to tasks they were not tuned on.
  *
  * <p>Operand ranges are deliberately small (single digits, a few dozen words) so that a tiny GPT
  * trained from scratch in minutes can memorise every fact: the demo is about which of the
@@ -158,7 +160,124 @@ public enum Family {
             }
             return !s.isEmpty();
         }
+    },
+
+    // ---- families the demo's settings were never tuned on (FRESH): other answer shapes -------
+
+    /**
+     * A word: "plural of mouse" -> "mice". Hard: an irregular noun, made regular ("mouses").
+     * Easy: a regular one, whose slips are the echoed word and the wrong suffix ("boxs", "citys").
+     */
+    PLURAL("plural", "irregular", "regular",
+            t("", "plural of {0}"), t("", "what is the plural of {0}"), t("", "more than one {0} are called")) {
+        @Override Problem sample(SplittableRandom r, boolean hard) {
+            List<String> ws = hard ? IRREGULAR_SINGULARS : REGULAR_SINGULARS;
+            return render(r, "", List.of(ws.get(r.nextInt(ws.size()))));
+        }
+        @Override Problem make(String variant, List<String> args, String prompt) {
+            String w = args.get(0);
+            String irregular = IRREGULAR_PLURALS.get(w);
+            if (irregular != null) return new Problem(this, variant, args, prompt, irregular, true);
+            if (!REGULAR_SINGULARS.contains(w)) return null;
+            return new Problem(this, variant, args, prompt, regularPlural(w), false);
+        }
+        @Override List<String> mistakes(Problem p) {
+            String w = p.args().get(0);
+            // the systematic slip of the hard side: the regular rule applied to an irregular noun
+            return p.hard() ? distinctWrong(p, regularPlural(w), w, w + "es")
+                            : distinctWrong(p, w, w + "s", w + "es");
+        }
+        @Override boolean wellFormed(String s) { return isLower(s); }
+    },
+
+    /**
+     * A number: "what is 7 times 8" -> "56". Hard: a factor of 7 or more, answered one row off in
+     * the table (7 x 7 = "49" for 7 x 8). Easy: both factors below 7, slips off by one.
+     */
+    MULTIPLY("multiply", "big", "small",
+            t("", "what is {0} times {1}"), t("", "multiply {0} by {1}"), t("", "{0} x {1} =")) {
+        @Override Problem sample(SplittableRandom r, boolean hard) {
+            while (true) {
+                int a = 2 + r.nextInt(8), b = 2 + r.nextInt(8);
+                if ((Math.max(a, b) >= 7) == hard) return render(r, "", List.of(Integer.toString(a), Integer.toString(b)));
+            }
+        }
+        @Override Problem make(String variant, List<String> args, String prompt) {
+            if (!isNumber(args.get(0), 1) || !isNumber(args.get(1), 1)) return null;
+            int a = Integer.parseInt(args.get(0)), b = Integer.parseInt(args.get(1));
+            return new Problem(this, variant, args, prompt, Integer.toString(a * b), Math.max(a, b) >= 7);
+        }
+        @Override List<String> mistakes(Problem p) {
+            int a = Integer.parseInt(p.args().get(0)), b = Integer.parseInt(p.args().get(1));
+            return p.hard() ? distinctWrong(p, "" + a * (b - 1), "" + (a * b + 1), "" + (a * b - 1), "" + (a + b))
+                            : distinctWrong(p, "" + (a * b + 1), "" + (a * b - 1), "" + (a + b));
+        }
+        @Override boolean wellFormed(String s) { return isNumber(s, 3); }
+    },
+
+    /**
+     * A short list: "count from 12 to 15" -> "12 13 14 15". Hard: counting down, answered counting
+     * up ("count down from 15 to 12" -> "12 13 14 15"). Its prompts are split by their numbers, not
+     * their wording: a held-out prompt is a range never seen in training, so the reward model has
+     * to generalise "the order asked for" instead of recalling answers.
+     */
+    RANGE("range", "down", "up",
+            t("up", "count from {0} to {1}"), t("up", "list the numbers from {0} to {1}"),
+            t("down", "count down from {0} to {1}"), t("down", "list the numbers from {0} down to {1}")) {
+        @Override Problem sample(SplittableRandom r, boolean hard) {
+            int lo = r.nextInt(RANGE_MAX - 5), hi = lo + 2 + r.nextInt(3); // 3 to 5 numbers
+            return hard ? render(r, "down", List.of("" + hi, "" + lo)) : render(r, "up", List.of("" + lo, "" + hi));
+        }
+        @Override Problem make(String variant, List<String> args, String prompt) {
+            if (!isNumber(args.get(0), 2) || !isNumber(args.get(1), 2)) return null;
+            int from = Integer.parseInt(args.get(0)), to = Integer.parseInt(args.get(1));
+            boolean down = variant.equals("down");
+            int n = (down ? from - to : to - from) + 1;
+            if (n < 2 || n > 8) return null;
+            return new Problem(this, variant, args, prompt, join(count(from, to)), down);
+        }
+        @Override List<String> mistakes(Problem p) {
+            int from = Integer.parseInt(p.args().get(0)), to = Integer.parseInt(p.args().get(1));
+            int step = p.hard() ? -1 : 1;
+            String upInstead = join(count(to, from)); // the hard side's slip: the same numbers, the other way
+            String shortEnd = join(count(from, to - step));
+            String longEnd = to + step >= 0 ? join(count(from, to + step)) : shortEnd; // no "-1" when counting down to 0
+            return p.hard() ? distinctWrong(p, upInstead, shortEnd, longEnd)
+                            : distinctWrong(p, shortEnd, longEnd, upInstead);
+        }
+        @Override boolean wellFormed(String s) { return parseNumberList(s) != null; }
+        @Override String splitKey(Problem p) { return id() + " " + p.variant() + " " + String.join(" ", p.args()); }
     };
+
+    /** The demo's own six families (what its settings were chosen with). */
+    public static final List<Family> DEMO = List.of(ADD, REVERSE, SORT, COUNT, MAX, UPPER);
+
+    /**
+     * Families designed after the demo's settings were fixed, with other answer shapes (a word, a
+     * number, a list) and, in RANGE, held-out prompts that are unseen combinations: a check that
+     * defaults carry over to tasks nobody tuned them on.
+     */
+    public static final List<Family> FRESH = List.of(PLURAL, MULTIPLY, RANGE);
+
+    /** RANGE numbers lie in 0..RANGE_MAX-1. */
+    static final int RANGE_MAX = 40;
+
+    /** Regular nouns of PLURAL: +s, +es after s/x/ch/sh, consonant + y -> ies. */
+    static final List<String> REGULAR_SINGULARS = List.of(
+            "cat", "dog", "book", "tree", "car", "pen", "cup", "hat", "bird", "star", "lamp", "door", "ship",
+            "cake", "frog", "box", "fox", "bus", "dish", "glass", "church", "city", "baby", "lady", "party");
+
+    /** Irregular nouns of PLURAL and their plurals. */
+    static final Map<String, String> IRREGULAR_PLURALS = Map.ofEntries(
+            Map.entry("mouse", "mice"), Map.entry("child", "children"),
+            Map.entry("foot", "feet"), Map.entry("tooth", "teeth"),
+            Map.entry("man", "men"), Map.entry("woman", "women"),
+            Map.entry("goose", "geese"), Map.entry("person", "people"),
+            Map.entry("ox", "oxen"), Map.entry("leaf", "leaves"),
+            Map.entry("knife", "knives"), Map.entry("wolf", "wolves"),
+            Map.entry("wife", "wives"), Map.entry("half", "halves"));
+
+    static final List<String> IRREGULAR_SINGULARS = IRREGULAR_PLURALS.keySet().stream().sorted().toList();
 
     /**
      * The words of the word families: short (3-4 letters) and long (5-6), with and without a
@@ -200,6 +319,14 @@ public enum Family {
 
     /** Whether a bare response has the shape of an answer of this family (a number, a word, ...). */
     abstract boolean wellFormed(String s);
+
+    /**
+     * What decides a problem's train / held-out split: its prompt text (a held-out problem may be
+     * trained on in another wording), or for a family that tests generalisation its operands.
+     */
+    String splitKey(Problem p) {
+        return p.prompt();
+    }
 
     /** Parses {@code prompt} as any template of any family; null when none matches. */
     static Problem parse(String prompt) {
@@ -284,6 +411,34 @@ public enum Family {
             }
         }
         return xs;
+    }
+
+    /** Non-negative numbers of at most 2 digits separated by single spaces, 2 to 8 of them; null otherwise. */
+    static int[] parseNumberList(String s) {
+        String[] parts = s.split(" ", -1);
+        if (parts.length < 2 || parts.length > 8) return null;
+        int[] xs = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            if (!isNumber(parts[i], 2)) return null;
+            xs[i] = Integer.parseInt(parts[i]);
+        }
+        return xs;
+    }
+
+    /** from, from +- 1, ..., to (towards to). */
+    private static int[] count(int from, int to) {
+        int step = to >= from ? 1 : -1;
+        int[] xs = new int[Math.abs(to - from) + 1];
+        for (int i = 0; i < xs.length; i++) xs[i] = from + i * step;
+        return xs;
+    }
+
+    private static String regularPlural(String w) {
+        if (w.endsWith("s") || w.endsWith("x") || w.endsWith("ch") || w.endsWith("sh")) return w + "es";
+        if (w.endsWith("y") && w.length() > 1 && "aeiou".indexOf(w.charAt(w.length() - 2)) < 0) {
+            return w.substring(0, w.length() - 1) + "ies";
+        }
+        return w + "s";
     }
 
     private static int[] sorted(int[] xs, boolean desc) {

@@ -16,6 +16,17 @@
  * distinct prompts in all, so that a 4-layer GPT trained from scratch for minutes can know every
  * fact. Prompts are split train / held-out by a seeded hash of the prompt text.
  *
+ * <p>Three more families ({@link rlhf.demo.Family#FRESH}, {@code demo.families = fresh}) were
+ * made after the demo's settings were chosen, with other answer shapes, to check that settings
+ * carry over to tasks nobody tuned them on:
+ * <pre>
+ *   plural   "plural of mouse"                   -> "mice"         hard: irregular noun (mistake "mouses")
+ *   multiply "what is 7 times 8"                 -> "56"           hard: a factor >= 7  (mistake "49", a row off)
+ *   range    "count down from 15 to 12"          -> "15 14 13 12"  hard: counting down  (mistake "12 13 14 15")
+ * </pre>
+ * RANGE's prompts are split by their numbers, not their wording: a held-out range was never seen
+ * in training in any wording, so a reward model must generalise the order asked for.
+ *
  * <h2>The demonstrators' mistakes</h2>
  * {@link rlhf.demo.MistakeModel} is the exact response distribution of the simulated humans.
  * On an easy instance they answer right 85% of the time, else with a plausible slip (off by one,
