@@ -3,9 +3,12 @@ package rlhf.spark;
 import java.io.IOException;
 
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 
 import rlhf.config.ConfigException;
+import rlhf.config.JobConfig;
 import rlhf.io.Checkpoint;
+import rlhf.io.ModelConfigJson;
 import rlhf.model.GptConfig;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -17,6 +20,43 @@ import rlhf.tokenizer.BpeTokenizer;
 public final class RolloutModels {
 
     private RolloutModels() {
+    }
+
+    /**
+     * {@code cfg} with {@code data.max_prompt_tokens = 0} resolved, so that the default fits any
+     * model: the positions left after {@code gen.max_new_tokens} in {@code model.policy} and, when
+     * a reward model scores (reward.kind = model), in {@code model.reward} after the EOS it may
+     * append too. A set value is kept (and checked later by {@link #policy}). Reads only the models'
+     * config.json.
+     *
+     * @return {@code cfg}, changed in place
+     */
+    public static JobConfig resolvePromptTokens(JobConfig cfg, Configuration hconf) throws IOException {
+        if (cfg.getInt("data.max_prompt_tokens") != 0 || cfg.getString("model.policy").isEmpty()) {
+            return cfg;
+        }
+        int newTokens = cfg.getInt("gen.max_new_tokens");
+        int policy = positions(cfg.getPath("model.policy"), hconf);
+        int room = policy - newTokens;
+        String why = "model.policy's n_positions " + policy + " - gen.max_new_tokens";
+        if (cfg.getString("reward.kind").equals("model") && !cfg.getString("model.reward").isEmpty()) {
+            int reward = positions(cfg.getPath("model.reward"), hconf);
+            if (reward - newTokens - 1 < room) {
+                room = reward - newTokens - 1;
+                why = "model.reward's n_positions " + reward + " - gen.max_new_tokens - 1 (EOS)";
+            }
+        }
+        if (room < 1) {
+            throw new ConfigException("config key 'gen.max_new_tokens' = " + newTokens + " leaves no room for a prompt: "
+                    + why + " = " + room + "; lower it");
+        }
+        cfg.set("data.max_prompt_tokens", Integer.toString(room), "auto: " + why);
+        return cfg;
+    }
+
+    private static int positions(String checkpoint, Configuration hconf) throws IOException {
+        Path file = new Path(checkpoint.replaceAll("/+$", "") + "/" + Checkpoint.CONFIG);
+        return ModelConfigJson.read(file.getFileSystem(hconf), file).model().maxSeqLen();
     }
 
     /** A language model with its tokenizer: the policy responses are sampled from. */

@@ -95,9 +95,9 @@ public final class BestOfNJob {
     /** The whole job on a running session (the pipeline and tests call it with their own). */
     public static Result run(SparkSession spark, JobConfig cfg) throws IOException {
         long t0 = System.nanoTime();
-        BestOfNSettings s = BestOfNSettings.from(cfg);
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hconf = sc.hadoopConfiguration();
+        BestOfNSettings s = BestOfNSettings.from(RolloutModels.resolvePromptTokens(cfg, hconf));
         if (isComplete(s.outputDir(), hconf)) {
             throw new ConfigException("output.dir " + s.outputDir() + " already holds a best-of-n result (" + REPORT
                     + "); choose another output.dir, or delete it to sample again");

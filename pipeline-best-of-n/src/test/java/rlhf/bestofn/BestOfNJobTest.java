@@ -224,6 +224,18 @@ class BestOfNJobTest {
     }
 
     @Test
+    void theDefaultPromptLengthIsWhatThePolicysPositionsLeaveAfterTheResponse(@TempDir Path dir) throws Exception {
+        JobConfig c = config(tok, dir, "run", Map.of("data.max_prompt_tokens", "0", "gen.n", "1"));
+        BestOfNJob.run(spark, c);
+        assertEquals(16 - 5, c.getInt("data.max_prompt_tokens"), "n_positions 16 - gen.max_new_tokens 5");
+        assertTrue(c.source("data.max_prompt_tokens").startsWith("auto"), c.source("data.max_prompt_tokens"));
+        ConfigException e = assertThrows(ConfigException.class, () -> BestOfNJob.run(spark, config(tok, dir, "long",
+                Map.of("data.max_prompt_tokens", "0", "gen.max_new_tokens", "16"))));
+        assertTrue(e.getMessage().contains("gen.max_new_tokens") && e.getMessage().contains("n_positions 16"),
+                e.getMessage());
+    }
+
+    @Test
     void aCompleteResultIsNeverOverwrittenAndAWrongModelIsNamed(@TempDir Path dir) throws Exception {
         BestOfNJob.run(spark, config(tok, dir, "run", Map.of("gen.n", "1")));
         String before = Files.readString(dir.resolve("run").resolve(BestOfNJob.CHOSEN));

@@ -157,9 +157,9 @@ public final class PpoJob {
      * @param rule a serializable rule reward used instead of reward.kind (tests); null for the config's
      */
     static Setup setup(SparkSession spark, JobConfig cfg, RuleReward rule) throws IOException {
-        PpoSettings s = PpoSettings.from(cfg);
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hconf = sc.hadoopConfiguration();
+        PpoSettings s = PpoSettings.from(RolloutModels.resolvePromptTokens(cfg, hconf));
         BestOfNFrontier frontier = null;
         if (s.bestOfN().isPresent()) {
             try {

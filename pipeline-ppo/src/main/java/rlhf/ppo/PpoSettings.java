@@ -92,7 +92,7 @@ public record PpoSettings(
         PpoSettings s = new PpoSettings(
                 c.getOptional("data.prompts").orElseThrow(() -> new ConfigException("config key 'data.prompts' is "
                         + "empty: set it to the prompts (a .jsonl or .parquet file, a directory, or table:NAME)")),
-                (int) c.requireIn("data.max_prompt_tokens", 1, 1 << 20),
+                (int) c.requireIn("data.max_prompt_tokens", 0, 1 << 20),
                 (int) c.requireIn("data.partitions", 0, 1 << 20),
                 c.getString("data.ptx"),
                 c.getOptional("model.policy").orElseThrow(() -> new ConfigException("config key 'model.policy' is "

@@ -15,10 +15,11 @@ import rlhf.metrics.BestOfNFrontier;
  *
  * <ul>
  *   <li><b>not moving</b>: score_mean rose by less than {@value #FLAT_SCORE} of the rollouts'
- *       score std and the KL by less than {@value #FLAT_KL} nats, while there is visible headroom:
- *       the score is below the start policy's best-of-n score (with a frontier), or the KL is below
- *       {@value #SMALL_KL} nats, what best-of-4 spends (without one). A converged run sits on a
- *       plateau above those and is not flagged.</li>
+ *       score std and the KL by less than {@value #FLAT_KL} nats, while KL budget is left unspent:
+ *       less KL than the start policy's best-of-n spends and a lower score (with a frontier), or
+ *       less than {@value #SMALL_KL} nats, what best-of-4 spends (without one). A converged run on a
+ *       plateau above those is not flagged, nor one that spent more KL for less score (inefficient:
+ *       score_vs_bon shows it).</li>
  *   <li><b>gaming the reward</b> (with eval.gold_rule): score_mean rose by more than
  *       {@value #RISING_SCORE} std while gold_mean fell by more than {@value #FALLING_GOLD}.</li>
  * </ul>
@@ -75,7 +76,11 @@ final class PpoWatch {
         double kl = mean(newer, "kl");
         String span = String.format(Locale.ROOT, "ppo: warning: iterations %d-%d: ", done - window + 1, done);
 
-        boolean headroom = frontier != null ? score < frontier.score()[frontier.n() - 1] : kl < SMALL_KL;
+        // unspent budget: less KL than best-of-n spends (or best-of-4 without a report), and with a
+        // report a score below best-of-n's; a run that spent more KL and sits lower is inefficient,
+        // which score_vs_bon shows, not stuck
+        double budget = frontier != null ? frontier.kl()[frontier.n() - 1] : SMALL_KL;
+        boolean headroom = kl < budget && (frontier == null || score < frontier.score()[frontier.n() - 1]);
         boolean flat = dScore < FLAT_SCORE * std && Math.abs(dKl) < FLAT_KL && headroom;
         if (flat && !notMoving) {
             warnings.add(span + String.format(Locale.ROOT, "not moving: score_mean changed by %+.4f (%.3f of its std) "

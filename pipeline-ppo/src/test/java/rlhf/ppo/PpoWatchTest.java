@@ -60,12 +60,15 @@ class PpoWatchTest {
     void aPlateauAboveBestOfNIsConvergedNotStuckAndTheFrontierIsNamed() {
         BestOfNFrontier f = new BestOfNFrontier(new double[] {0, 0.19, 0.64}, new double[] {0.0, 0.3, 0.5});
         List<Map<String, Double>> plateau = new ArrayList<>();
+        List<Map<String, Double>> spent = new ArrayList<>();
         List<Map<String, Double>> stuck = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
-            plateau.add(it(0.8, 1.0, null));
-            stuck.add(it(0.2, 1.0, null));
+            plateau.add(it(0.8, 0.3, null));
+            spent.add(it(0.2, 1.0, null)); // more KL than best-of-3 for less score: inefficient, not stuck
+            stuck.add(it(0.2, 0.3, null));
         }
         assertEquals(List.of(), warnings(new PpoWatch(10, f), plateau, PpoWatch.NOT_MOVING, new ArrayList<>()));
+        assertEquals(List.of(), warnings(new PpoWatch(10, f), spent, PpoWatch.NOT_MOVING, new ArrayList<>()));
         List<String> texts = new ArrayList<>();
         assertEquals(List.of(10), warnings(new PpoWatch(10, f), stuck, PpoWatch.NOT_MOVING, texts));
         assertTrue(texts.get(0).contains("best-of-3 of the start policy scores 0.5000"), texts.get(0));
