@@ -24,7 +24,9 @@ import rlhf.metrics.BestOfNFrontier;
  *       {@value #RISING_SCORE} std while gold_mean fell by more than {@value #FALLING_GOLD}.</li>
  * </ul>
  *
- * Each warning is given when its condition starts to hold, and again only after it stopped.
+ * Each warning is given when its condition starts to hold, and again only after it stopped and at
+ * least a window after the last one: a condition that flickers on noisy iterations warns once a
+ * window, not every other iteration.
  */
 final class PpoWatch {
 
@@ -42,6 +44,8 @@ final class PpoWatch {
     private final Deque<Map<String, Double>> last = new ArrayDeque<>();
     private boolean notMoving;
     private boolean gaming;
+    private int lastNotMoving = Integer.MIN_VALUE / 2;
+    private int lastGaming = Integer.MIN_VALUE / 2;
 
     /** @param frontier the start policy's best-of-n frontier, or null */
     PpoWatch(int window, BestOfNFrontier frontier) {
@@ -82,7 +86,8 @@ final class PpoWatch {
         double budget = frontier != null ? frontier.kl()[frontier.n() - 1] : SMALL_KL;
         boolean headroom = kl < budget && (frontier == null || score < frontier.score()[frontier.n() - 1]);
         boolean flat = dScore < FLAT_SCORE * std && Math.abs(dKl) < FLAT_KL && headroom;
-        if (flat && !notMoving) {
+        if (flat && !notMoving && done - lastNotMoving >= window) {
+            lastNotMoving = done;
             warnings.add(span + String.format(Locale.ROOT, "not moving: score_mean changed by %+.4f (%.3f of its std) "
                     + "and the KL by %+.4f nats (now %.4f)%s. Try a higher optim.policy_lr, a lower ppo.kl_coef, more "
                     + "ppo.epochs, or check the reward's scale (reward.normalize)", dScore, dScore / std, dKl, kl,
@@ -96,7 +101,8 @@ final class PpoWatch {
         if (m.containsKey("gold_mean")) {
             double dGold = mean(newer, "gold_mean") - mean(older, "gold_mean");
             boolean g = dScore > RISING_SCORE * std && dGold < -FALLING_GOLD;
-            if (g && !gaming) {
+            if (g && !gaming && done - lastGaming >= window) {
+                lastGaming = done;
                 warnings.add(span + String.format(Locale.ROOT, "score_mean rose by %+.4f (%.3f of its std) while "
                         + "gold_mean fell by %+.4f: the policy may be gaming the reward model. Keep an earlier checkpoint, "
                         + "raise ppo.kl_coef, or improve the reward model", dScore, dScore / std, dGold));

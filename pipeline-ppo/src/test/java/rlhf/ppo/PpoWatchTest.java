@@ -75,6 +75,19 @@ class PpoWatchTest {
     }
 
     @Test
+    void aFlickeringConditionWarnsOnceAWindow() {
+        List<Map<String, Double>> run = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            run.add(it(i % 2 == 0 ? 0.1 : 0.1 + 0.06 * (i % 4), 0.12, null)); // flat, with the odd jump
+        }
+        List<Integer> at = warnings(new PpoWatch(10, null), run, PpoWatch.NOT_MOVING, new ArrayList<>());
+        for (int i = 1; i < at.size(); i++) {
+            assertTrue(at.get(i) - at.get(i - 1) >= 10, at.toString());
+        }
+        assertTrue(!at.isEmpty() && at.size() <= 4, at.toString());
+    }
+
+    @Test
     void scoreUpWhileGoldFallsIsCalledGamingAgainAfterItStopped() {
         List<Map<String, Double>> run = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
