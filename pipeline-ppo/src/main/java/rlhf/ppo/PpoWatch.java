@@ -21,7 +21,9 @@ import rlhf.metrics.BestOfNFrontier;
  *       plateau above those is not flagged, nor one that spent more KL for less score (inefficient:
  *       score_vs_bon shows it).</li>
  *   <li><b>gaming the reward</b> (with eval.gold_rule): score_mean rose by more than
- *       {@value #RISING_SCORE} std while gold_mean fell by more than {@value #FALLING_GOLD}.</li>
+ *       {@value #RISING_SCORE} std while gold_mean fell by more than {@value #FALLING_GOLD}, both
+ *       also by more than two standard errors of the half-window means (iteration-to-iteration
+ *       noise is not a trend).</li>
  * </ul>
  *
  * Each warning is given when its condition starts to hold, and again only after it stopped and at
@@ -100,7 +102,10 @@ final class PpoWatch {
 
         if (m.containsKey("gold_mean")) {
             double dGold = mean(newer, "gold_mean") - mean(older, "gold_mean");
-            boolean g = dScore > RISING_SCORE * std && dGold < -FALLING_GOLD;
+            // both changes beyond two standard errors of the half-window means as well: a few dozen
+            // rollouts an iteration make gold_mean noisy, and noise must not read as a trend
+            boolean g = dScore > Math.max(RISING_SCORE * std, 2 * standardError(older, newer, "score_mean"))
+                    && dGold < -Math.max(FALLING_GOLD, 2 * standardError(older, newer, "gold_mean"));
             if (g && !gaming && done - lastGaming >= window) {
                 lastGaming = done;
                 warnings.add(span + String.format(Locale.ROOT, "score_mean rose by %+.4f (%.3f of its std) while "
@@ -111,6 +116,21 @@ final class PpoWatch {
             m.put(GAMING, g ? 1.0 : 0.0);
         }
         return warnings;
+    }
+
+    /** Standard error of mean(b) - mean(a) from the iteration-to-iteration spread within each half. */
+    private static double standardError(List<Map<String, Double>> a, List<Map<String, Double>> b, String key) {
+        return Math.sqrt(variance(a, key) / a.size() + variance(b, key) / b.size());
+    }
+
+    private static double variance(List<Map<String, Double>> ms, String key) {
+        double mu = mean(ms, key);
+        double s = 0;
+        for (Map<String, Double> m : ms) {
+            double d = m.getOrDefault(key, 0.0) - mu;
+            s += d * d;
+        }
+        return ms.size() > 1 ? s / (ms.size() - 1) : 0;
     }
 
     private static double mean(List<Map<String, Double>> ms, String key) {

@@ -75,6 +75,17 @@ class PpoWatchTest {
     }
 
     @Test
+    void noisyGoldWithoutATrendIsNotGaming() {
+        java.util.Random r = new java.util.Random(3);
+        List<Map<String, Double>> run = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            // 64 rollouts of a 40% task: gold_mean jitters by about 0.06 an iteration
+            run.add(it(0.02 * i, 0.02 * i, 0.4 + 0.06 * r.nextGaussian()));
+        }
+        assertEquals(List.of(), warnings(new PpoWatch(10, null), run, PpoWatch.GAMING, new ArrayList<>()));
+    }
+
+    @Test
     void aFlickeringConditionWarnsOnceAWindow() {
         List<Map<String, Double>> run = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
