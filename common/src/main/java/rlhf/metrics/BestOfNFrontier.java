@@ -15,19 +15,22 @@ import org.apache.hadoop.fs.Path;
  * frontier says what choosing among samples would have scored ({@link #scoreAt}).
  *
  * @param kl    (n) KL bound of best-of-k, nats, increasing from 0 at k = 1
- * @param score (n) expected score of best-of-k, on the scale PPO's score_mean uses
+ * @param score (n) expected score of best-of-k, on the scale PPO's score_mean uses (non-decreasing in k)
+ * @param gold  (n) expected gold score of best-of-k (the report's gold rule), or null without one
  */
-public record BestOfNFrontier(double[] kl, double[] score) {
+public record BestOfNFrontier(double[] kl, double[] score, double[] gold) {
 
     /** report.json keys (written by the best-of-n job, read here). */
     public static final String FRONTIER = "frontier";
     public static final String K = "k";
     public static final String KL_BOUND = "kl_bound";
     public static final String SCORE = "score";
+    public static final String GOLD = "gold";
 
     public BestOfNFrontier {
-        if (kl.length == 0 || kl.length != score.length) {
-            throw new IllegalArgumentException(kl.length + " KL values for " + score.length + " scores");
+        if (kl.length == 0 || kl.length != score.length || gold != null && gold.length != kl.length) {
+            throw new IllegalArgumentException(kl.length + " KL values for " + score.length + " scores"
+                    + (gold == null ? "" : " and " + gold.length + " gold scores"));
         }
         for (int i = 1; i < kl.length; i++) {
             if (!(kl[i] > kl[i - 1])) {
@@ -50,6 +53,7 @@ public record BestOfNFrontier(double[] kl, double[] score) {
         }
         double[] kl = new double[f.size()];
         double[] score = new double[f.size()];
+        double[] gold = f.get(0).has(GOLD) ? new double[f.size()] : null;
         for (int i = 0; i < f.size(); i++) {
             JsonNode e = f.get(i);
             if (!e.path(K).isInt() || e.get(K).asInt() != i + 1 || !e.path(KL_BOUND).isNumber()
@@ -59,9 +63,16 @@ public record BestOfNFrontier(double[] kl, double[] score) {
             }
             kl[i] = e.get(KL_BOUND).asDouble();
             score[i] = e.get(SCORE).asDouble();
+            if (gold != null) {
+                if (!e.path(GOLD).isNumber()) {
+                    throw new IllegalArgumentException(path + ": " + FRONTIER + "[" + i + "] has no '" + GOLD
+                            + "' number but " + FRONTIER + "[0] has one");
+                }
+                gold[i] = e.get(GOLD).asDouble();
+            }
         }
         try {
-            return new BestOfNFrontier(kl, score);
+            return new BestOfNFrontier(kl, score, gold);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(path + ": " + e.getMessage(), e);
         }
@@ -69,6 +80,27 @@ public record BestOfNFrontier(double[] kl, double[] score) {
 
     public int n() {
         return kl.length;
+    }
+
+    /**
+     * The gold score best-of-k has where its expected score equals {@code s}: linear between the
+     * points, the end values beyond them. Requires a report with a gold rule.
+     */
+    public double goldAtScore(double s) {
+        if (gold == null) {
+            throw new IllegalStateException("the best-of-n report has no gold scores (run it with eval.gold_rule)");
+        }
+        if (s <= score[0]) {
+            return gold[0];
+        }
+        for (int i = 1; i < score.length; i++) {
+            if (s <= score[i]) {
+                double span = score[i] - score[i - 1];
+                double t = span > 0 ? (s - score[i - 1]) / span : 1;
+                return gold[i - 1] + t * (gold[i] - gold[i - 1]);
+            }
+        }
+        return gold[gold.length - 1];
     }
 
     /**

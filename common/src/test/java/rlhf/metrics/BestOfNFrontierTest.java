@@ -30,6 +30,8 @@ class BestOfNFrontierTest {
         assertEquals(1.1, b.scoreAt(0.3), 1e-12);    // halfway from (0.2, 1.0) to (0.4, 1.2)
         assertEquals(1.3, b.scoreAt(0.6), 1e-12);
         assertEquals(1.3, b.scoreAt(5), 1e-12);
+        assertEquals(null, b.gold(), "a report without a gold rule");
+        assertThrows(IllegalStateException.class, () -> b.goldAtScore(1.0));
     }
 
     @Test

@@ -101,7 +101,7 @@ public final class BestOfNReport {
             f.put(BestOfNFrontier.KL_BOUND, Frontier.klBound(k));
             f.put(BestOfNFrontier.SCORE, score(k));
             if (gold) {
-                f.put("gold", gold(k));
+                f.put(BestOfNFrontier.GOLD, gold(k));
             }
         }
         o.put("ended_with_eos_samples", (double) samplesEndedWithEos / (prompts * n));

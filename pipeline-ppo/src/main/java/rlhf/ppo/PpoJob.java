@@ -319,16 +319,25 @@ public final class PpoJob {
 
     static final String BON_SCORE_AT_KL = "bon_score_at_kl";
     static final String SCORE_VS_BON = "score_vs_bon";
+    static final String BON_GOLD_AT_SCORE = "bon_gold_at_score";
+    static final String GOLD_VS_BON = "gold_vs_bon";
 
     /**
      * The iteration read against the start policy's best-of-n frontier: the score best-of-k
      * reaches for the KL the policy has spent, and how far score_mean is above it (below 0: PPO
-     * pays more KL for its score than choosing among samples does).
+     * pays more KL for its score than choosing among samples does). With gold scores on both
+     * sides: the gold best-of-k has at PPO's reward-model score, and how far gold_mean is above it
+     * (below 0: PPO's score is less real than selection's, the reward model is being exploited).
      */
     static void addFrontierMetrics(Map<String, Double> m, BestOfNFrontier frontier) {
         double atKl = frontier.scoreAt(m.get("kl"));
         m.put(BON_SCORE_AT_KL, atKl);
         m.put(SCORE_VS_BON, m.get("score_mean") - atKl);
+        if (frontier.gold() != null && m.containsKey("gold_mean")) {
+            double gold = frontier.goldAtScore(m.get("score_mean"));
+            m.put(BON_GOLD_AT_SCORE, gold);
+            m.put(GOLD_VS_BON, m.get("gold_mean") - gold);
+        }
     }
 
     // ---------------------------------------------------------------- checkpoints

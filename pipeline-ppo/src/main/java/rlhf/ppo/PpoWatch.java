@@ -23,7 +23,10 @@ import rlhf.metrics.BestOfNFrontier;
  *   <li><b>gaming the reward</b> (with eval.gold_rule): score_mean rose by more than
  *       {@value #RISING_SCORE} std while gold_mean fell by more than {@value #FALLING_GOLD}, both
  *       also by more than two standard errors of the half-window means (iteration-to-iteration
- *       noise is not a trend).</li>
+ *       noise is not a trend); or, with a best-of-n report that has gold scores, gold_vs_bon
+ *       (gold_mean minus the gold best-of-n's choices have at the same reward-model score) is below
+ *       -{@value #BEHIND_BON_GOLD} and two standard errors over the newer half: PPO's score gains are
+ *       less real than choosing among the start policy's samples.</li>
  * </ul>
  *
  * Each warning is given when its condition starts to hold, and again only after it stopped and at
@@ -37,6 +40,7 @@ final class PpoWatch {
     static final double SMALL_KL = 0.64;
     static final double RISING_SCORE = 0.1;
     static final double FALLING_GOLD = 0.02;
+    static final double BEHIND_BON_GOLD = 0.05;
 
     static final String NOT_MOVING = "warn_not_moving";
     static final String GAMING = "warn_gaming";
@@ -104,13 +108,26 @@ final class PpoWatch {
             double dGold = mean(newer, "gold_mean") - mean(older, "gold_mean");
             // both changes beyond two standard errors of the half-window means as well: a few dozen
             // rollouts an iteration make gold_mean noisy, and noise must not read as a trend
-            boolean g = dScore > Math.max(RISING_SCORE * std, 2 * standardError(older, newer, "score_mean"))
+            boolean falling = dScore > Math.max(RISING_SCORE * std, 2 * standardError(older, newer, "score_mean"))
                     && dGold < -Math.max(FALLING_GOLD, 2 * standardError(older, newer, "gold_mean"));
+            // at the same reward-model score, less gold than best-of-n's choices have
+            boolean belowBon = false;
+            double behind = 0;
+            if (m.containsKey(PpoJob.GOLD_VS_BON)) {
+                behind = mean(newer, PpoJob.GOLD_VS_BON);
+                belowBon = behind < -Math.max(BEHIND_BON_GOLD, 2 * Math.sqrt(variance(newer, PpoJob.GOLD_VS_BON)
+                        / newer.size()));
+            }
+            boolean g = falling || belowBon;
             if (g && !gaming && done - lastGaming >= window) {
                 lastGaming = done;
-                warnings.add(span + String.format(Locale.ROOT, "score_mean rose by %+.4f (%.3f of its std) while "
-                        + "gold_mean fell by %+.4f: the policy may be gaming the reward model. Keep an earlier checkpoint, "
-                        + "raise ppo.kl_coef, or improve the reward model", dScore, dScore / std, dGold));
+                warnings.add(span + (falling
+                        ? String.format(Locale.ROOT, "score_mean rose by %+.4f (%.3f of its std) while gold_mean fell "
+                                + "by %+.4f", dScore, dScore / std, dGold)
+                        : String.format(Locale.ROOT, "gold_mean is %.4f below the gold best-of-n's choices have at the "
+                                + "same reward-model score (gold_vs_bon)", -behind))
+                        + ": the policy may be gaming the reward model. Keep an earlier checkpoint, raise ppo.kl_coef, "
+                        + "or improve the reward model");
             }
             gaming = g;
             m.put(GAMING, g ? 1.0 : 0.0);

@@ -14,7 +14,7 @@ class FrontierMetricsTest {
 
     @Test
     void scoreVsBestOfNIsTheScoreAboveTheFrontierAtTheSameKl() {
-        BestOfNFrontier f = new BestOfNFrontier(new double[] {0, 0.2, 0.4}, new double[] {0.5, 1.0, 1.2});
+        BestOfNFrontier f = new BestOfNFrontier(new double[] {0, 0.2, 0.4}, new double[] {0.5, 1.0, 1.2}, null);
         Map<String, Double> m = new HashMap<>(Map.of("score_mean", 1.0, "kl", 0.1));
         PpoJob.addFrontierMetrics(m, f);
         assertEquals(0.75, m.get(PpoJob.BON_SCORE_AT_KL), 1e-12); // halfway from (0, 0.5) to (0.2, 1.0)
@@ -23,5 +23,18 @@ class FrontierMetricsTest {
         PpoJob.addFrontierMetrics(m, f);
         assertEquals(1.2, m.get(PpoJob.BON_SCORE_AT_KL), 1e-12);
         assertEquals(-0.3, m.get(PpoJob.SCORE_VS_BON), 1e-12);
+        assertEquals(null, m.get(PpoJob.GOLD_VS_BON), "no gold in the report, no gold comparison");
+    }
+
+    @Test
+    void goldVsBestOfNIsTheGoldAboveSelectionsAtTheSameScore() {
+        BestOfNFrontier f = new BestOfNFrontier(new double[] {0, 0.2, 0.4}, new double[] {0.5, 1.0, 1.2},
+                new double[] {0.3, 0.5, 0.6});
+        Map<String, Double> m = new HashMap<>(Map.of("score_mean", 1.1, "kl", 0.3, "gold_mean", 0.35));
+        PpoJob.addFrontierMetrics(m, f);
+        assertEquals(0.55, m.get(PpoJob.BON_GOLD_AT_SCORE), 1e-12); // halfway from (1.0, 0.5) to (1.2, 0.6)
+        assertEquals(-0.2, m.get(PpoJob.GOLD_VS_BON), 1e-12);
+        assertEquals(0.3, f.goldAtScore(0.0), 1e-12);
+        assertEquals(0.6, f.goldAtScore(9.0), 1e-12);
     }
 }

@@ -58,7 +58,7 @@ class PpoWatchTest {
 
     @Test
     void aPlateauAboveBestOfNIsConvergedNotStuckAndTheFrontierIsNamed() {
-        BestOfNFrontier f = new BestOfNFrontier(new double[] {0, 0.19, 0.64}, new double[] {0.0, 0.3, 0.5});
+        BestOfNFrontier f = new BestOfNFrontier(new double[] {0, 0.19, 0.64}, new double[] {0.0, 0.3, 0.5}, null);
         List<Map<String, Double>> plateau = new ArrayList<>();
         List<Map<String, Double>> spent = new ArrayList<>();
         List<Map<String, Double>> stuck = new ArrayList<>();
@@ -72,6 +72,26 @@ class PpoWatchTest {
         List<String> texts = new ArrayList<>();
         assertEquals(List.of(10), warnings(new PpoWatch(10, f), stuck, PpoWatch.NOT_MOVING, texts));
         assertTrue(texts.get(0).contains("best-of-3 of the start policy scores 0.5000"), texts.get(0));
+    }
+
+    @Test
+    void lessGoldThanBestOfNAtTheSameScoreIsGamingEvenWhenGoldIsFlat() {
+        java.util.Random r = new java.util.Random(5);
+        List<Map<String, Double>> run = new ArrayList<>();
+        List<Map<String, Double>> honest = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            // gold flat at 0.33 while best-of-n has 0.58 at the score PPO reaches: PPO's score is not real
+            Map<String, Double> m = it(0.6, 1.0, 0.33 + 0.05 * r.nextGaussian());
+            m.put(PpoJob.GOLD_VS_BON, m.get("gold_mean") - 0.58);
+            run.add(m);
+            Map<String, Double> h = it(0.6, 1.0, 0.57 + 0.05 * r.nextGaussian());
+            h.put(PpoJob.GOLD_VS_BON, h.get("gold_mean") - 0.58);
+            honest.add(h);
+        }
+        List<String> texts = new ArrayList<>();
+        assertEquals(List.of(10), warnings(new PpoWatch(10, null), run, PpoWatch.GAMING, texts), texts.toString());
+        assertTrue(texts.get(0).contains("below the gold best-of-n's choices have"), texts.get(0));
+        assertEquals(List.of(), warnings(new PpoWatch(10, null), honest, PpoWatch.GAMING, new ArrayList<>()));
     }
 
     @Test
