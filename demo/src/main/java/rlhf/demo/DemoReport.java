@@ -1,17 +1,20 @@
 package rlhf.demo;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
+import rlhf.bestofn.BestOfNJob;
 import rlhf.config.Args;
 import rlhf.config.JobConfig;
 import rlhf.data.PromptTemplate;
@@ -46,9 +49,15 @@ public final class DemoReport {
     /** One policy's greedy and sampled evaluation. */
     public record PolicyScores(String name, PolicyEvaluation.Result greedy, PolicyEvaluation.Result sampled) {}
 
+    /**
+     * The SFT model's best of n samples by the reward model on the held-out prompts
+     * ({@link DemoSetup#bestOfN}): exact accuracy of one sample and of the choice, and its KL bound.
+     */
+    public record BestOfN(int n, double oneSample, double chosen, double klBound) {}
+
     /** Everything the report shows. */
     public record Summary(List<PolicyScores> policies, RewardModelEvaluation.Result rewardModel,
-                          double imitationSampled, double imitationGreedy, List<double[]> ppoGold) {
+                          double imitationSampled, double imitationGreedy, List<double[]> ppoGold, BestOfN bestOfN) {
 
         PolicyScores policy(String name) {
             return policies.stream().filter(p -> p.name().equals(name)).findFirst().orElse(null);
@@ -97,7 +106,7 @@ public final class DemoReport {
         List<double[]> gold = ppoGold(run, policies, prompts, greedy, sampled, oracle, hconf);
 
         Summary s = new Summary(policies, rm, MistakeModel.imitationAccuracy(problems, dc.rates()),
-                MistakeModel.imitationGreedyAccuracy(problems, dc.rates()), gold);
+                MistakeModel.imitationGreedyAccuracy(problems, dc.rates()), gold, bestOfN(run, hconf));
         write(run, c, s, hconf);
         System.out.print(table(s));
         return s;
@@ -141,6 +150,21 @@ public final class DemoReport {
     }
 
     /** The output directory a stage ran in (its written config, else the pipeline's default). */
+    /** The best-of-n result of the run, or null when it has none. */
+    private static BestOfN bestOfN(String run, Configuration hconf) throws IOException {
+        String dir = run + "/" + DemoSetup.BEST_OF_N;
+        if (!BestOfNJob.isComplete(dir, hconf)) {
+            return null;
+        }
+        Path p = new Path(dir + "/" + BestOfNJob.REPORT);
+        JsonNode r;
+        try (InputStream in = p.getFileSystem(hconf).open(p)) {
+            r = JSON.readTree(in);
+        }
+        return new BestOfN(r.path("n").asInt(), r.path("gold_one_sample").asDouble(), r.path("gold_best_of_n").asDouble(),
+                r.path("kl_bound").asDouble());
+    }
+
     static String stageDir(String run, String stage) {
         try {
             JobConfig f = JobConfig.defaultsFromPath(run + "/conf/" + stage + ".properties");
@@ -186,6 +210,10 @@ public final class DemoReport {
             b.append(String.format(Locale.ROOT, "%-14s %11.1f%% %12.3f %11.1f%% %12.3f%n", p.name(), 100 * g.accuracy(),
                     g.meanReward(), 100 * t.accuracy(), t.meanReward()));
         }
+        if (s.bestOfN() != null) {
+            b.append(String.format(Locale.ROOT, "%-14s %12s %12s %11.1f%% %12s%n", "best-of-" + s.bestOfN().n() + " SFT†",
+                    "", "", 100 * s.bestOfN().chosen(), ""));
+        }
         b.append(String.format(Locale.ROOT, "%-14s %11.1f%% %12s %11.1f%% %12s%n", "imitation*", 100 * s.imitationGreedy(),
                 "", 100 * s.imitationSampled(), ""));
         if (s.rewardModel() != null) {
@@ -193,6 +221,10 @@ public final class DemoReport {
                     + " %.2f)%n", 100 * s.rewardModel().accuracy(), s.rewardModel().n(), s.rewardModel().meanMargin()));
         }
         b.append("* exact imitation of the demonstrators (rlhf.demo.MistakeModel), what a perfect SFT reaches\n");
+        if (s.bestOfN() != null) {
+            b.append(String.format(Locale.ROOT, "† the SFT model's best of %d samples by the reward model (KL <= %.2f nats),"
+                    + " the yardstick of PPO%n", s.bestOfN().n(), s.bestOfN().klBound()));
+        }
         for (String check : checks(s)) {
             b.append(check).append('\n');
         }
@@ -211,6 +243,12 @@ public final class DemoReport {
             double g = ppo.greedy().scores().overall().accuracy() - sft.greedy().scores().overall().accuracy();
             out.add(String.format(Locale.ROOT, "%s PPO greedy accuracy %+.1f points over SFT (target: not below)",
                     g >= 0 ? "PASS" : "FAIL", 100 * g));
+        }
+        if (ppo != null && s.bestOfN() != null) {
+            double d = ppo.sampled().scores().overall().accuracy() - s.bestOfN().chosen();
+            out.add(String.format(Locale.ROOT, "%s PPO sampled accuracy %+.1f points over best-of-%d by the same reward "
+                    + "model (the yardstick; not one of the demo's targets)", d >= 0 ? "AHEAD " : "BEHIND", 100 * d,
+                    s.bestOfN().n()));
         }
         if (s.rewardModel() != null) {
             double a = s.rewardModel().accuracy();
@@ -366,6 +404,13 @@ public final class DemoReport {
             rm.put("pairs", s.rewardModel().n());
             rm.put("accuracy", s.rewardModel().accuracy());
             rm.put("mean_margin", s.rewardModel().meanMargin());
+        }
+        if (s.bestOfN() != null) {
+            ObjectNode b = root.putObject("best_of_n");
+            b.put("n", s.bestOfN().n());
+            b.put("accuracy_one_sample", s.bestOfN().oneSample());
+            b.put("accuracy_chosen", s.bestOfN().chosen());
+            b.put("kl_bound", s.bestOfN().klBound());
         }
         root.put("imitation_accuracy_sampled", s.imitationSampled());
         root.put("imitation_accuracy_greedy", s.imitationGreedy());

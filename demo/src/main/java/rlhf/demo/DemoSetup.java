@@ -12,6 +12,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
+import rlhf.bestofn.BestOfNJob;
 import rlhf.config.Args;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
@@ -38,6 +39,8 @@ public final class DemoSetup {
     /** The data files and the tokenizer under a run directory. */
     public static final String DATA = "data";
     public static final String TOKENIZER = "tokenizer";
+    /** Best-of-n of the SFT model by the reward model on the held-out prompts. */
+    public static final String BEST_OF_N = "best-of-n-heldout";
 
     private DemoSetup() {}
 
@@ -107,6 +110,32 @@ public final class DemoSetup {
         return PipelinePlan.plan(s, run, PipelinePlan.DEFAULT_STAGES, wiring, resume, hconf);
     }
 
+    /**
+     * The SFT model's best of {@code eval.best_of} samples by the reward model on the held-out
+     * prompts, graded by the oracle ({@link ExactAnswer}), sampled as the evaluation samples; skipped
+     * when done (a resumed run) or set to 0.
+     */
+    static void bestOfN(SparkSession spark, JobConfig c, String run) throws IOException {
+        int n = c.getInt("eval.best_of");
+        String out = run + "/" + BEST_OF_N;
+        Configuration hconf = spark.sparkContext().hadoopConfiguration();
+        if (n < 1 || BestOfNJob.isComplete(out, hconf)) {
+            return;
+        }
+        JobConfig b = JobConfig.defaults("best-of-n");
+        b.set("data.prompts", run + "/" + DATA + "/heldout_prompts.jsonl", "the demo");
+        b.set("data.template", c.getString("data.template"), "the demo");
+        b.set("model.policy", DemoReport.stageDir(run, "sft") + "/" + PipelinePlan.FINAL, "the demo");
+        b.set("model.reward", DemoReport.stageDir(run, "reward") + "/" + PipelinePlan.FINAL, "the demo");
+        b.set("gen.n", Integer.toString(n), "eval.best_of");
+        b.set("gen.max_new_tokens", c.getString("eval.max_new_tokens"), "eval.max_new_tokens");
+        b.set("gen.batch", c.getString("eval.batch_size"), "eval.batch_size");
+        b.set("gen.seed", c.getString("eval.seed"), "eval.seed");
+        b.set("eval.gold_rule", ExactAnswer.class.getName(), "the demo");
+        b.set("output.dir", out, "the demo");
+        System.err.println(BestOfNJob.run(spark, b).summary());
+    }
+
     private static void trainTokenizer(SparkSession spark, List<String> corpus, int vocabSize, String dir,
                                        Configuration hconf) throws IOException {
         long t0 = System.nanoTime();
@@ -156,6 +185,7 @@ public final class DemoSetup {
         SparkSession spark = SparkSessions.create("rlhf demo", args.master(), s.own());
         try {
             PipelineJob.run(spark, setup(spark, s, run, args.resume()));
+            bestOfN(spark, s.own(), run);
         } finally {
             spark.stop();
         }

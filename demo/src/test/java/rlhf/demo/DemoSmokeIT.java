@@ -65,6 +65,12 @@ class DemoSmokeIT {
             assertTrue(acc >= 0 && acc <= 1, policy + " sampled accuracy " + acc);
         }
         assertEquals(32, summary.path("reward_model").path("pairs").asInt());
+        // the yardstick: the SFT model's best of 4 by the reward model on the held-out prompts
+        JsonNode bon = summary.path("best_of_n");
+        assertEquals(4, bon.path("n").asInt(), summary.toString());
+        double chosen = bon.path("accuracy_chosen").asDouble(-1);
+        assertTrue(chosen >= 0 && chosen <= 1, "best-of-4 accuracy " + chosen);
+        assertTrue(r.stdout().contains("best-of-4 SFT"), "summary table:\n" + r.stdout());
         // SFT as iteration 0, then the two PPO checkpoints
         assertEquals(3, summary.path("ppo_gold_accuracy").size(), summary.toString());
         String html = Files.readString(Path.of(run, "report", "index.html"));

@@ -25,7 +25,7 @@ import rlhf.metrics.BestOfNFrontier;
  *       also by more than two standard errors of the half-window means (iteration-to-iteration
  *       noise is not a trend); or, with a best-of-n report that has gold scores, gold_vs_bon
  *       (gold_mean minus the gold best-of-n's choices have at the same reward-model score) is below
- *       -{@value #BEHIND_BON_GOLD} and two standard errors over the newer half: PPO's score gains are
+ *       -{@value #BEHIND_BON_GOLD} and two standard errors over the window: PPO's score gains are
  *       less real than choosing among the start policy's samples.</li>
  * </ul>
  *
@@ -40,7 +40,7 @@ final class PpoWatch {
     static final double SMALL_KL = 0.64;
     static final double RISING_SCORE = 0.1;
     static final double FALLING_GOLD = 0.02;
-    static final double BEHIND_BON_GOLD = 0.05;
+    static final double BEHIND_BON_GOLD = 0.1;
 
     static final String NOT_MOVING = "warn_not_moving";
     static final String GAMING = "warn_gaming";
@@ -114,9 +114,8 @@ final class PpoWatch {
             boolean belowBon = false;
             double behind = 0;
             if (m.containsKey(PpoJob.GOLD_VS_BON)) {
-                behind = mean(newer, PpoJob.GOLD_VS_BON);
-                belowBon = behind < -Math.max(BEHIND_BON_GOLD, 2 * Math.sqrt(variance(newer, PpoJob.GOLD_VS_BON)
-                        / newer.size()));
+                behind = mean(w, PpoJob.GOLD_VS_BON);
+                belowBon = behind < -Math.max(BEHIND_BON_GOLD, 2 * Math.sqrt(variance(w, PpoJob.GOLD_VS_BON) / w.size()));
             }
             boolean g = falling || belowBon;
             if (g && !gaming && done - lastGaming >= window) {
