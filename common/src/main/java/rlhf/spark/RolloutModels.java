@@ -10,6 +10,7 @@ import rlhf.config.JobConfig;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.model.GptConfig;
+import rlhf.rules.RewardKind;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -39,7 +40,7 @@ public final class RolloutModels {
         int policy = positions(cfg.getPath("model.policy"), hconf);
         int room = policy - newTokens;
         String why = "model.policy's n_positions " + policy + " - gen.max_new_tokens";
-        if (cfg.getString("reward.kind").equals("model") && !cfg.getString("model.reward").isEmpty()) {
+        if (cfg.getEnum("reward.kind", RewardKind.class) == RewardKind.MODEL && !cfg.getString("model.reward").isEmpty()) {
             int reward = positions(cfg.getPath("model.reward"), hconf);
             if (reward - newTokens - 1 < room) {
                 room = reward - newTokens - 1;

@@ -1,13 +1,11 @@
 package rlhf.demo;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
@@ -20,6 +18,8 @@ import rlhf.config.JobConfig;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
 import rlhf.io.RunCheckpoints;
+import rlhf.io.TextFiles;
+import rlhf.metrics.BestOfNFrontier;
 import rlhf.metrics.Chart;
 import rlhf.metrics.MetricsLog;
 import rlhf.metrics.Report;
@@ -150,19 +150,18 @@ public final class DemoReport {
     }
 
     /** The output directory a stage ran in (its written config, else the pipeline's default). */
-    /** The best-of-n result of the run, or null when it has none. */
+    /** The best-of-n result of the run (its report's frontier), or null when it has none. */
     private static BestOfN bestOfN(String run, Configuration hconf) throws IOException {
         String dir = run + "/" + DemoSetup.BEST_OF_N;
         if (!BestOfNJob.isComplete(dir, hconf)) {
             return null;
         }
-        Path p = new Path(dir + "/" + BestOfNJob.REPORT);
-        JsonNode r;
-        try (InputStream in = p.getFileSystem(hconf).open(p)) {
-            r = JSON.readTree(in);
+        BestOfNFrontier f = BestOfNFrontier.read(dir + "/" + BestOfNJob.REPORT, hconf);
+        if (f.gold() == null) {
+            throw new IllegalStateException(dir + " was sampled without the oracle as its gold rule");
         }
-        return new BestOfN(r.path("n").asInt(), r.path("gold_one_sample").asDouble(), r.path("gold_best_of_n").asDouble(),
-                r.path("kl_bound").asDouble());
+        int n = f.n();
+        return new BestOfN(n, f.gold()[0], f.gold()[n - 1], f.kl()[n - 1]);
     }
 
     static String stageDir(String run, String stage) {
@@ -339,7 +338,7 @@ public final class DemoReport {
         r.text("Files", "data: " + run + "/" + DemoSetup.DATA + "\nstage configurations: " + run + "/conf\nmetrics: "
                 + sftMetrics + ", " + rmMetrics + ", " + ppoMetrics + "\ngraded completions: " + run + "/eval");
         String index = r.write(run + "/report");
-        PipelinePlan.writeText(run + "/report/summary.json", summaryJson(s), hconf);
+        TextFiles.write(run + "/report/summary.json", summaryJson(s), hconf);
         System.err.println("demo: report written to " + index);
     }
 

@@ -17,6 +17,7 @@ import rlhf.config.Args;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
+import rlhf.io.TextFiles;
 import rlhf.pipeline.PipelineJob;
 import rlhf.pipeline.PipelinePlan;
 import rlhf.tokenizer.BpeTokenizer;
@@ -106,7 +107,7 @@ public final class DemoSetup {
         if (!(resume && fs.exists(vocab))) {
             trainTokenizer(spark, g.corpus(), c.getInt("tokenizer.vocab_size"), run + "/" + TOKENIZER, hconf);
         }
-        PipelinePlan.writeText(run + "/conf/demo.properties", effective(c), hconf);
+        TextFiles.write(run + "/conf/demo.properties", effective(c), hconf);
         return PipelinePlan.plan(s, run, PipelinePlan.DEFAULT_STAGES, wiring, resume, hconf);
     }
 

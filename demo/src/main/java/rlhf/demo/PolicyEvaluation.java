@@ -3,7 +3,6 @@ package rlhf.demo;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,6 +20,7 @@ import org.apache.hadoop.fs.Path;
 import rlhf.config.Args;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
+import rlhf.io.TextFiles;
 import rlhf.model.Generation;
 import rlhf.model.GenerationConfig;
 import rlhf.model.Generator;
@@ -222,8 +222,6 @@ public final class PolicyEvaluation {
 
     /** Writes completions as JSON lines {"prompt", "completion", "score", "stopped"}. */
     public static void writeCompletions(List<Completion> cs, String path, Configuration hconf) throws IOException {
-        Path p = new Path(path);
-        FileSystem fs = p.getFileSystem(hconf);
         StringBuilder b = new StringBuilder();
         for (Completion c : cs) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -233,9 +231,7 @@ public final class PolicyEvaluation {
             m.put("stopped", c.stopped());
             b.append(JSON.writeValueAsString(m)).append('\n');
         }
-        try (OutputStream o = fs.create(p, true)) {
-            o.write(b.toString().getBytes(StandardCharsets.UTF_8));
-        }
+        TextFiles.write(path, b.toString(), hconf);
     }
 
     /**

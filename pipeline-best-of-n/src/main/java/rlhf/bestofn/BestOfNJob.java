@@ -1,10 +1,7 @@
 package rlhf.bestofn;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.OutputStreamWriter;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.Locale;
 
@@ -12,10 +9,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
@@ -27,10 +24,12 @@ import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
 import rlhf.data.DatasetSource;
 import rlhf.io.Checkpoint;
+import rlhf.io.TextFiles;
 import rlhf.spark.IndexedData;
 import rlhf.spark.Params;
 import rlhf.spark.PromptSet;
 import rlhf.spark.RolloutModels;
+import rlhf.tokenizer.BpeTokenizer;
 
 /**
  * Best-of-n: {@code bin/rlhf best-of-n --config FILE [--set k=v ...]}, or
@@ -106,8 +105,9 @@ public final class BestOfNJob {
         RolloutModels.Policy policy = RolloutModels.policy("model.policy", s.policyPath(), s.maxPromptTokens(), hconf);
         Checkpoint rm = s.ruleReward() ? null : RolloutModels.rewardModel("model.reward", s.rewardPath(),
                 policy.config(), s.maxPromptTokens(), s.maxNewTokens(), hconf);
+        Broadcast<BpeTokenizer> tokenizer = sc.broadcast(policy.tokenizer());
         BestOfNWorker.Spec spec = new BestOfNWorker.Spec(s, policy.checkpoint().config(),
-                rm == null ? null : rm.config(), policy.tokenizer());
+                rm == null ? null : rm.config(), tokenizer);
         IndexedData<PromptSet.Tokenized> prompts = PromptSet.load(sc, DatasetSource.fromConfig(s.promptsPath(), cfg)
                 .prompts(spark, DatasetSource.template(cfg, spark)), policy.tokenizer(), s.maxPromptTokens(),
                 s.partitions(), "data.prompts " + s.promptsPath());
@@ -130,6 +130,7 @@ public final class BestOfNJob {
                 rewardParams.release();
             }
             prompts.unpersist();
+            tokenizer.destroy();
         }
         ObjectNode header = JSON.createObjectNode();
         header.put("policy", s.policyPath());
@@ -146,7 +147,7 @@ public final class BestOfNJob {
         header.put("seed", s.seed());
         double seconds = (System.nanoTime() - t0) / 1e9;
         header.put("seconds", seconds);
-        writeText(s.outputDir() + "/" + REPORT, BestOfNReport.write(report.toJson(header)) + "\n", hconf);
+        TextFiles.write(s.outputDir() + "/" + REPORT, BestOfNReport.write(report.toJson(header)) + "\n", hconf);
         return new Result(report, s.outputDir(), seconds);
     }
 
@@ -155,9 +156,9 @@ public final class BestOfNJob {
             Configuration hconf) throws IOException {
         String dir = s.outputDir();
         double kl = Frontier.klBound(s.n());
-        try (Writer chosen = open(dir + "/" + CHOSEN, hconf);
-             Writer pairs = open(dir + "/" + PAIRS, hconf);
-             Writer all = open(dir + "/" + SAMPLES, hconf)) {
+        try (Writer chosen = TextFiles.writer(dir + "/" + CHOSEN, hconf);
+             Writer pairs = TextFiles.writer(dir + "/" + PAIRS, hconf);
+             Writer all = TextFiles.writer(dir + "/" + SAMPLES, hconf)) {
             while (samples.hasNext()) {
                 BestOfNWorker.PromptSamples p = samples.next();
                 report.add(p);
@@ -216,20 +217,8 @@ public final class BestOfNJob {
         return sum / v.length;
     }
 
-    private static Writer open(String file, Configuration hconf) throws IOException {
-        Path p = new Path(file);
-        FileSystem fs = p.getFileSystem(hconf);
-        return new BufferedWriter(new OutputStreamWriter(fs.create(p, true), StandardCharsets.UTF_8), 1 << 16);
-    }
-
     private static void line(Writer w, ObjectNode o) throws IOException {
         w.write(JSON.writeValueAsString(o));
         w.write('\n');
-    }
-
-    private static void writeText(String file, String text, Configuration hconf) throws IOException {
-        try (Writer w = open(file, hconf)) {
-            w.write(text);
-        }
     }
 }

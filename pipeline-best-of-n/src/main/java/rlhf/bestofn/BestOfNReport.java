@@ -46,10 +46,11 @@ public final class BestOfNReport {
                     + (gold ? " with" : " without"));
         }
         prompts++;
+        int[] order = Frontier.rankOrder(p.scores());
         for (int k = 1; k <= n; k++) {
-            score[k - 1] += Frontier.expectedBestOfK(p.scores(), p.scores(), k);
+            score[k - 1] += Frontier.expectedBestOfK(order, p.scores(), k);
             if (gold) {
-                goldOf[k - 1] += Frontier.expectedBestOfK(p.scores(), p.gold(), k);
+                goldOf[k - 1] += Frontier.expectedBestOfK(order, p.gold(), k);
             }
         }
         int best = p.best();

@@ -62,7 +62,7 @@ public record BestOfNSettings(
                 c.getString("reward.rule"),
                 c.getBoolean("reward.normalize"),
                 c.requireIn("reward.missing_eos_penalty", 0, 1e12),
-                (int) c.requireIn("gen.n", 1, 1 << 16),
+                (int) c.requireIn("gen.n", 1, BestOfNWorker.MAX_N),
                 (int) c.requireIn("gen.max_new_tokens", 1, 1 << 20),
                 (float) c.requireIn("gen.temperature", 1e-6, 100),
                 (int) c.requireIn("gen.top_k", 0, 1 << 30),

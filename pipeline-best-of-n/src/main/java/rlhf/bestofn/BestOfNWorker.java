@@ -6,6 +6,8 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
+import org.apache.spark.broadcast.Broadcast;
+
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RewardScale;
 import rlhf.io.ShippedConfig;
@@ -35,6 +37,11 @@ public final class BestOfNWorker {
     static final int MAX_N = 1 << 16;
 
     private BestOfNWorker() {
+    }
+
+    /** The sampling key of sample j (below {@link #MAX_N}) of prompt {@code prompt}. */
+    static long sampleKey(long prompt, int j) {
+        return prompt << 16 | j;
     }
 
     /**
@@ -70,7 +77,7 @@ public final class BestOfNWorker {
         }
     }
 
-    /** What the executors need besides parameters: the models' configs, the settings and the tokenizer. */
+    /** What the executors need besides parameters: the models' configs, the settings and the tokenizer (broadcast once). */
     public static final class Spec implements Serializable {
         private static final long serialVersionUID = 1L;
         final BestOfNSettings s;
@@ -79,10 +86,10 @@ public final class BestOfNWorker {
         final int eosId;
         final boolean rewardAppendsEos;
         final RewardScale scale;
-        final BpeTokenizer tokenizer;
+        final Broadcast<BpeTokenizer> tokenizer;
 
         /** @param reward null for a rule reward */
-        public Spec(BestOfNSettings s, ModelConfigJson policy, ModelConfigJson reward, BpeTokenizer tokenizer) {
+        public Spec(BestOfNSettings s, ModelConfigJson policy, ModelConfigJson reward, Broadcast<BpeTokenizer> tokenizer) {
             this.s = s;
             this.policy = new ShippedConfig(policy, "policy");
             this.reward = ShippedConfig.of(reward, "reward model");
@@ -117,6 +124,9 @@ public final class BestOfNWorker {
         BestOfNSettings s = spec.s;
         RuleReward rule = s.ruleReward() ? RuleReward.byName(s.rewardRule()) : null;
         RuleReward gold = s.gold().map(RuleReward::byName).orElse(null);
+        BpeTokenizer tok = spec.tokenizer.value();
+        String scorer = rule == null ? "the reward model" : "reward.rule " + s.rewardRule();
+        String goldScorer = "eval.gold_rule " + s.goldRule();
         List<PromptSamples> out = new ArrayList<>();
         while (shards.hasNext()) {
             IndexedData.Shard<PromptSet.Tokenized> shard = shards.next();
@@ -140,14 +150,14 @@ public final class BestOfNWorker {
                 for (int j = 0; j < n; j++) {
                     int r = p * n + j;
                     ids[j] = eos[r] ? Arrays.copyOf(responses[r], responses[r].length - 1) : responses[r];
-                    texts[j] = spec.tokenizer.decode(ids[j]);
+                    texts[j] = tok.decode(ids[j]);
                     ended[j] = eos[r];
                     raw[j] = rule == null ? rewards[r] : rule.score(prompt.text(), texts[j]);
                     scores[j] = (rule == null ? spec.scale.apply(raw[j]) : raw[j]) - (eos[r] ? 0 : s.missingEosPenalty());
-                    requireFinite(raw[j], rule == null ? "the reward model" : "reward.rule " + s.rewardRule(), shard, p);
+                    requireFinite(raw[j], scorer, shard, p);
                     if (g != null) {
                         g[j] = gold.score(prompt.text(), texts[j]);
-                        requireFinite(g[j], "eval.gold_rule " + s.goldRule(), shard, p);
+                        requireFinite(g[j], goldScorer, shard, p);
                     }
                 }
                 out.add(new PromptSamples(shard.index[p], prompt.text(), texts, ids, ended, raw, scores, g));
@@ -182,7 +192,7 @@ public final class BestOfNWorker {
                 for (int b = 0; b < m; b++) {
                     int p = (from + b) / n;
                     prompts[b] = shard.examples.get(p).ids();
-                    keys[b] = shard.index[p] << 16 | (from + b) % n;
+                    keys[b] = sampleKey(shard.index[p], (from + b) % n);
                 }
                 Generation g = sampler.sample(policy, prompts, keys, m, spec.eosId, gc);
                 for (int b = 0; b < m; b++) {

@@ -43,15 +43,32 @@ public final class Frontier {
      * from the p before it: C(p, k-1) of the C(n, k) subsets.
      */
     public static double expectedBestOfK(double[] scores, double[] values, int k) {
-        int n = scores.length;
-        if (k < 1 || k > n || values.length != n) {
-            throw new IllegalArgumentException("k = " + k + " of " + n + " samples (" + values.length + " values)");
-        }
-        Integer[] order = new Integer[n];
-        for (int i = 0; i < n; i++) {
+        return expectedBestOfK(rankOrder(scores), values, k);
+    }
+
+    /**
+     * The samples ordered for {@link #expectedBestOfK}: by score, ties the later index first;
+     * computed once per prompt and shared by every k and every value (score, gold).
+     */
+    public static int[] rankOrder(double[] scores) {
+        Integer[] order = new Integer[scores.length];
+        for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
         Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> rank(scores[i])).thenComparing(i -> -i));
+        int[] out = new int[order.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = order[i];
+        }
+        return out;
+    }
+
+    /** {@link #expectedBestOfK} with the samples already in {@link #rankOrder}. */
+    public static double expectedBestOfK(int[] order, double[] values, int k) {
+        int n = order.length;
+        if (k < 1 || k > n || values.length != n) {
+            throw new IllegalArgumentException("k = " + k + " of " + n + " samples (" + values.length + " values)");
+        }
         double sum = 0;
         double choose = 1; // C(p, k-1), from p = k-1 on
         for (int p = k - 1; p < n; p++) {

@@ -1,8 +1,7 @@
 package rlhf.ppo;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
+import java.io.Writer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -10,8 +9,6 @@ import java.util.Map;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -32,6 +29,7 @@ import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RunCheckpoints;
 import rlhf.io.Safetensors;
+import rlhf.io.TextFiles;
 import rlhf.optim.OptimizerState;
 import rlhf.metrics.BestOfNFrontier;
 import rlhf.metrics.ConsoleProgress;
@@ -411,9 +409,7 @@ public final class PpoJob {
 
     private static void writeSamples(String path, int iteration, List<PpoWorker.Sample> samples, Configuration hconf)
             throws IOException {
-        Path p = new Path(path);
-        FileSystem fs = p.getFileSystem(hconf);
-        try (OutputStream o = fs.create(p, true)) {
+        try (Writer o = TextFiles.writer(path, hconf)) {
             for (PpoWorker.Sample x : samples) {
                 ObjectNode n = JSON.createObjectNode();
                 n.put("iteration", iteration);
@@ -422,7 +418,8 @@ public final class PpoJob {
                 n.put("response", x.response());
                 n.put("score", x.score());
                 n.put("ended_with_eos", x.endedWithEos());
-                o.write((JSON.writeValueAsString(n) + "\n").getBytes(StandardCharsets.UTF_8));
+                o.write(JSON.writeValueAsString(n));
+                o.write('\n');
             }
         }
     }

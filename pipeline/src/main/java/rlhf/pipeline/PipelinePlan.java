@@ -1,8 +1,6 @@
 package rlhf.pipeline;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,10 +10,12 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
+import rlhf.bestofn.BestOfNJob;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.io.Checkpoint;
 import rlhf.io.RunCheckpoints;
+import rlhf.io.TextFiles;
 
 /**
  * How the chain SFT -> reward model -> PPO runs in one directory: the configuration of each stage
@@ -261,7 +261,7 @@ public final class PipelinePlan {
      * final model, or best-of-n's report.
      */
     public static String doneMarker(String stage) {
-        return stage.equals(BEST_OF_N) ? "report.json" : FINAL;
+        return stage.equals(BEST_OF_N) ? BestOfNJob.REPORT : FINAL;
     }
 
     /**
@@ -327,16 +327,7 @@ public final class PipelinePlan {
             b.append("# from ").append(e.getValue().source()).append('\n')
                     .append(e.getKey()).append(" = ").append(v).append('\n');
         }
-        writeText(file, b.toString(), hconf);
-    }
-
-    public static void writeText(String file, String text, Configuration hconf) throws IOException {
-        Path p = new Path(file);
-        FileSystem fs = p.getFileSystem(hconf);
-        fs.mkdirs(p.getParent());
-        try (OutputStream o = fs.create(p, true)) {
-            o.write(text.getBytes(StandardCharsets.UTF_8));
-        }
+        TextFiles.write(file, b.toString(), hconf);
     }
 
     /**
