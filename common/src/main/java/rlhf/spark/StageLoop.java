@@ -159,7 +159,12 @@ public final class StageLoop {
             PartitionLoss<E, S> loss, IndexedData<E> data, RunCheckpoints checkpoints, Job<P> job)
             throws IOException {
         int total = s.totalSteps(job.trainingData().value());
-        LrSchedule schedule = s.lrSchedule(total);
+        int width = start.config().model().nEmbd();
+        LrSchedule schedule = s.lrSchedule(total, width);
+        if (s.autoLr()) {
+            LOG.info("{}: learning rate {} decaying to {} (auto for {} a model of width {})", job.name(),
+                    s.peakLr(width), s.endLr(width), s.fineTuning() ? "fine-tuning" : "training from scratch", width);
+        }
         DataParallelTrainer<E, S> trainer = new DataParallelTrainer<>(sc, s.trainerConfig(job.name(), total), loss,
                 start.params(), new AdamWUpdate(s.adamW(), ParamLayout.of(start.config().model()), schedule), data);
         try {

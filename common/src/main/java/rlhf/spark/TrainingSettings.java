@@ -3,12 +3,18 @@ package rlhf.spark;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.optim.AdamWSettings;
+import rlhf.optim.DefaultLearningRate;
 import rlhf.optim.LrSchedule;
 
 /**
  * The keys of a supervised training stage that the SFT and reward jobs read with the same names,
  * ranges and meanings (conf/sft.properties, conf/reward.properties): batches, steps, seed, AdamW
  * and its schedule, evaluation, checkpoints and output. {@link StageLoop} runs a stage from them.
+ *
+ * @param lr         optim.lr, or NaN for auto: {@link DefaultLearningRate} for the model's width
+ * @param minLr      optim.min_lr, or NaN for auto: a tenth of the peak
+ * @param fineTuning whether the stage starts from a trained model (model.init), which auto rates
+ *                   take into account
  */
 public record TrainingSettings(
         int globalBatch,
@@ -19,6 +25,7 @@ public record TrainingSettings(
         int stopAtStep,
         float lr,
         float minLr,
+        boolean fineTuning,
         int warmupSteps,
         Schedule schedule,
         AdamWSettings adamW,
@@ -51,8 +58,9 @@ public record TrainingSettings(
                 (int) c.requireIn("train.epochs", 1, 1 << 20),
                 c.getLong("train.seed"),
                 (int) c.requireIn("train.stop_at_step", 0, Integer.MAX_VALUE),
-                (float) c.requireIn("optim.lr", 0, 10),
-                (float) c.requireIn("optim.min_lr", 0, 10),
+                rateOrAuto(c, "optim.lr"),
+                rateOrAuto(c, "optim.min_lr"),
+                c.getOptional("model.init").isPresent(),
                 (int) c.requireIn("optim.warmup_steps", 0, Integer.MAX_VALUE),
                 c.getEnum("optim.schedule", Schedule.class),
                 AdamWSettings.from(c),
@@ -71,6 +79,25 @@ public record TrainingSettings(
         return s;
     }
 
+    private static float rateOrAuto(JobConfig c, String key) {
+        return c.getString(key).equalsIgnoreCase("auto") ? Float.NaN : (float) c.requireIn(key, 0, 10);
+    }
+
+    /** The peak learning rate for a model of this width: optim.lr, or its auto value. */
+    public float peakLr(int width) {
+        return Float.isNaN(lr) ? DefaultLearningRate.of(width, fineTuning) : lr;
+    }
+
+    /** The rate at the end of the cosine decay: optim.min_lr, or a tenth of the peak. */
+    public float endLr(int width) {
+        return Float.isNaN(minLr) ? DefaultLearningRate.endOf(peakLr(width)) : minLr;
+    }
+
+    /** Whether optim.lr or optim.min_lr is auto (the job then logs what it chose). */
+    public boolean autoLr() {
+        return Float.isNaN(lr) || Float.isNaN(minLr);
+    }
+
     /** train.steps, or train.epochs passes of max(1, examples / global batch) steps (a partial batch is dropped). */
     public int totalSteps(long examples) {
         long stepsPerEpoch = Math.max(1, examples / globalBatch);
@@ -82,9 +109,18 @@ public record TrainingSettings(
         return stopAtStep > 0 ? Math.min(stopAtStep, totalSteps) : totalSteps;
     }
 
-    /** Warmup, then cosine decay to optim.min_lr at the last step, or optim.lr throughout when constant. */
-    public LrSchedule lrSchedule(int totalSteps) {
-        return new LrSchedule(lr, schedule == Schedule.CONSTANT ? lr : minLr, Math.min(warmupSteps, totalSteps),
+    /**
+     * Warmup, then cosine decay to optim.min_lr at the last step, or optim.lr throughout when
+     * constant; auto rates are those of a model of this width.
+     */
+    public LrSchedule lrSchedule(int totalSteps, int width) {
+        float peak = peakLr(width);
+        float end = endLr(width);
+        if (end > peak) {
+            throw new ConfigException("config key 'optim.min_lr' = " + end + " is above optim.lr = " + peak
+                    + (Float.isNaN(lr) ? " (auto for a model of width " + width + ")" : ""));
+        }
+        return new LrSchedule(peak, schedule == Schedule.CONSTANT ? peak : end, Math.min(warmupSteps, totalSteps),
                 totalSteps);
     }
 
