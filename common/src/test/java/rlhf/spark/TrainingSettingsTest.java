@@ -38,6 +38,17 @@ class TrainingSettingsTest {
     }
 
     @Test
+    void autoWarmupIsThreePercentOfTheStepsAndAGivenOneIsCappedAtAll() {
+        assertEquals(68, sft().warmup(2250), "3% of 2250 = 67.5, rounded");
+        assertEquals(0, sft().warmup(10));
+        LrSchedule s = sft().lrSchedule(2250, 128);
+        assertEquals(1e-3f / 68, s.lr(0), 1e-9f);
+        assertEquals(1e-3f, s.lr(68), 1e-9f);
+        assertEquals(50, sft("optim.warmup_steps=50").warmup(2250));
+        assertEquals(10, sft("optim.warmup_steps=50").warmup(10));
+    }
+
+    @Test
     void aRateTheUserSetsIsKeptAndAnAutoEndIsATenthOfIt() {
         TrainingSettings t = sft("optim.lr=2e-4");
         assertTrue(t.autoLr());
