@@ -13,9 +13,17 @@ import java.io.Serializable;
  * @param worse     (P) index of the other answer
  * @param margin    (P) required reward gap of each pair, or null (all 0)
  * @param where     the source row ("file row N"), for messages
+ * @param offPrompt whether the last answer is another prompt's best answer after this prompt, and
+ *                  the last pair ranks this group's best answer above it (train.off_prompt_pairs):
+ *                  a term of the loss of its own, kept out of the accuracy and reward statistics
  */
-public record PromptGroup(int[][] sequences, int[] better, int[] worse, double[] margin, String where)
-        implements Serializable {
+public record PromptGroup(int[][] sequences, int[] better, int[] worse, double[] margin, String where,
+        boolean offPrompt) implements Serializable {
+
+    /** A group of the dataset's own answers only. */
+    public PromptGroup(int[][] sequences, int[] better, int[] worse, double[] margin, String where) {
+        this(sequences, better, worse, margin, where, false);
+    }
 
     public PromptGroup {
         int K = sequences.length;
@@ -29,6 +37,10 @@ public record PromptGroup(int[][] sequences, int[] better, int[] worse, double[]
                 throw new IllegalArgumentException(where + ": pair " + p + " (" + better[p] + " > " + worse[p]
                         + ") must name two different answers of 0.." + (K - 1));
             }
+        }
+        if (offPrompt && (P < 2 || worse[P - 1] != K - 1)) {
+            throw new IllegalArgumentException(where + ": an off-prompt answer needs a pair of the group's own and a"
+                    + " last pair ranking an answer above it");
         }
         for (int[] s : sequences) {
             if (s.length == 0) {
@@ -45,6 +57,16 @@ public record PromptGroup(int[][] sequences, int[] better, int[] worse, double[]
     /** Number of pairs P. */
     public int pairs() {
         return better.length;
+    }
+
+    /** The answers of the dataset's row: all but an off-prompt one. */
+    public int ownAnswers() {
+        return offPrompt ? sequences.length - 1 : sequences.length;
+    }
+
+    /** The pairs of the dataset's row: all but the off-prompt one. */
+    public int ownPairs() {
+        return offPrompt ? better.length - 1 : better.length;
     }
 
     /** Longest answer sequence in tokens. */

@@ -8,6 +8,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -16,12 +17,15 @@ import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import scala.Tuple2;
+
 import rlhf.data.DatasetSource;
 import rlhf.data.Examples;
 import rlhf.data.PromptTemplate;
 import rlhf.model.RewardScorer;
 import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
+import rlhf.tensor.Rng;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -46,9 +50,33 @@ public final class RewardData {
     private RewardData() {
     }
 
-    /** A preference row as text: the formatted prompt, K responses, their order best first, and the pair margin. */
-    public record TextGroup(String prompt, List<String> responses, int[] order, double margin, String where)
-            implements Serializable {
+    /**
+     * A preference row as text: the formatted prompt, K responses, their order best first, and the
+     * pair margin; {@code offPrompt} is another row's best response to rank below this row's best
+     * (train.off_prompt_pairs), or null.
+     */
+    public record TextGroup(String prompt, List<String> responses, int[] order, double margin, String where,
+            String offPrompt) implements Serializable {
+
+        public TextGroup(String prompt, List<String> responses, int[] order, double margin, String where) {
+            this(prompt, responses, order, margin, where, null);
+        }
+
+        /** The response ranked first. */
+        public String best() {
+            return responses.get(order[0]);
+        }
+
+        /**
+         * This row with {@code other}'s best response as its off-prompt answer, unless that is no
+         * negative here: the same prompt, or one of this row's own responses.
+         */
+        TextGroup withOffPrompt(TextGroup other) {
+            if (other == null || other.prompt.equals(prompt) || responses.contains(other.best())) {
+                return this;
+            }
+            return new TextGroup(prompt, responses, order, margin, where, other.best());
+        }
     }
 
     /**
@@ -58,16 +86,20 @@ public final class RewardData {
      * @param badByReason  rows dropped by {@link Rankings#check}, per reason
      * @param overlong     groups dropped because an answer exceeds the context
      * @param groups       prompt groups kept
+     * @param pairs        their pairs and answers, the dataset's own
+     * @param offPromptPairs groups with an off-prompt answer (train.off_prompt_pairs)
+     * @param maxK         the most answers of a group, an off-prompt one included
      */
     public record Report(String what, long rows, long badRows, Map<Rankings.Reason, Long> badByReason,
             List<String> firstBad, long overlong, List<String> firstOverlong, long groups, long pairs, long answers,
-            int maxK, int maxLength) implements Serializable {
+            long offPromptPairs, int maxK, int maxLength) implements Serializable {
 
         public String summary() {
             return what + ": " + rows + " rows, " + badRows + " bad rows dropped by the reader, "
                     + badByReason.values().stream().mapToLong(Long::longValue).sum() + " failing the preference checks "
                     + badByReason + ", " + overlong + " over-long dropped; " + groups + " prompt groups kept ("
-                    + pairs + " pairs, " + answers + " answers, K <= " + maxK + ", longest " + maxLength + " tokens)";
+                    + pairs + " pairs, " + answers + " answers, K <= " + maxK + ", longest " + maxLength + " tokens"
+                    + (offPromptPairs > 0 ? "; " + offPromptPairs + " with an off-prompt answer" : "") + ")";
         }
     }
 
@@ -89,6 +121,35 @@ public final class RewardData {
                 Arrays.asList(p.chosen(), p.rejected()), new int[] {0, 1}, p.margin(), p.where()));
         return new Examples<>(rdd, ex.count(), ex.dropped(), ex.firstDropped());
     }
+
+    /**
+     * Gives every row the best response of another row, drawn by {@code seed}, as its off-prompt
+     * answer (train.off_prompt_pairs). Row i borrows from row (i + 1 + u mod (n-1)) mod n, u from
+     * (seed, i), so the pairing depends on the rows' order in the dataset only, not on partitions
+     * or executors; the rows keep their order. Two shuffles of the text rows.
+     */
+    public static Examples<TextGroup> withOffPromptAnswers(Examples<TextGroup> ex, long seed) {
+        long n = ex.count();
+        if (n < 2) {
+            return ex;
+        }
+        int parts = ex.rdd().getNumPartitions();
+        JavaPairRDD<Long, TextGroup> byIndex = ex.rdd().zipWithIndex().mapToPair(t -> new Tuple2<>(t._2(), t._1()));
+        JavaPairRDD<Long, Long> lenderOf = byIndex.mapToPair(t -> new Tuple2<>(lender(t._1(), n, seed), t._1()));
+        JavaPairRDD<Long, TextGroup> lent = lenderOf.join(byIndex, parts)
+                .mapToPair(t -> new Tuple2<>(t._2()._1(), t._2()._2()));
+        JavaRDD<TextGroup> rows = byIndex.leftOuterJoin(lent, parts).sortByKey(true, parts)
+                .map(t -> t._2()._1().withOffPrompt(t._2()._2().orNull()));
+        return new Examples<>(rows, ex.count(), ex.dropped(), ex.firstDropped());
+    }
+
+    /** The row whose best response row {@code i} of {@code n >= 2} borrows: never i itself. */
+    static long lender(long i, long n, long seed) {
+        return (i + 1 + Math.floorMod(Rng.bits(seed, OFF_PROMPT_STREAM, i), n - 1)) % n;
+    }
+
+    /** Random stream of the off-prompt pairing, apart from the streams of init, shuffles and dropout. */
+    private static final long OFF_PROMPT_STREAM = -7;
 
     /** Formatted prompts and all responses: the corpus a tokenizer is trained on. */
     public static JavaRDD<String> corpus(Examples<TextGroup> ex) {
@@ -116,29 +177,44 @@ public final class RewardData {
         int[] prompt = tok.encode(g.prompt());
         int[][] seqs = new int[K][];
         for (int k = 0; k < K; k++) {
-            int[] resp = tok.encode(g.responses().get(k));
-            boolean eos = RewardScorer.appendsEos(resp, true, tok.eosId());
-            int n = prompt.length + resp.length + (eos ? 1 : 0);
-            if (n > contextLength) {
-                return new Outcome(null, null, true, g.where() + " (answer " + k + ": " + n + " tokens)");
+            seqs[k] = answer(tok, prompt, g.responses().get(k));
+            if (seqs[k].length > contextLength) {
+                return new Outcome(null, null, true, g.where() + " (answer " + k + ": " + seqs[k].length + " tokens)");
             }
-            int[] s = Arrays.copyOf(prompt, n);
-            System.arraycopy(resp, 0, s, prompt.length, resp.length);
-            if (eos) {
-                s[n - 1] = tok.eosId();
-            }
-            seqs[k] = s;
         }
         int P = Rankings.pairCount(K);
-        int[] better = new int[P];
-        int[] worse = new int[P];
+        int[] offPrompt = g.offPrompt() == null ? null : answer(tok, prompt, g.offPrompt());
+        boolean withOffPrompt = offPrompt != null && offPrompt.length <= contextLength; // else: the row's own pairs only
+        int answers = withOffPrompt ? K + 1 : K;
+        int pairs = withOffPrompt ? P + 1 : P;
+        int[] better = new int[pairs];
+        int[] worse = new int[pairs];
         Rankings.pairs(g.order(), better, worse, 0);
         double[] margin = null;
         if (g.margin() != 0) {
-            margin = new double[P];
-            Arrays.fill(margin, g.margin());
+            margin = new double[pairs];
+            Arrays.fill(margin, 0, P, g.margin());
         }
-        return new Outcome(new PromptGroup(seqs, better, worse, margin, g.where()), null, false, null);
+        if (withOffPrompt) {
+            seqs = Arrays.copyOf(seqs, answers);
+            seqs[K] = offPrompt;
+            better[P] = g.order()[0];
+            worse[P] = K;
+        }
+        return new Outcome(new PromptGroup(seqs, better, worse, margin, g.where(), withOffPrompt), null, false, null);
+    }
+
+    /** prompt ++ response ++ EOS (when the response does not end with it), as the reward model reads an answer. */
+    private static int[] answer(BpeTokenizer tok, int[] prompt, String response) {
+        int[] resp = tok.encode(response);
+        boolean eos = RewardScorer.appendsEos(resp, true, tok.eosId());
+        int n = prompt.length + resp.length + (eos ? 1 : 0);
+        int[] s = Arrays.copyOf(prompt, n);
+        System.arraycopy(resp, 0, s, prompt.length, resp.length);
+        if (eos) {
+            s[n - 1] = tok.eosId();
+        }
+        return s;
     }
 
     /**
@@ -194,7 +270,7 @@ public final class RewardData {
                 }
             }
             Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), c.bad, firstBad, c.overlong,
-                    c.firstOverlong, c.groups, c.pairs, c.answers, c.maxK, c.maxLength);
+                    c.firstOverlong, c.groups, c.pairs, c.answers, c.offPrompt, c.maxK, c.maxLength);
             LOG.info(r.summary());
             return new Prepared(data, r);
         } finally {
@@ -214,6 +290,7 @@ public final class RewardData {
         long groups;
         long pairs;
         long answers;
+        long offPrompt;
         int maxK;
         int maxLength;
 
@@ -227,6 +304,7 @@ public final class RewardData {
                 c.groups += x.groups;
                 c.pairs += x.pairs;
                 c.answers += x.answers;
+                c.offPrompt += x.offPrompt;
                 c.maxK = Math.max(c.maxK, x.maxK);
                 c.maxLength = Math.max(c.maxLength, x.maxLength);
             }
@@ -259,8 +337,9 @@ public final class RewardData {
             } else {
                 PromptGroup g = o.group();
                 c.groups++;
-                c.pairs += g.pairs();
-                c.answers += g.answers();
+                c.pairs += g.ownPairs();
+                c.answers += g.ownAnswers();
+                c.offPrompt += g.offPrompt() ? 1 : 0;
                 c.maxK = Math.max(c.maxK, g.answers());
                 c.maxLength = Math.max(c.maxLength, g.maxLength());
             }

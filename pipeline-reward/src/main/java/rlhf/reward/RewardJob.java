@@ -134,8 +134,9 @@ public final class RewardJob {
                 resume ? " (resumed at step " + start.trainerState().path("step").asInt() + ")" : "");
 
         // 2. tokenized prompt groups, cached on the executors
-        RewardData.Prepared train = RewardData.prepare(sc, trainRows, start.tokenizer(), s,
-                "reward train data " + s.trainPath());
+        RewardData.Prepared train = RewardData.prepare(sc,
+                s.offPromptPairs() ? RewardData.withOffPromptAnswers(trainRows, s.training().seed()) : trainRows,
+                start.tokenizer(), s, "reward train data " + s.trainPath());
         RewardData.Prepared eval = null;
         try {
             if (s.evalPath().isPresent()) {
@@ -199,15 +200,21 @@ public final class RewardJob {
             return List.of("groups_seen", "pairs_seen");
         }
 
-        /** Pairwise accuracy and margin, and the mean and std of the rewards of the step's answers. */
+        /**
+         * Pairwise accuracy and margin, and the mean and std of the rewards of the step's answers,
+         * over the dataset's own pairs; the accuracy on the off-prompt pairs when there are any.
+         */
         @Override
         public StageLoop.StepMetrics stepMetrics(StepResult r) {
             double pairs = r.sums().extra(0);
             double answers = r.sums().extra(3);
             double mean = r.sums().extra(4) / answers;
             long tokens = (long) r.sums().extra(6);
-            return new StageLoop.StepMetrics(tokens)
-                    .value("accuracy", r.sums().extra(1) / pairs)
+            StageLoop.StepMetrics m = new StageLoop.StepMetrics(tokens).value("accuracy", r.sums().extra(1) / pairs);
+            if (r.sums().extra(7) > 0) {
+                m.value("off_prompt_accuracy", r.sums().extra(8) / r.sums().extra(7));
+            }
+            return m
                     .value("margin", r.sums().extra(2) / pairs)
                     .value("reward_mean", mean)
                     .value("reward_std", Math.sqrt(Math.max(0, r.sums().extra(5) / answers - mean * mean)))

@@ -33,11 +33,12 @@ public final class RewardLoss implements EvalLoss<PromptGroup, RewardLoss.State>
     private static final long serialVersionUID = 1L;
 
     /**
-     * Extra sums: pairs, pairs ranked right (r_better > r_worse), sum of r_better - r_worse,
-     * answers, sum and sum of squares of their rewards, and their tokens (padding excluded).
+     * Extra sums over the dataset's own pairs and answers: pairs, pairs ranked right (r_better >
+     * r_worse), sum of r_better - r_worse, answers, sum and sum of squares of their rewards; the
+     * tokens forwarded (padding excluded); the off-prompt pairs and how many were ranked right.
      */
     public static final String[] STATS = {"pairs", "correct", "margin_sum", "answers", "reward_sum", "reward_sq_sum",
-            "tokens"};
+            "tokens", "off_prompt_pairs", "off_prompt_correct"};
 
     private final GptConfig model;
     private final int microBatch;
@@ -187,14 +188,25 @@ public final class RewardLoss implements EvalLoss<PromptGroup, RewardLoss.State>
         return R;
     }
 
-    /** Adds each group's loss (weight 1) and statistics; with {@code grad}, accumulates d loss / d r into s.dr. */
+    /**
+     * Adds each group's loss (weight 1) and statistics; with {@code grad}, accumulates d loss / d r
+     * into s.dr. A group with an off-prompt answer adds the loss of that pair as a second term
+     * (weight 1), so the dataset's own pairs keep their weight.
+     */
     private void groupLosses(State s, List<PromptGroup> batch, LossStats stats, boolean grad) {
         int off = 0;
         for (PromptGroup g : batch) {
-            int K = g.answers();
-            int P = g.pairs();
+            int K = g.ownAnswers();
+            int P = g.ownPairs();
             double l = RankingLoss.loss(s.r, off, g.better(), g.worse(), g.margin(), 0, P, center,
                     grad ? s.dr : null, off);
+            if (g.offPrompt()) {
+                l += RankingLoss.loss(s.r, off, g.better(), g.worse(), g.margin(), P, 1, center,
+                        grad ? s.dr : null, off);
+                RankingLoss.Stats op = RankingLoss.stats(s.r, off, g.better(), g.worse(), P, 1);
+                stats.add(7, op.pairs());
+                stats.add(8, op.correct());
+            }
             stats.addLoss(l, 1);
             RankingLoss.Stats st = RankingLoss.stats(s.r, off, g.better(), g.worse(), 0, P);
             stats.add(0, st.pairs());
@@ -205,9 +217,11 @@ public final class RewardLoss implements EvalLoss<PromptGroup, RewardLoss.State>
                 double v = s.r[off + k];
                 stats.add(4, v);
                 stats.add(5, v * v);
-                stats.add(6, g.sequences()[k].length);
             }
-            off += K;
+            for (int[] seq : g.sequences()) {
+                stats.add(6, seq.length);
+            }
+            off += g.answers();
         }
     }
 

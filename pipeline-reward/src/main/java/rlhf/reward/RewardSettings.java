@@ -30,8 +30,9 @@ public record RewardSettings(
         Optional<Float> dropout,
         Optional<String> tokenizerPath,
         int tokenizerVocabSize,
-        // training: the ranking loss's centering term, and the keys every stage reads
+        // training: the ranking loss's centering term and off-prompt pairs, and the keys every stage reads
         double centerCoef,
+        boolean offPromptPairs,
         TrainingSettings training) {
 
     /** A prompt group with an answer longer than the context. */
@@ -66,6 +67,7 @@ public record RewardSettings(
                 c.getOptional("tokenizer.path"),
                 (int) c.requireIn("tokenizer.vocab_size", 257, 1 << 20),
                 c.requireIn("train.center_coef", 0, 1e6),
+                c.getBoolean("train.off_prompt_pairs"),
                 TrainingSettings.from(c));
         if (s.nEmbd % s.nHead != 0) {
             throw new ConfigException("config key 'model.n_embd' = " + s.nEmbd + " is not divisible by model.n_head = "

@@ -102,8 +102,40 @@ class RewardLossTest {
 
     @Test
     void gradientMatchesCentralFiniteDifferences() {
+        assertGradientMatchesFiniteDifferences(twoGroups());
+    }
+
+    /** A pair (0 > 1) with an off-prompt third answer ranked below answer 0. */
+    static PromptGroup pairWithOffPromptAnswer() {
+        SplittableRandom r = new SplittableRandom(8);
+        return new PromptGroup(new int[][] {randomSeq(r, 6), randomSeq(r, 5), randomSeq(r, 8)}, new int[] {0, 0},
+                new int[] {1, 2}, null, "pair with an off-prompt answer", true);
+    }
+
+    @Test
+    void anOffPromptAnswerIsATermOfItsOwnAndStaysOutOfTheStatistics() {
+        float[] params = RewardFixtures.tinyModel(CFG, 11);
+        PromptGroup g = pairWithOffPromptAnswer();
+        RewardLoss loss = new RewardLoss(CFG, 1, 3, 24, EOS, 0);
+        LossStats stats = new LossStats(RewardLoss.STATS.length);
+        loss.evaluate(loss.newState(), params, List.of(g), stats);
+        double r0 = alone(params, g.sequences()[0]);
+        double r1 = alone(params, g.sequences()[1]);
+        double r2 = alone(params, g.sequences()[2]);
+        // the row's own pair at weight 1 (not 1/2 as a third answer of a ranking would have it), plus the off-prompt pair
+        assertEquals(softplus(-(r0 - r1)) + softplus(-(r0 - r2)), stats.loss(), 1e-5);
+        assertEquals(1, stats.extra(0), "own pairs");
+        assertEquals(r0 > r1 ? 1 : 0, stats.extra(1), "own pairs ranked right");
+        assertEquals(2, stats.extra(3), "own answers");
+        assertEquals(r0 + r1, stats.extra(4), 1e-5, "reward sum over own answers");
+        assertEquals(6 + 5 + 8, stats.extra(6), "tokens forwarded, the off-prompt answer's included");
+        assertEquals(1, stats.extra(7), "off-prompt pairs");
+        assertEquals(r0 > r2 ? 1 : 0, stats.extra(8), "off-prompt pairs ranked right");
+        assertGradientMatchesFiniteDifferences(List.of(g, twoGroups().get(1)));
+    }
+
+    private static void assertGradientMatchesFiniteDifferences(List<PromptGroup> groups) {
         float[] params = RewardFixtures.tinyModel(CFG, 3);
-        List<PromptGroup> groups = twoGroups();
         RewardLoss loss = new RewardLoss(CFG, 2, 3, 24, EOS, 0.05);
         RewardLoss.State s = loss.newState();
         float[] grads = new float[params.length];
