@@ -47,6 +47,9 @@ public final class RewardData {
     /** Bad or over-long rows named in messages. */
     static final int FIRST_NAMED = 5;
 
+    /** Random stream of the off-prompt pairing, apart from the streams of init, shuffles and dropout. */
+    private static final long OFF_PROMPT_STREAM = -7;
+
     private RewardData() {
     }
 
@@ -147,9 +150,6 @@ public final class RewardData {
     static long lender(long i, long n, long seed) {
         return (i + 1 + Math.floorMod(Rng.bits(seed, OFF_PROMPT_STREAM, i), n - 1)) % n;
     }
-
-    /** Random stream of the off-prompt pairing, apart from the streams of init, shuffles and dropout. */
-    private static final long OFF_PROMPT_STREAM = -7;
 
     /** Formatted prompts and all responses: the corpus a tokenizer is trained on. */
     public static JavaRDD<String> corpus(Examples<TextGroup> ex) {

@@ -76,7 +76,7 @@ class SftTrainingTest {
     private static String[] tinyRun(String data, String tokenizer, String out, String... more) {
         List<String> sets = new ArrayList<>(List.of("data.train=" + data, "tokenizer.path=" + tokenizer,
                 "data.template=" + TEMPLATE, "data.context_length=32", "model.n_layer=2", "model.n_head=2",
-                "model.n_embd=32", "train.global_batch=8", "train.micro_batch=3", "optim.lr=1e-3",
+                "model.n_embd=32", "train.global_batch=8", "train.micro_batch=3", "optim.lr=1e-3", "optim.min_lr=3e-5",
                 "optim.warmup_steps=1", "checkpoint.every=0", "eval.every=0", "output.dir=" + out));
         sets.addAll(Arrays.asList(more));
         return sets.toArray(new String[0]);
