@@ -6,7 +6,7 @@ package rlhf.optim;
  * defaults.
  *
  * <p>Training from scratch: 6e-4 × 768 / width, at most 1e-3. That follows the rates the GPT-3 paper
- * (Brown et al. 2020, table 2.1) used for its model sizes within a factor of 1.5 (6e-4 at width
+ * (Brown et al. 2020, table 2.1) used for its models up to 13B within a factor of 1.5 (6e-4 at width
  * 768, 2e-4 at 2048, 1.2e-4 at 4096), and caps narrow models at nanoGPT's rate for its small ones.
  *
  * <p>Fine-tuning a trained model (the job starts from {@code model.init}): a tenth of that, the
