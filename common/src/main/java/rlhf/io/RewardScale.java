@@ -2,6 +2,9 @@ package rlhf.io;
 
 import java.io.Serializable;
 
+import rlhf.model.GptConfig;
+import rlhf.model.ParamLayout;
+
 /**
  * The scale a reward model's raw scores are read on: {@code (raw - mean) / std}, with the mean and
  * std of its scores over its training answers, which the reward job records in config.json
@@ -34,6 +37,35 @@ public record RewardScale(double mean, double std) implements Serializable {
 
     public double apply(double raw) {
         return (raw - mean) / std;
+    }
+
+    /**
+     * Rewrites a score-head model's parameters in place so that its value at every position reads
+     * on this scale: {@code value' = (value - mean) / std}, exactly up to float rounding. The score
+     * head has no bias, so the shift goes into the final layer norm's bias, which feeds nothing but
+     * the score head in such a model: {@code score.weight /= std} and
+     * {@code ln_f.bias -= mean * w / |w|^2} (w: the old score.weight, (1, C)), since
+     * {@code (w / std) . (h - mean * w / |w|^2) = (w . h - mean) / std}. A zero score head (no
+     * direction to shift along) is only scaled.
+     */
+    public void applyToScoreHead(GptConfig cfg, float[] params) {
+        if (!cfg.scoreHead()) {
+            throw new IllegalArgumentException("applyToScoreHead needs a model with a score head");
+        }
+        ParamLayout layout = ParamLayout.of(cfg);
+        int w = layout.offset("score.weight");
+        int bias = layout.offset("ln_f.bias");
+        int C = cfg.nEmbd();
+        double norm2 = 0;
+        for (int c = 0; c < C; c++) {
+            norm2 += (double) params[w + c] * params[w + c];
+        }
+        for (int c = 0; c < C; c++) {
+            if (norm2 > 0) {
+                params[bias + c] = (float) (params[bias + c] - mean * params[w + c] / norm2);
+            }
+            params[w + c] = (float) (params[w + c] / std);
+        }
     }
 
     public boolean isRaw() {

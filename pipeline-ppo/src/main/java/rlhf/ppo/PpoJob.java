@@ -27,6 +27,7 @@ import rlhf.data.Examples;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
+import rlhf.io.RewardScale;
 import rlhf.io.RunCheckpoints;
 import rlhf.io.Safetensors;
 import rlhf.io.TextFiles;
@@ -186,6 +187,13 @@ public final class PpoJob {
             RolloutModels.requireScoreHead(c, "critic start " + criticFrom);
             criticConfig = c.config();
             critic = c.params().clone();
+            RewardScale scale = RewardScale.of(c.config(), s.rewardNormalize());
+            if (c == rewardModel && !scale.isRaw()) {
+                // the rewards are read on the reward model's recorded scale: start the critic's
+                // values on it too, not std (often several) and mean away from the returns
+                scale.applyToScoreHead(criticConfig.model(), critic);
+                criticConfig = criticConfig.withExtra(RewardScale.MEAN_KEY, 0.0).withExtra(RewardScale.STD_KEY, 1.0);
+            }
         } else {
             criticConfig = sft.config().withModel(pc.withScoreHead(true));
             critic = new float[ParamLayout.of(criticConfig.model()).size()];
@@ -275,7 +283,7 @@ public final class PpoJob {
             shown.add(2, SCORE_VS_BON);
         }
         ConsoleProgress console = ConsoleProgress.onStderr("ppo", total, first, shown);
-        PpoWatch watch = new PpoWatch(s.watchIterations(), setup.frontier);
+        PpoWatch watch = new PpoWatch(s.watchIterations(), total, setup.frontier);
         try (MetricsLog metrics = resume ? MetricsLog.resume(s.metricsPath(), first) : MetricsLog.create(s.metricsPath())) {
             for (int it = first; it < stopAt; it++) {
                 int done = it + 1;

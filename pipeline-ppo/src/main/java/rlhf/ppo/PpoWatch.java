@@ -17,9 +17,12 @@ import rlhf.metrics.BestOfNFrontier;
  *   <li><b>not moving</b>: score_mean rose by less than {@value #FLAT_SCORE} of the rollouts'
  *       score std and the KL by less than {@value #FLAT_KL} nats, while KL budget is left unspent:
  *       less KL than the start policy's best-of-n spends and a lower score (with a frontier), or
- *       less than {@value #SMALL_KL} nats, what best-of-4 spends (without one). A converged run on a
- *       plateau above those is not flagged, nor one that spent more KL for less score (inefficient:
- *       score_vs_bon shows it).</li>
+ *       less than {@value #SMALL_KL} nats, what best-of-4 spends (without one); and at the pace of
+ *       the run so far (KL spent per iteration) the last iteration would still have spent less than
+ *       half of that budget. A converged run on a plateau above those is not flagged, nor one that
+ *       spent more KL for less score (inefficient: score_vs_bon shows it), nor a run that climbs in
+ *       steps with pauses longer than half a window (128 rollouts of a noisy reward model do) and is
+ *       on its way to the budget.</li>
  *   <li><b>gaming the reward</b> (with eval.gold_rule): score_mean rose by more than
  *       {@value #RISING_SCORE} std while gold_mean fell by more than {@value #FALLING_GOLD}, both
  *       also by more than two standard errors of the half-window means (iteration-to-iteration
@@ -46,6 +49,7 @@ final class PpoWatch {
     static final String GAMING = "warn_gaming";
 
     private final int window;
+    private final int iterations;
     private final BestOfNFrontier frontier;
     private final Deque<Map<String, Double>> last = new ArrayDeque<>();
     private boolean notMoving;
@@ -53,9 +57,13 @@ final class PpoWatch {
     private int lastNotMoving = Integer.MIN_VALUE / 2;
     private int lastGaming = Integer.MIN_VALUE / 2;
 
-    /** @param frontier the start policy's best-of-n frontier, or null */
-    PpoWatch(int window, BestOfNFrontier frontier) {
+    /**
+     * @param iterations the run's number of iterations (ppo.iterations)
+     * @param frontier   the start policy's best-of-n frontier, or null
+     */
+    PpoWatch(int window, int iterations, BestOfNFrontier frontier) {
         this.window = window;
+        this.iterations = iterations;
         this.frontier = frontier;
     }
 
@@ -91,12 +99,15 @@ final class PpoWatch {
         // which score_vs_bon shows, not stuck
         double budget = frontier != null ? frontier.kl()[frontier.n() - 1] : SMALL_KL;
         boolean headroom = kl < budget && (frontier == null || score < frontier.score()[frontier.n() - 1]);
-        boolean flat = dScore < FLAT_SCORE * std && Math.abs(dKl) < FLAT_KL && headroom;
+        // the KL so far per iteration, carried to the last one: a pause in a run on its way is not stuck
+        double paceKl = Math.max(kl, 0) * Math.max(iterations, done) / done;
+        boolean flat = dScore < FLAT_SCORE * std && Math.abs(dKl) < FLAT_KL && headroom && paceKl < budget / 2;
         if (flat && !notMoving && done - lastNotMoving >= window) {
             lastNotMoving = done;
             warnings.add(span + String.format(Locale.ROOT, "not moving: score_mean changed by %+.4f (%.3f of its std) "
-                    + "and the KL by %+.4f nats (now %.4f)%s. Try a higher optim.policy_lr, a lower ppo.kl_coef, more "
-                    + "ppo.epochs, or check the reward's scale (reward.normalize)", dScore, dScore / std, dKl, kl,
+                    + "and the KL by %+.4f nats (now %.4f; at this pace about %.2f by iteration %d)%s. Try a higher "
+                    + "optim.policy_lr, a lower ppo.kl_coef, more ppo.epochs, or check the reward's scale "
+                    + "(reward.normalize)", dScore, dScore / std, dKl, kl, paceKl, Math.max(iterations, done),
                     frontier == null ? "" : String.format(Locale.ROOT, "; best-of-%d of the start policy scores %.4f "
                             + "for at most %.4f nats", frontier.n(), frontier.score()[frontier.n() - 1],
                             frontier.kl()[frontier.n() - 1])));

@@ -28,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
+import rlhf.io.RewardScale;
 import rlhf.io.RunCheckpoints;
 import rlhf.io.TinyCheckpoints;
 import rlhf.model.Gpt;
@@ -229,7 +230,11 @@ class PpoSparkTest {
         o.put("gen.max_new_tokens", "2");
         try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
             PpoTrainer tr = setup.trainer;
-            assertArrayEquals(rp, tr.critic, "the critic starts from the reward model");
+            // the critic starts from the reward model, read on the scale the rewards are: (raw - 0.3) / 2
+            float[] onScale = rp.clone();
+            new RewardScale(0.3, 2.0).applyToScoreHead(rc, onScale);
+            assertArrayEquals(onScale, tr.critic, "the critic starts from the reward model on its recorded scale");
+            assertTrue(RewardScale.of(setup.criticConfig, true).isRaw(), "the critic's config records no second scale");
             List<Rollout.Scored> scored = tr.scoreInProcess(tr.rolloutsInProcess(0, tr.policy), tr.critic, 0.0);
             RewardScorer direct = new RewardScorer(rc, 1, 6 + 2 + 1);
             float[] out = new float[1];
