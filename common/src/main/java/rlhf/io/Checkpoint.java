@@ -275,7 +275,9 @@ public record Checkpoint(ModelConfigJson config, float[] params, Tokenizer token
             throw r.error("tensor '" + name + "': expected shape [" + size + "] (the model's parameter count), found "
                     + t.shapeString());
         }
-        return r.read(name);
+        float[] moment = r.read(name);
+        Gpt2Weights.requireFinite(r, name, moment, 0, moment.length, false);
+        return moment;
     }
 
     /** Whether {@code dir} holds a checkpoint whose marker is present and agrees with its files. */

@@ -125,9 +125,32 @@ public final class Gpt2Weights {
             } else {
                 r.read(name, params, v.offset());
             }
+            requireFinite(r, name, params, v.offset(), v.size(), v.transposedInHf());
         }
         if (lmHead != null) {
             checkTied(r, lmHead, layout.view("wte.weight"), params);
+        }
+    }
+
+    /**
+     * A weight (or optimizer moment) that is NaN or infinite makes every output NaN, or trains to
+     * it, with no word of why: refused by tensor name and element index in the file's (row-major) order.
+     *
+     * @param transposed whether the tensor was read transposed: file [a, b] into our [b, a]
+     */
+    static void requireFinite(Safetensors.Reader r, String name, float[] a, int from, int n,
+            boolean transposed) throws CheckpointFormatException {
+        for (int k = 0; k < n; k++) {
+            float x = a[from + k];
+            if (!Float.isFinite(x)) {
+                long index = k;
+                if (transposed) {
+                    long[] shape = r.info(name).shape(); // our element k = file element (k % rows, k / rows)
+                    index = (k % shape[0]) * shape[1] + k / shape[0];
+                }
+                throw r.error("tensor '" + name + "' holds " + x + " at element " + index + " of " + n
+                        + "; a checkpoint's tensors must be finite");
+            }
         }
     }
 

@@ -39,8 +39,9 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>Why so strict: a checkpoint may come from anywhere, so the header is checked before any
  * data is touched (size limit, JSON, dtype, shape overflow, offsets inside the data and
- * disjoint, byte span equal to numel * dtype size). A hostile header gives an error that names
- * the file and tensor, never an OutOfMemoryError or a hang. Tensors are streamed in 1 MiB reads
+ * disjoint, byte span equal to numel * dtype size, together filling the data area exactly, so that
+ * a header length off by a byte cannot shift every tensor). A hostile header gives an error that
+ * names the file and tensor, never an OutOfMemoryError or a hang. Tensors are streamed in 1 MiB reads
  * from an {@code FSDataInputStream} straight into the caller's {@code float[]} slice, so a 500 MB
  * file needs no second copy in memory.
  *
@@ -202,13 +203,27 @@ public final class Safetensors {
                 }
             }
             byBegin.sort(Comparator.comparingLong(TensorInfo::begin));
-            for (int i = 1; i < byBegin.size(); i++) {
-                TensorInfo a = byBegin.get(i - 1);
+            // the tensors must fill the data area exactly, as the format (and its reference reader)
+            // requires: a gap or spare bytes mean the header and the data disagree, e.g. a header
+            // length one byte short, which would otherwise read every tensor shifted by a byte
+            long covered = 0;
+            for (int i = 0; i < byBegin.size(); i++) {
                 TensorInfo b = byBegin.get(i);
-                if (b.begin() < a.end()) {
+                if (i > 0 && b.begin() < covered) {
+                    TensorInfo a = byBegin.get(i - 1);
                     throw error("tensors '" + a.name() + "' data_offsets [" + a.begin() + ", " + a.end() + "] and '"
                             + b.name() + "' data_offsets [" + b.begin() + ", " + b.end() + "] overlap");
                 }
+                if (b.begin() != covered) {
+                    throw error("tensor '" + b.name() + "' data_offsets [" + b.begin() + ", " + b.end() + "] leave bytes ["
+                            + covered + ", " + b.begin() + ") of the data area unused; the tensors must fill it "
+                            + "exactly (wrong header length or offsets?)");
+                }
+                covered = b.end();
+            }
+            if (covered != dataSize) {
+                throw error("the tensors fill " + covered + " bytes of the data area but it holds " + dataSize
+                        + " after the header; they must fill it exactly (wrong header length, or trailing bytes?)");
             }
             return out;
         }

@@ -102,6 +102,19 @@ class CheckpointTest {
     }
 
     @Test
+    void aNonFiniteOptimizerMomentIsRefusedByTensorAndElement() throws IOException {
+        Checkpoint c = checkpoint(3, ParamLayout.of(CFG).size());
+        c.training().adamV()[5] = Float.POSITIVE_INFINITY;
+        c.save(uri("run/bad"), conf);
+        CheckpointFormatException e = assertThrows(CheckpointFormatException.class,
+                () -> Checkpoint.load(uri("run/bad"), true, conf));
+        assertTrue(e.getMessage().contains("optimizer.safetensors") && e.getMessage().contains(
+                "tensor 'v' holds Infinity at element 5 of " + ParamLayout.of(CFG).size()), e.getMessage());
+        assertEquals(c.params().length, Checkpoint.load(uri("run/bad"), false, conf).params().length,
+                "the model alone still loads");
+    }
+
+    @Test
     void hubStyleDirectoryWithoutMarkerLoadsAsPretrainedButNotAsOurCheckpoint() throws IOException {
         java.nio.file.Path dir = Files.createDirectories(tmp.resolve("gpt2-tiny"));
         ModelConfigJson cfg = ModelConfigJson.of(Gpt2WeightsTest.TINY, 10);

@@ -52,12 +52,17 @@ class Gpt2WeightsTest {
      * and h.N.attn.masked_bias (), in F32 or F16.
      */
     static RawSafetensors hubStyle(GptConfig cfg, boolean f16) {
+        return hubStyle(cfg, f16, null, 0, 0f);
+    }
+
+    /** The same, with element {@code index} (file order) of tensor {@code poisoned} set to {@code value}. */
+    static RawSafetensors hubStyle(GptConfig cfg, boolean f16, String poisoned, int index, float value) {
         int V = cfg.vocabSize();
         int T = cfg.maxSeqLen();
         int C = cfg.nEmbd();
         RawSafetensors w = new RawSafetensors();
-        add(w, f16, "wte.weight", V, C);
-        add(w, f16, "wpe.weight", T, C);
+        add(w, f16, poisoned, index, value, "wte.weight", V, C);
+        add(w, f16, poisoned, index, value, "wpe.weight", T, C);
         for (int l = 0; l < cfg.nLayer(); l++) {
             String p = "h." + l + ".";
             float[] mask = new float[T * T];
@@ -68,25 +73,30 @@ class Gpt2WeightsTest {
             }
             w.f32(p + "attn.bias", longs(1, 1, T, T), mask);
             w.f32(p + "attn.masked_bias", longs(), new float[] {-1e4f});
-            add(w, f16, p + "ln_1.weight", C);
-            add(w, f16, p + "ln_1.bias", C);
-            add(w, f16, p + "attn.c_attn.weight", C, 3 * C);
-            add(w, f16, p + "attn.c_attn.bias", 3 * C);
-            add(w, f16, p + "attn.c_proj.weight", C, C);
-            add(w, f16, p + "attn.c_proj.bias", C);
-            add(w, f16, p + "ln_2.weight", C);
-            add(w, f16, p + "ln_2.bias", C);
-            add(w, f16, p + "mlp.c_fc.weight", C, 4 * C);
-            add(w, f16, p + "mlp.c_fc.bias", 4 * C);
-            add(w, f16, p + "mlp.c_proj.weight", 4 * C, C);
-            add(w, f16, p + "mlp.c_proj.bias", C);
+            add(w, f16, poisoned, index, value, p + "ln_1.weight", C);
+            add(w, f16, poisoned, index, value, p + "ln_1.bias", C);
+            add(w, f16, poisoned, index, value, p + "attn.c_attn.weight", C, 3 * C);
+            add(w, f16, poisoned, index, value, p + "attn.c_attn.bias", 3 * C);
+            add(w, f16, poisoned, index, value, p + "attn.c_proj.weight", C, C);
+            add(w, f16, poisoned, index, value, p + "attn.c_proj.bias", C);
+            add(w, f16, poisoned, index, value, p + "ln_2.weight", C);
+            add(w, f16, poisoned, index, value, p + "ln_2.bias", C);
+            add(w, f16, poisoned, index, value, p + "mlp.c_fc.weight", C, 4 * C);
+            add(w, f16, poisoned, index, value, p + "mlp.c_fc.bias", 4 * C);
+            add(w, f16, poisoned, index, value, p + "mlp.c_proj.weight", 4 * C, C);
+            add(w, f16, poisoned, index, value, p + "mlp.c_proj.bias", C);
         }
-        add(w, f16, "ln_f.weight", C);
-        add(w, f16, "ln_f.bias", C);
+        add(w, f16, poisoned, index, value, "ln_f.weight", C);
+        add(w, f16, poisoned, index, value, "ln_f.bias", C);
         return w;
     }
 
     static void add(RawSafetensors w, boolean f16, String name, int... shape) {
+        add(w, f16, null, 0, 0f, name, shape);
+    }
+
+    static void add(RawSafetensors w, boolean f16, String poisoned, int index, float value, String name,
+            int... shape) {
         int n = 1;
         for (int d : shape) {
             n *= d;
@@ -94,6 +104,11 @@ class Gpt2WeightsTest {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = hubValue(name, i);
+        }
+        if (name.equals(poisoned)) {
+            v[index] = value;
+            w.f32(name, longs(shape), v);
+            return;
         }
         if (f16) {
             w.f16Exact(name, longs(shape), v);
@@ -221,5 +236,14 @@ class Gpt2WeightsTest {
         other[7] = 1f;
         String untied = loadError(hubStyle(TINY, false).f32("lm_head.weight", longs(11, 4), other), TINY);
         assertTrue(untied.contains("'lm_head.weight' differs from wte.weight at element 0"), untied);
+    }
+
+    @Test
+    void nanOrInfiniteWeightsAreRefusedByTensorAndElement() throws IOException {
+        // c_fc is stored [in = 4, out = 16]: file element 9 is (0, 9), read transposed into our [16, 4]
+        String nan = loadError(hubStyle(TINY, false, "h.1.mlp.c_fc.weight", 9, Float.NaN), TINY);
+        assertTrue(nan.contains("tensor 'h.1.mlp.c_fc.weight' holds NaN at element 9 of 64"), nan);
+        String inf = loadError(hubStyle(TINY, true, "ln_f.bias", 3, Float.NEGATIVE_INFINITY), TINY);
+        assertTrue(inf.contains("tensor 'ln_f.bias' holds -Infinity at element 3 of 4"), inf);
     }
 }

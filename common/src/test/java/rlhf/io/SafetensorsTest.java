@@ -225,6 +225,22 @@ class SafetensorsTest {
     }
 
     @Test
+    void tensorsThatDoNotFillTheDataAreaExactlyAreReported() throws IOException {
+        // a header padded with a space (as writers pad to 8 bytes) and its length one byte short: the
+        // JSON still parses, and every tensor would be read one byte early
+        RawSafetensors two = good().f32("x", new long[] {2}, new float[] {7, 8});
+        byte[] shifted = two.withHeader(two.headerJson() + " ");
+        ByteBuffer.wrap(shifted).order(ByteOrder.LITTLE_ENDIAN).putLong(0, two.headerJson().length());
+        assertContains(failOpen(shifted), "fill 32 bytes of the data area but it holds 33");
+        assertContains(failOpen(good().pad(4).bytes()), "fill 24 bytes of the data area but it holds 28",
+                "trailing bytes");
+        assertContains(failOpen(good().pad(8).entry("x", "F32", new long[] {2}, 28, 36).pad(8).bytes()),
+                "'x'", "[28, 36]", "bytes [24, 28) of the data area unused");
+        assertContains(failOpen(new RawSafetensors().pad(4).entry("w", "F32", new long[] {1}, 4, 8).pad(4).bytes()
+                ), "'w'", "bytes [0, 4) of the data area unused");
+    }
+
+    @Test
     void shapesThatDisagreeWithOffsetsOrOverflowAreReported() throws IOException {
         assertContains(failOpen(new RawSafetensors().pad(24).entry("w", "F32", new long[] {2, 4}, 0, 24).bytes()),
                 "'w'", "span 24 bytes", "F32 shape [2, 4] needs 32");
