@@ -715,7 +715,14 @@ public final class DatasetSource {
                 if (rank.get(i) == null) {
                     throw new BadRow("rank " + i + " is null");
                 }
-                ranks[i] = ((Number) rank.get(i)).intValue();
+                // a JSON array holding 0.5 is read as doubles: a rank that is not a whole number is a
+                // bad row, not one truncated to the next integer
+                double x = ((Number) rank.get(i)).doubleValue();
+                if (x != Math.rint(x) || Math.abs(x) > Integer.MAX_VALUE) {
+                    throw new BadRow("rank " + i + " is " + rank.get(i) + ", not a whole number; 'ranking' " + rank
+                            + " must be a permutation of 0.." + (k - 1) + " or 1.." + k);
+                }
+                ranks[i] = (int) x;
                 min = Math.min(min, ranks[i]);
             }
             boolean[] seen = new boolean[k];

@@ -1,6 +1,7 @@
 package rlhf.spark;
 
 import java.io.Serializable;
+import java.util.List;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -21,6 +22,9 @@ import rlhf.tokenizer.BpeTokenizer;
 public final class PromptSet {
 
     private static final Logger LOG = LoggerFactory.getLogger(PromptSet.class);
+
+    /** Dropped prompts named in the log. */
+    private static final int FIRST_UNFIT = 5;
 
     private PromptSet() {
     }
@@ -52,12 +56,29 @@ public final class PromptSet {
             data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "prompts " + what);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(what + ": all " + rows.count() + " prompts are empty or longer than "
-                    + "data.max_prompt_tokens = " + maxTokens + " tokens", e);
+                    + "data.max_prompt_tokens = " + maxTokens + " tokens; first: " + firstUnfit(rows, bt, maxTokens), e);
         }
+        long unfit = rows.count() - data.count();
         LOG.info("prompts {}: {} cached in {} partitions; {} bad rows dropped{}, {} empty or longer than "
-                + "data.max_prompt_tokens={} dropped", what, data.count(), data.partitions(), rows.dropped(),
-                rows.firstDropped().isEmpty() ? "" : " (first: " + rows.firstDropped() + ")",
-                rows.count() - data.count(), maxTokens);
+                + "data.max_prompt_tokens={} dropped{}", what, data.count(), data.partitions(), rows.dropped(),
+                rows.firstDropped().isEmpty() ? "" : " (first: " + rows.firstDropped() + ")", unfit, maxTokens,
+                unfit == 0 ? "" : " (first: " + firstUnfit(rows, bt, maxTokens) + ")");
+        bt.unpersist();
         return data;
+    }
+
+    /**
+     * The first few prompts that are empty or longer than {@code maxTokens}, by file and row with
+     * their length: a user looking for the 1 MB prompt finds it. A second pass that stops at the
+     * partitions holding them; only run when some were dropped.
+     */
+    private static List<String> firstUnfit(Examples<Prompt> rows, Broadcast<BpeTokenizer> bt, int maxTokens) {
+        return rows.rdd()
+                .map(p -> {
+                    int n = bt.value().encode(p.prompt()).length;
+                    return n >= 1 && n <= maxTokens ? "" : p.where() + ": " + n + " tokens";
+                })
+                .filter(w -> !w.isEmpty())
+                .take(FIRST_UNFIT);
     }
 }

@@ -1,6 +1,7 @@
 package rlhf.tokenizer;
 
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -507,6 +508,15 @@ public final class BpeTokenizer implements Serializable {
                     throw new IOException(vocabName + ": key \"" + key + "\" appears twice");
                 }
             }
+            if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
+                throw new IOException(vocabName + ": expected one JSON object {\"token\": id, ...}, found "
+                        + p.currentToken() + " at line " + p.currentLocation().getLineNr() + ", column "
+                        + p.currentLocation().getColumnNr());
+            }
+        } catch (JsonProcessingException e) {
+            // a truncated or garbled file: Jackson's own message names no file
+            throw new IOException(vocabName + ": not valid JSON: " + e.getOriginalMessage() + " (line "
+                    + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")", e);
         }
         byte[][] tokens = new byte[vocab.size()][];
         for (Map.Entry<String, Integer> e : vocab.entrySet()) {

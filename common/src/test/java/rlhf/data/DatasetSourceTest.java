@@ -267,6 +267,19 @@ class DatasetSourceTest {
     }
 
     @Test
+    void aRankThatIsNotAWholeNumberIsABadRowNotTruncated() throws Exception {
+        // one fractional rank makes Spark read the whole column as doubles
+        String f = jsonl("frac.jsonl",
+                "{\"prompt\":\"p\",\"responses\":[\"a\",\"b\",\"c\"],\"ranking\":[2,0,1]}",
+                "{\"prompt\":\"q\",\"responses\":[\"a\",\"b\",\"c\"],\"ranking\":[0.5,1,2]}");
+        Examples<Ranking> ex = source(f).rankings(spark);
+        assertEquals(1, ex.count());
+        assertEquals(List.of(f + " row 2: rank 0 is 0.5, not a whole number; 'ranking' [0.5, 1.0, 2.0] must be a "
+                + "permutation of 0..2 or 1..3"), ex.firstDropped());
+        assertArrayEquals(new int[] {2, 0, 1}, collect(ex).get(0).ranking());
+    }
+
+    @Test
     void ppoPromptsFromATableAndFromAlpacaRows() throws Exception {
         spark.createDataFrame(List.of(RowFactory.create("Tell a joke."), RowFactory.create("Name a prime.")),
                 new StructType().add("prompt", DataTypes.StringType)).createOrReplaceTempView("ppo_prompts");

@@ -154,5 +154,12 @@ class Gpt2CompatibilityTest {
                 new ByteArrayInputStream(bad.getBytes(StandardCharsets.UTF_8)),
                 new ByteArrayInputStream("#version: 0.2\na c\n".getBytes(StandardCharsets.UTF_8)), "v.json", "m.txt"));
         assertTrue(e.getMessage().contains("m.txt line 2") && e.getMessage().contains("\"c\""), e.getMessage());
+        // a truncated vocab.json: Jackson's end-of-input, with the file's name and where it stopped
+        for (String cut : List.of(bad.substring(0, 20), bad + " {}", "")) {
+            e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> BpeTokenizer.load(
+                    new ByteArrayInputStream(cut.getBytes(StandardCharsets.UTF_8)),
+                    new ByteArrayInputStream("#version: 0.2\n".getBytes(StandardCharsets.UTF_8)), "tok/vocab.json", "m.txt"));
+            assertTrue(e.getMessage().startsWith("tok/vocab.json: "), cut + " -> " + e.getMessage());
+        }
     }
 }

@@ -339,6 +339,8 @@ class PpoSparkTest {
                 () -> PpoJob.setup(spark, PpoFixtures.config(o), RULE));
         assertTrue(e.getMessage().contains("long.jsonl: all 2 prompts are empty or longer than "
                 + "data.max_prompt_tokens = 3 tokens"), e.getMessage());
+        assertTrue(e.getMessage().matches("(?s).*first: \\[\\S*long.jsonl row 1: \\d+ tokens, \\S*long.jsonl row 2: "
+                + "\\d+ tokens\\].*"), "the prompts are named by file and row: " + e.getMessage());
     }
 
     private static boolean differs(float[] a, float[] b) {
