@@ -54,7 +54,10 @@ import rlhf.config.JobConfig;
  *
  * <p>Every example keeps its source file (or table) and its 1-based record number within it.
  * Rows with null, empty or malformed fields are bad rows: counted and dropped, or the read
- * fails ({@link OnBadRow}); either way the first few are named with file and row. A missing
+ * fails ({@link OnBadRow}); either way the first few are named with file and row. JSON lines are
+ * read strictly ({@link JsonLineRows}): a value of another JSON type than its column's (a number
+ * as a prompt, a string as a margin) is a bad row of its own, never converted to text and never
+ * a reason to refuse the whole column. A missing
  * column, an empty dataset or a dataset of only bad rows is an error naming the dataset.
  *
  * <p>Conversion runs on the executors in two passes over the rows: the first counts the rows
@@ -80,6 +83,8 @@ public final class DatasetSource {
     public enum PreferenceFormat { PAIRS, RANKINGS }
 
     private static final String FILE_COL = "__rlhf_file";
+    private static final String PROBLEM_COL = "__rlhf_problem";
+    /** The column Spark's JSON reader adds when some lines are malformed: not the user's. */
     private static final String CORRUPT_COL = "_corrupt_record";
 
     private final String input;
@@ -185,6 +190,21 @@ public final class DatasetSource {
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot list dataset " + input + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Whether the rows are JSON lines, read by {@link JsonLineRows}: then the column types Spark
+     * inferred only say which columns exist, since it widens a column whose rows disagree to
+     * string (or to an array of strings), and each row's values are checked on their own.
+     */
+    private boolean isJson(SparkSession spark) {
+        return resolveFormat(spark) == Format.JSON;
+    }
+
+    /** A type Spark's JSON inference gives a column whose rows disagree: each row is judged on its own. */
+    private static boolean widened(DataType t, boolean json) {
+        return json && (t.equals(DataTypes.StringType)
+                || t instanceof ArrayType a && a.elementType().equals(DataTypes.StringType));
     }
 
     private static Format byExtension(String name) {
@@ -299,7 +319,7 @@ public final class DatasetSource {
         List<String> use = new ArrayList<>(List.of("prompt", "chosen", "rejected"));
         if (Set.of(df.columns()).contains("margin")) {
             DataType t = df.schema().apply("margin").dataType();
-            if (!(t instanceof NumericType)) {
+            if (!(t instanceof NumericType) && !widened(t, isJson(spark))) {
                 throw new IllegalArgumentException("column " + userName("margin") + " of dataset " + input
                         + " has type " + t.simpleString() + ", expected a number");
             }
@@ -313,8 +333,9 @@ public final class DatasetSource {
         Dataset<Row> df = read(spark);
         requireColumns(df, "rankings prompt/responses/ranking", "prompt", "responses", "ranking");
         requireStrings(df, List.of("prompt"));
-        requireArray(df, "responses", DataTypes.StringType);
-        requireArray(df, "ranking", null);
+        boolean json = isJson(spark);
+        requireArray(df, "responses", DataTypes.StringType, json);
+        requireArray(df, "ranking", null, json);
         return convert(df, List.of("prompt", "responses", "ranking"), new RankingConverter());
     }
 
@@ -368,9 +389,9 @@ public final class DatasetSource {
     }
 
     /** {@code elem} null: any numeric element type. */
-    private void requireArray(Dataset<Row> df, String c, DataType elem) {
+    private void requireArray(Dataset<Row> df, String c, DataType elem, boolean json) {
         DataType t = df.schema().apply(c).dataType();
-        boolean ok = t instanceof ArrayType a
+        boolean ok = widened(t, json) || t instanceof ArrayType a
                 && (elem == null ? a.elementType() instanceof NumericType : a.elementType().equals(elem));
         if (!ok) {
             throw new IllegalArgumentException("column " + userName(c) + " of dataset " + input + " has type "
@@ -380,6 +401,9 @@ public final class DatasetSource {
 
     private void requireMessages(Dataset<Row> df) {
         DataType t = df.schema().apply("messages").dataType();
+        if (widened(t, isJson(df.sparkSession()))) {
+            return;
+        }
         if (t instanceof ArrayType a && a.elementType() instanceof StructType s) {
             Set<String> f = Set.of(s.fieldNames());
             if (f.contains("role") && f.contains("content")) {
@@ -412,14 +436,18 @@ public final class DatasetSource {
     record BadRowAt(String file, int partition, long localRow, String reason) implements Serializable {}
 
     private <T> Examples<T> convert(Dataset<Row> df, List<String> use, Converter<T> conv) {
-        List<Column> sel = new ArrayList<>();
-        for (String c : use) {
-            sel.add(functions.col(c));
+        JavaRDD<Row> rows;
+        if (isJson(df.sparkSession())) {
+            rows = JsonLineRows.read(df.sparkSession(), input, use, columns, PROBLEM_COL, FILE_COL);
+        } else {
+            List<Column> sel = new ArrayList<>();
+            for (String c : use) {
+                sel.add(functions.col(c));
+            }
+            sel.add(functions.lit(null).cast(DataTypes.StringType).as(PROBLEM_COL));
+            sel.add(functions.input_file_name().as(FILE_COL));
+            rows = df.select(sel.toArray(new Column[0])).javaRDD();
         }
-        boolean hasCorrupt = Arrays.asList(df.columns()).contains(CORRUPT_COL);
-        sel.add(hasCorrupt ? functions.col(CORRUPT_COL) : functions.lit(null).cast(DataTypes.StringType).as(CORRUPT_COL));
-        sel.add(functions.input_file_name().as(FILE_COL));
-        JavaRDD<Row> rows = df.select(sel.toArray(new Column[0])).javaRDD();
         int n = use.size();
         String fallbackSource = input;
 
@@ -518,7 +546,7 @@ public final class DatasetSource {
                 String file = fileOf(r, n, fallback, interned);
                 long local = perFile.merge(file, 1L, Long::sum);
                 try {
-                    checkCorrupt(r, n);
+                    checkProblem(r, n);
                     conv.convert(r, file, local);
                     good++;
                 } catch (BadRow e) {
@@ -560,7 +588,7 @@ public final class DatasetSource {
                         String file = fileOf(r, n, fallback, interned);
                         long row = start.getOrDefault(file, 0L) + seen.merge(file, 1L, Long::sum);
                         try {
-                            checkCorrupt(r, n);
+                            checkProblem(r, n);
                             return conv.convert(r, file, row);
                         } catch (BadRow e) {
                             // counted and reported by pass 1
@@ -587,10 +615,11 @@ public final class DatasetSource {
         }
     }
 
-    private static void checkCorrupt(Row r, int n) throws BadRow {
-        String c = r.getString(n);
-        if (c != null) {
-            throw new BadRow("malformed JSON (expected one object per line): " + (c.length() > 60 ? c.substring(0, 60) + "..." : c));
+    /** The row's problem column (a malformed line, a value of the wrong JSON type), as a bad row. */
+    private static void checkProblem(Row r, int n) throws BadRow {
+        String problem = r.getString(n);
+        if (problem != null) {
+            throw new BadRow(problem);
         }
     }
 

@@ -268,15 +268,52 @@ class DatasetSourceTest {
 
     @Test
     void aRankThatIsNotAWholeNumberIsABadRowNotTruncated() throws Exception {
-        // one fractional rank makes Spark read the whole column as doubles
+        // as the user wrote it: 0.5 was truncated to 0 when the column was read as doubles
         String f = jsonl("frac.jsonl",
                 "{\"prompt\":\"p\",\"responses\":[\"a\",\"b\",\"c\"],\"ranking\":[2,0,1]}",
                 "{\"prompt\":\"q\",\"responses\":[\"a\",\"b\",\"c\"],\"ranking\":[0.5,1,2]}");
         Examples<Ranking> ex = source(f).rankings(spark);
         assertEquals(1, ex.count());
-        assertEquals(List.of(f + " row 2: rank 0 is 0.5, not a whole number; 'ranking' [0.5, 1.0, 2.0] must be a "
+        assertEquals(List.of(f + " row 2: rank 0 is 0.5, not a whole number; 'ranking' [0.5, 1, 2] must be a "
                 + "permutation of 0..2 or 1..3"), ex.firstDropped());
         assertArrayEquals(new int[] {2, 0, 1}, collect(ex).get(0).ranking());
+    }
+
+    @Test
+    void aValueOfAnotherJsonTypeIsABadRowNotText() throws Exception {
+        // Spark's reader widens the column to string: 12345 and ["a","b"] would train as text
+        String f = jsonl("types.jsonl",
+                "{\"prompt\":\"ok1\",\"response\":\"r1\"}",
+                "{\"prompt\": 12345, \"response\": \"r2\"}",
+                "{\"prompt\":\"p3\", \"response\": [\"a\",\"b\"]}",
+                "",
+                "{\"prompt\":\"ok4\",\"response\":\"r4\",\"extra\":{\"any\":1}}");
+        Examples<Demonstration> ex = source(f).demonstrations(spark, PromptTemplate.plain());
+        assertEquals(List.of(f + " row 2: 'prompt' is a number (12345), expected a string",
+                f + " row 3: 'response' is an array ([\"a\",\"b\"]), expected a string"), ex.firstDropped());
+        assertEquals(List.of(1L, 4L), collect(ex).stream().map(Demonstration::row).toList(),
+                "the blank line is not a row, as for Spark's reader");
+        DatasetSource failing = new DatasetSource(f, Format.AUTO, Map.of(), OnBadRow.FAIL);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> failing.demonstrations(spark, PromptTemplate.plain()));
+        assertTrue(e.getMessage().startsWith("2 bad row(s) of 4 in dataset " + f), e.getMessage());
+
+        // one string margin or rank is that row's problem, not the whole column's
+        String pairs = jsonl("margins.jsonl",
+                "{\"prompt\":\"p\",\"chosen\":\"a\",\"rejected\":\"b\",\"margin\":2}",
+                "{\"prompt\":\"q\",\"chosen\":\"a\",\"rejected\":\"b\",\"margin\":\"high\"}",
+                "{\"prompt\":\"r\",\"chosen\":\"a\",\"rejected\":\"b\",\"margin\":0.5}");
+        Examples<PreferencePair> px = source(pairs).preferencePairs(spark);
+        assertEquals(List.of(pairs + " row 2: 'margin' is a string (\"high\"), expected a number"), px.firstDropped());
+        assertEquals(List.of(2f, 0.5f), collect(px).stream().map(PreferencePair::margin).toList());
+        String ranks = jsonl("ranks.jsonl",
+                "{\"prompt\":\"p\",\"responses\":[\"a\",\"b\"],\"ranking\":[1,0]}",
+                "{\"prompt\":\"q\",\"responses\":[\"a\",\"b\"],\"ranking\":[\"1\",0]}",
+                "{\"prompt\":\"r\",\"responses\":[\"a\",7],\"ranking\":[0,1]}");
+        Examples<Ranking> rx = source(ranks).rankings(spark);
+        assertEquals(List.of(ranks + " row 2: 'ranking' element 0 is a string (\"1\"), expected a number",
+                ranks + " row 3: 'responses' element 1 is a number (7), expected a string"), rx.firstDropped());
+        assertArrayEquals(new int[] {1, 0}, collect(rx).get(0).ranking());
     }
 
     @Test

@@ -1,0 +1,234 @@
+package rlhf.data;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import scala.jdk.javaapi.CollectionConverters;
+
+/**
+ * JSON-lines rows read strictly: each value must have the JSON type its column needs, or the row
+ * is a bad row that says which column holds what.
+ *
+ * <p>Why not Spark's JSON reader alone: it infers one type per column over all rows and widens a
+ * conflict to string, so {@code "prompt": 12345} or {@code "response": ["a", "b"]} among string
+ * rows came through as the texts "12345" and "[\"a\",\"b\"]" and trained, and one string
+ * {@code margin} among numbers turned the whole column into strings. Here each line is parsed on
+ * the executors with Jackson; Spark's reader is still used for the columns present (the format is
+ * decided from them). Blank lines are skipped, as Spark's reader skips them, so row numbers are
+ * the same records' numbers.
+ *
+ * <p>Each row is {@code [the columns asked for (our names) ..., problem, file]}: values in Spark's
+ * external types (String, Double or Long, a Scala Seq for arrays, a Row with a schema for a chat
+ * message), null for a missing or JSON-null value; {@code problem} is null, or why the row is bad
+ * (malformed JSON, or a value of the wrong type).
+ */
+final class JsonLineRows {
+
+    /** The JSON type a column must hold. */
+    enum Kind { TEXT, NUMBER, TEXT_ARRAY, NUMBER_ARRAY, MESSAGES }
+
+    /** Characters of a malformed line quoted in its message. */
+    private static final int QUOTED = 60;
+
+    private static final StructType MESSAGE = new StructType()
+            .add("role", DataTypes.StringType).add("content", DataTypes.StringType);
+
+    private JsonLineRows() {
+    }
+
+    /** The kind of each of our column names. */
+    static Kind kindOf(String ours) {
+        return switch (ours) {
+            case "margin" -> Kind.NUMBER;
+            case "responses" -> Kind.TEXT_ARRAY;
+            case "ranking" -> Kind.NUMBER_ARRAY;
+            case "messages" -> Kind.MESSAGES;
+            default -> Kind.TEXT;
+        };
+    }
+
+    /**
+     * The rows of the JSON-lines {@code input}.
+     *
+     * @param use    our column names, in the order the rows hold them
+     * @param theirs our column name -> the name in the file (absent: the same)
+     * @param problemColumn, fileColumn the names of the two trailing columns
+     */
+    static JavaRDD<Row> read(SparkSession spark, String input, List<String> use, Map<String, String> theirs,
+            String problemColumn, String fileColumn) {
+        StructType schema = new StructType();
+        List<String> keys = new ArrayList<>();
+        List<Kind> kinds = new ArrayList<>();
+        for (String c : use) {
+            schema = schema.add(c, DataTypes.StringType); // names only: the converters read by position
+            keys.add(theirs.getOrDefault(c, c));
+            kinds.add(kindOf(c));
+        }
+        schema = schema.add(problemColumn, DataTypes.StringType).add(fileColumn, DataTypes.StringType);
+        JavaRDD<Row> lines = spark.read().text(input)
+                .select(functions.col("value"), functions.input_file_name())
+                .javaRDD();
+        return lines.mapPartitions(new Parse(keys, kinds, schema), true);
+    }
+
+    /** Parses a partition's lines, skipping blank ones; one ObjectMapper per partition. */
+    private record Parse(List<String> keys, List<Kind> kinds, StructType schema)
+            implements FlatMapFunction<Iterator<Row>, Row>, Serializable {
+
+        @Override
+        public Iterator<Row> call(Iterator<Row> it) {
+            ObjectMapper json = new ObjectMapper();
+            return new Iterator<>() {
+                Row next = advance();
+
+                private Row advance() {
+                    while (it.hasNext()) {
+                        Row line = it.next();
+                        String text = line.getString(0);
+                        if (text == null || text.isBlank()) {
+                            continue;
+                        }
+                        return parse(json, text, line.getString(1));
+                    }
+                    return null;
+                }
+
+                @Override
+                public boolean hasNext() {
+                    return next != null;
+                }
+
+                @Override
+                public Row next() {
+                    if (next == null) {
+                        throw new java.util.NoSuchElementException();
+                    }
+                    Row r = next;
+                    next = advance();
+                    return r;
+                }
+            };
+        }
+
+        private Row parse(ObjectMapper json, String text, String file) {
+            int n = keys.size();
+            Object[] values = new Object[n + 2];
+            values[n + 1] = file;
+            JsonNode root;
+            try {
+                root = json.readTree(text);
+            } catch (JsonProcessingException e) {
+                root = null;
+            } catch (IOException e) {
+                throw new IllegalStateException(e); // a String source does no I/O
+            }
+            if (root == null || !root.isObject()) {
+                values[n] = "malformed JSON (expected one object per line): "
+                        + (text.length() > QUOTED ? text.substring(0, QUOTED) + "..." : text);
+                return new GenericRowWithSchema(values, schema);
+            }
+            for (int i = 0; i < n && values[n] == null; i++) {
+                JsonNode v = root.get(keys.get(i));
+                try {
+                    values[i] = v == null || v.isNull() ? null : value(v, kinds.get(i));
+                } catch (WrongType e) {
+                    values[n] = "'" + schema.fieldNames()[i] + "' " + e.getMessage();
+                }
+            }
+            return new GenericRowWithSchema(values, schema);
+        }
+    }
+
+    /** A value of another JSON type than its column's; the message says what it is. */
+    private static final class WrongType extends Exception {
+        WrongType(String what) {
+            super(what, null, false, false);
+        }
+    }
+
+    private static Object value(JsonNode v, Kind kind) throws WrongType {
+        switch (kind) {
+            case TEXT:
+                return text(v, "");
+            case NUMBER:
+                return number(v, "");
+            case TEXT_ARRAY:
+            case NUMBER_ARRAY:
+            case MESSAGES: {
+                if (!v.isArray()) {
+                    throw new WrongType("is " + describe(v) + ", expected an array");
+                }
+                List<Object> out = new ArrayList<>(v.size());
+                for (int j = 0; j < v.size(); j++) {
+                    JsonNode e = v.get(j);
+                    String at = " element " + j;
+                    if (e.isNull()) {
+                        out.add(null);
+                    } else if (kind == Kind.TEXT_ARRAY) {
+                        out.add(text(e, at));
+                    } else if (kind == Kind.NUMBER_ARRAY) {
+                        out.add(number(e, at));
+                    } else {
+                        out.add(message(e, at));
+                    }
+                }
+                return CollectionConverters.asScala(out).toList();
+            }
+            default:
+                throw new IllegalStateException(kind.toString());
+        }
+    }
+
+    private static String text(JsonNode v, String at) throws WrongType {
+        if (!v.isTextual()) {
+            throw new WrongType((at.isEmpty() ? "is " : at.substring(1) + " is ") + describe(v) + ", expected a string");
+        }
+        return v.textValue();
+    }
+
+    private static Object number(JsonNode v, String at) throws WrongType {
+        if (v.isIntegralNumber() && v.canConvertToLong()) {
+            return v.longValue();
+        }
+        if (v.isNumber()) {
+            return v.doubleValue();
+        }
+        throw new WrongType((at.isEmpty() ? "is " : at.substring(1) + " is ") + describe(v) + ", expected a number");
+    }
+
+    private static Row message(JsonNode m, String at) throws WrongType {
+        if (!m.isObject()) {
+            throw new WrongType(at.substring(1) + " is " + describe(m) + ", expected an object {role, content}");
+        }
+        Object[] rc = new Object[2];
+        String[] fields = {"role", "content"};
+        for (int k = 0; k < 2; k++) {
+            JsonNode f = m.get(fields[k]);
+            rc[k] = f == null || f.isNull() ? null : text(f, at + " " + fields[k]);
+        }
+        return new GenericRowWithSchema(rc, MESSAGE);
+    }
+
+    /** "a number (12345)", "an array ([\"a\",\"b\"])": the JSON type and a short quote. */
+    private static String describe(JsonNode v) {
+        String type = v.isTextual() ? "a string" : v.isNumber() ? "a number" : v.isBoolean() ? "a boolean"
+                : v.isArray() ? "an array" : v.isObject() ? "an object" : v.getNodeType().toString().toLowerCase();
+        String quote = v.toString();
+        return type + " (" + (quote.length() > QUOTED ? quote.substring(0, QUOTED) + "..." : quote) + ")";
+    }
+}
