@@ -91,12 +91,27 @@ public final class DatasetSource {
     private final Format format;
     private final Map<String, String> columns;
     private final OnBadRow onBadRow;
+    private final double maxBadFraction;
 
     /**
      * @param input   path or {@code table:NAME}
      * @param columns our column name -> the user's column name (entries with an empty value ignored)
      */
     public DatasetSource(String input, Format format, Map<String, String> columns, OnBadRow onBadRow) {
+        this(input, format, columns, onBadRow, 1.0);
+    }
+
+    /**
+     * @param maxBadFraction with {@link OnBadRow#DROP}, the largest share of the rows that may be
+     *                       bad; above it reading stops with the counts per kind of problem (1: no
+     *                       limit)
+     */
+    public DatasetSource(String input, Format format, Map<String, String> columns, OnBadRow onBadRow,
+            double maxBadFraction) {
+        if (!(maxBadFraction >= 0 && maxBadFraction <= 1)) {
+            throw new IllegalArgumentException("maxBadFraction must be in [0, 1], found " + maxBadFraction);
+        }
+        this.maxBadFraction = maxBadFraction;
         this.input = input;
         this.format = format;
         this.columns = new LinkedHashMap<>();
@@ -112,7 +127,8 @@ public final class DatasetSource {
     }
 
     /**
-     * From a job's configuration: {@code data.format}, {@code data.on_bad_row} and every declared
+     * From a job's configuration: {@code data.format}, {@code data.on_bad_row},
+     * {@code data.max_bad_fraction} (when the job declares it) and every declared
      * {@code data.columns.<ours>} key (empty = same name).
      */
     public static DatasetSource fromConfig(String input, JobConfig cfg) {
@@ -124,7 +140,8 @@ public final class DatasetSource {
             }
         }
         return new DatasetSource(input, cfg.getEnum("data.format", Format.class), cols,
-                cfg.getEnum("data.on_bad_row", OnBadRow.class));
+                cfg.getEnum("data.on_bad_row", OnBadRow.class),
+                cfg.isDeclared("data.max_bad_fraction") ? cfg.requireIn("data.max_bad_fraction", 0, 1) : 1.0);
     }
 
     /**
@@ -418,8 +435,17 @@ public final class DatasetSource {
 
     /** A row that cannot become an example; cheap (no stack trace). */
     static final class BadRow extends Exception {
+        /** What kind of problem, without the row's values: the key the bad rows are counted by. */
+        final String kind;
+
+        /** A problem whose message holds no row values: the message is its kind. */
         BadRow(String reason) {
+            this(reason, reason);
+        }
+
+        BadRow(String kind, String reason) {
             super(reason, null, false, false);
+            this.kind = kind;
         }
     }
 
@@ -430,7 +456,7 @@ public final class DatasetSource {
 
     /** What pass 1 brings back from one partition: rows per file (in order seen) and bad rows. */
     record PartitionStats(int partition, LinkedHashMap<String, Long> rowsPerFile, long good,
-                          long bad, List<BadRowAt> firstBad) implements Serializable {}
+                          long bad, Map<String, Long> badByKind, List<BadRowAt> firstBad) implements Serializable {}
 
     /** A bad row located by partition and its 1-based index among its file's rows in that partition. */
     record BadRowAt(String file, int partition, long localRow, String reason) implements Serializable {}
@@ -458,6 +484,7 @@ public final class DatasetSource {
         Map<String, Long> running = new LinkedHashMap<>();
         long good = 0;
         long bad = 0;
+        Map<String, Long> badByKind = new java.util.TreeMap<>();
         List<BadRowAt> badRows = new ArrayList<>();
         for (PartitionStats s : stats) {
             Map<String, Long> start = new LinkedHashMap<>();
@@ -469,6 +496,7 @@ public final class DatasetSource {
             offsets.put(s.partition(), start);
             good += s.good();
             bad += s.bad();
+            s.badByKind().forEach((k, c) -> badByKind.merge(k, c, Long::sum));
             badRows.addAll(s.firstBad());
         }
         List<String> named = new ArrayList<>();
@@ -489,13 +517,31 @@ public final class DatasetSource {
         }
         if (good == 0) {
             throw new IllegalArgumentException("dataset " + input + " has no usable rows: all " + total
-                    + " are bad; first: " + String.join("; ", named));
+                    + " are bad (" + countsByKind(badByKind) + "); first: " + String.join("; ", named));
+        }
+        if (bad > maxBadFraction * total) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%d of %d rows (%.1f%%) of dataset %s are bad, "
+                    + "more than data.max_bad_fraction = %s allows (%s); first: %s. Fix the data (or its "
+                    + "data.columns.* mapping), or raise data.max_bad_fraction", bad, total, 100.0 * bad / total,
+                    input, maxBadFraction, countsByKind(badByKind), String.join("; ", named)));
         }
         if (bad > 0) {
-            LOG.warn("dropped {} bad row(s) of {} in dataset {}; first: {}", bad, total, input, String.join("; ", named));
+            LOG.warn("dropped {} bad row(s) of {} in dataset {} ({}); first: {}", bad, total, input,
+                    countsByKind(badByKind), String.join("; ", named));
         }
         JavaRDD<T> out = rows.mapPartitionsWithIndex(new Convert<>(conv, n, fallbackSource, offsets), true);
         return new Examples<>(out, good, bad, List.copyOf(named));
+    }
+
+    /** "'response' is null: 3, malformed JSON (...): 1", most frequent first. */
+    private static String countsByKind(Map<String, Long> byKind) {
+        List<Map.Entry<String, Long>> e = new ArrayList<>(byKind.entrySet());
+        e.sort(Map.Entry.<String, Long>comparingByValue().reversed());
+        List<String> out = new ArrayList<>();
+        for (Map.Entry<String, Long> x : e) {
+            out.add(x.getKey() + ": " + x.getValue());
+        }
+        return String.join(", ", out);
     }
 
     /**
@@ -540,6 +586,7 @@ public final class DatasetSource {
             Map<String, String> interned = new LinkedHashMap<>();
             long good = 0;
             long bad = 0;
+            Map<String, Long> byKind = new java.util.TreeMap<>();
             List<BadRowAt> first = new ArrayList<>();
             while (it.hasNext()) {
                 Row r = it.next();
@@ -551,12 +598,13 @@ public final class DatasetSource {
                     good++;
                 } catch (BadRow e) {
                     bad++;
+                    byKind.merge(e.kind, 1L, Long::sum);
                     if (first.size() < FIRST_BAD) {
                         first.add(new BadRowAt(file, partition, local, e.getMessage()));
                     }
                 }
             }
-            return List.of(new PartitionStats(partition, perFile, good, bad, first)).iterator();
+            return List.of(new PartitionStats(partition, perFile, good, bad, byKind, first)).iterator();
         }
     }
 
@@ -619,7 +667,8 @@ public final class DatasetSource {
     private static void checkProblem(Row r, int n) throws BadRow {
         String problem = r.getString(n);
         if (problem != null) {
-            throw new BadRow(problem);
+            int colon = problem.indexOf(": ");
+            throw new BadRow(colon < 0 ? problem : problem.substring(0, colon), problem);
         }
     }
 
@@ -662,7 +711,7 @@ public final class DatasetSource {
             for (int i = 0; i < msgs.size(); i++) {
                 Row m = msgs.get(i);
                 if (m == null || m.getAs("role") == null || m.getAs("content") == null) {
-                    throw new BadRow("message " + i + " has no role or no content");
+                    throw new BadRow("a message has no role or no content", "message " + i + " has no role or no content");
                 }
                 if ("assistant".equals(m.getAs("role"))) {
                     last = i;
@@ -727,10 +776,11 @@ public final class DatasetSource {
             List<Object> rank = r.getList(2);
             int k = resp.size();
             if (k < 2) {
-                throw new BadRow("a ranking needs at least 2 responses, found " + k);
+                throw new BadRow("fewer than 2 responses", "a ranking needs at least 2 responses, found " + k);
             }
             if (rank.size() != k) {
-                throw new BadRow("'ranking' has " + rank.size() + " entries for " + k + " responses");
+                throw new BadRow("'ranking' and 'responses' differ in length",
+                        "'ranking' has " + rank.size() + " entries for " + k + " responses");
             }
             String[] responses = new String[k];
             int[] ranks = new int[k];
@@ -738,17 +788,17 @@ public final class DatasetSource {
             for (int i = 0; i < k; i++) {
                 String s = resp.get(i);
                 if (s == null || s.isBlank()) {
-                    throw new BadRow("response " + i + " is null or empty");
+                    throw new BadRow("a response is null or empty", "response " + i + " is null or empty");
                 }
                 responses[i] = s;
                 if (rank.get(i) == null) {
-                    throw new BadRow("rank " + i + " is null");
+                    throw new BadRow("a rank is null", "rank " + i + " is null");
                 }
                 // a JSON array holding 0.5 is read as doubles: a rank that is not a whole number is a
                 // bad row, not one truncated to the next integer
                 double x = ((Number) rank.get(i)).doubleValue();
                 if (x != Math.rint(x) || Math.abs(x) > Integer.MAX_VALUE) {
-                    throw new BadRow("rank " + i + " is " + rank.get(i) + ", not a whole number; 'ranking' " + rank
+                    throw new BadRow("a rank is not a whole number", "rank " + i + " is " + rank.get(i) + ", not a whole number; 'ranking' " + rank
                             + " must be a permutation of 0.." + (k - 1) + " or 1.." + k);
                 }
                 ranks[i] = (int) x;
@@ -758,7 +808,8 @@ public final class DatasetSource {
             for (int i = 0; i < k; i++) {
                 int v = ranks[i] - min;
                 if ((min != 0 && min != 1) || v >= k || seen[v]) {
-                    throw new BadRow("'ranking' " + rank + " is not a permutation of 0.." + (k - 1) + " or 1.." + k);
+                    throw new BadRow("'ranking' is not a permutation", "'ranking' " + rank + " is not a permutation of 0.." + (k - 1)
+                            + " or 1.." + k);
                 }
                 seen[v] = true;
                 ranks[i] = v;

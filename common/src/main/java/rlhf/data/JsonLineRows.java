@@ -35,7 +35,7 @@ import scala.jdk.javaapi.CollectionConverters;
  * <p>Each row is {@code [the columns asked for (our names) ..., problem, file]}: values in Spark's
  * external types (String, Double or Long, a Scala Seq for arrays, a Row with a schema for a chat
  * message), null for a missing or JSON-null value; {@code problem} is null, or why the row is bad
- * (malformed JSON, or a value of the wrong type).
+ * as "KIND: DETAIL" (malformed JSON, or a value of the wrong type), KIND free of the row's values.
  */
 final class JsonLineRows {
 
@@ -145,46 +145,61 @@ final class JsonLineRows {
             for (int i = 0; i < n && values[n] == null; i++) {
                 JsonNode v = root.get(keys.get(i));
                 try {
-                    values[i] = v == null || v.isNull() ? null : value(v, kinds.get(i));
+                    values[i] = v == null || v.isNull() ? null : value(v, schema.fieldNames()[i], kinds.get(i));
                 } catch (WrongType e) {
-                    values[n] = "'" + schema.fieldNames()[i] + "' " + e.getMessage();
+                    values[n] = e.getMessage();
                 }
             }
             return new GenericRowWithSchema(values, schema);
         }
     }
 
-    /** A value of another JSON type than its column's; the message says what it is. */
+    /**
+     * A value of another JSON type than its column's. Its message is "KIND: DETAIL", KIND without
+     * the row's values (the key bad rows are counted by), e.g. "'prompt' is not a string: a number
+     * (12345)".
+     */
     private static final class WrongType extends Exception {
-        WrongType(String what) {
-            super(what, null, false, false);
+        WrongType(String kind, String detail) {
+            super(kind + ": " + detail, null, false, false);
         }
     }
 
-    private static Object value(JsonNode v, Kind kind) throws WrongType {
+    private static Object value(JsonNode v, String col, Kind kind) throws WrongType {
         switch (kind) {
             case TEXT:
-                return text(v, "");
+                if (!v.isTextual()) {
+                    throw new WrongType("'" + col + "' is not a string", describe(v));
+                }
+                return v.textValue();
             case NUMBER:
-                return number(v, "");
+                if (!v.isNumber()) {
+                    throw new WrongType("'" + col + "' is not a number", describe(v));
+                }
+                return number(v);
             case TEXT_ARRAY:
             case NUMBER_ARRAY:
             case MESSAGES: {
                 if (!v.isArray()) {
-                    throw new WrongType("is " + describe(v) + ", expected an array");
+                    throw new WrongType("'" + col + "' is not an array", describe(v));
                 }
                 List<Object> out = new ArrayList<>(v.size());
                 for (int j = 0; j < v.size(); j++) {
                     JsonNode e = v.get(j);
-                    String at = " element " + j;
                     if (e.isNull()) {
                         out.add(null);
                     } else if (kind == Kind.TEXT_ARRAY) {
-                        out.add(text(e, at));
+                        if (!e.isTextual()) {
+                            throw new WrongType("'" + col + "' holds a non-string", "element " + j + " is " + describe(e));
+                        }
+                        out.add(e.textValue());
                     } else if (kind == Kind.NUMBER_ARRAY) {
-                        out.add(number(e, at));
+                        if (!e.isNumber()) {
+                            throw new WrongType("'" + col + "' holds a non-number", "element " + j + " is " + describe(e));
+                        }
+                        out.add(number(e));
                     } else {
-                        out.add(message(e, at));
+                        out.add(message(e, col, j));
                     }
                 }
                 return CollectionConverters.asScala(out).toList();
@@ -194,32 +209,24 @@ final class JsonLineRows {
         }
     }
 
-    private static String text(JsonNode v, String at) throws WrongType {
-        if (!v.isTextual()) {
-            throw new WrongType((at.isEmpty() ? "is " : at.substring(1) + " is ") + describe(v) + ", expected a string");
-        }
-        return v.textValue();
+    /** A whole number as Long (as Spark reads it), any other as Double. */
+    private static Object number(JsonNode v) {
+        return v.isIntegralNumber() && v.canConvertToLong() ? (Object) v.longValue() : (Object) v.doubleValue();
     }
 
-    private static Object number(JsonNode v, String at) throws WrongType {
-        if (v.isIntegralNumber() && v.canConvertToLong()) {
-            return v.longValue();
-        }
-        if (v.isNumber()) {
-            return v.doubleValue();
-        }
-        throw new WrongType((at.isEmpty() ? "is " : at.substring(1) + " is ") + describe(v) + ", expected a number");
-    }
-
-    private static Row message(JsonNode m, String at) throws WrongType {
+    private static Row message(JsonNode m, String col, int j) throws WrongType {
         if (!m.isObject()) {
-            throw new WrongType(at.substring(1) + " is " + describe(m) + ", expected an object {role, content}");
+            throw new WrongType("'" + col + "' holds a non-object", "element " + j + " is " + describe(m));
         }
         Object[] rc = new Object[2];
         String[] fields = {"role", "content"};
         for (int k = 0; k < 2; k++) {
             JsonNode f = m.get(fields[k]);
-            rc[k] = f == null || f.isNull() ? null : text(f, at + " " + fields[k]);
+            if (f != null && !f.isNull() && !f.isTextual()) {
+                throw new WrongType("'" + col + "' holds a non-string " + fields[k],
+                        "element " + j + " " + fields[k] + " is " + describe(f));
+            }
+            rc[k] = f == null || f.isNull() ? null : f.textValue();
         }
         return new GenericRowWithSchema(rc, MESSAGE);
     }

@@ -195,7 +195,8 @@ class DatasetSourceTest {
 
         String allBad = jsonl("allbad.jsonl", "{\"prompt\":\"a\",\"response\":\"\"}");
         e = assertThrows(IllegalArgumentException.class, () -> source(allBad).demonstrations(spark, PromptTemplate.plain()));
-        assertTrue(e.getMessage().startsWith("dataset " + allBad + " has no usable rows: all 1 are bad; first: "), e.getMessage());
+        assertTrue(e.getMessage().startsWith("dataset " + allBad + " has no usable rows: all 1 are bad ('response' is empty: 1); "
+                + "first: "), e.getMessage());
     }
 
     @Test
@@ -289,8 +290,8 @@ class DatasetSourceTest {
                 "",
                 "{\"prompt\":\"ok4\",\"response\":\"r4\",\"extra\":{\"any\":1}}");
         Examples<Demonstration> ex = source(f).demonstrations(spark, PromptTemplate.plain());
-        assertEquals(List.of(f + " row 2: 'prompt' is a number (12345), expected a string",
-                f + " row 3: 'response' is an array ([\"a\",\"b\"]), expected a string"), ex.firstDropped());
+        assertEquals(List.of(f + " row 2: 'prompt' is not a string: a number (12345)",
+                f + " row 3: 'response' is not a string: an array ([\"a\",\"b\"])"), ex.firstDropped());
         assertEquals(List.of(1L, 4L), collect(ex).stream().map(Demonstration::row).toList(),
                 "the blank line is not a row, as for Spark's reader");
         DatasetSource failing = new DatasetSource(f, Format.AUTO, Map.of(), OnBadRow.FAIL);
@@ -304,16 +305,37 @@ class DatasetSourceTest {
                 "{\"prompt\":\"q\",\"chosen\":\"a\",\"rejected\":\"b\",\"margin\":\"high\"}",
                 "{\"prompt\":\"r\",\"chosen\":\"a\",\"rejected\":\"b\",\"margin\":0.5}");
         Examples<PreferencePair> px = source(pairs).preferencePairs(spark);
-        assertEquals(List.of(pairs + " row 2: 'margin' is a string (\"high\"), expected a number"), px.firstDropped());
+        assertEquals(List.of(pairs + " row 2: 'margin' is not a number: a string (\"high\")"), px.firstDropped());
         assertEquals(List.of(2f, 0.5f), collect(px).stream().map(PreferencePair::margin).toList());
         String ranks = jsonl("ranks.jsonl",
                 "{\"prompt\":\"p\",\"responses\":[\"a\",\"b\"],\"ranking\":[1,0]}",
                 "{\"prompt\":\"q\",\"responses\":[\"a\",\"b\"],\"ranking\":[\"1\",0]}",
                 "{\"prompt\":\"r\",\"responses\":[\"a\",7],\"ranking\":[0,1]}");
         Examples<Ranking> rx = source(ranks).rankings(spark);
-        assertEquals(List.of(ranks + " row 2: 'ranking' element 0 is a string (\"1\"), expected a number",
-                ranks + " row 3: 'responses' element 1 is a number (7), expected a string"), rx.firstDropped());
+        assertEquals(List.of(ranks + " row 2: 'ranking' holds a non-number: element 0 is a string (\"1\")",
+                ranks + " row 3: 'responses' holds a non-string: element 1 is a number (7)"), rx.firstDropped());
         assertArrayEquals(new int[] {1, 0}, collect(rx).get(0).ranking());
+    }
+
+    @Test
+    void moreBadRowsThanTheBudgetStopTheReadWithTheCountOfEachKind() throws Exception {
+        // a directory of the wrong files read as JSON lines: most lines are not JSON objects
+        List<String> lines = new ArrayList<>();
+        for (int i = 1; i <= 20; i++) {
+            lines.add(i % 10 == 0 ? "{\"prompt\":\"p" + i + "\",\"response\":\"r\"}" : "prompt,response,row " + i);
+        }
+        lines.add("{\"prompt\":\"p\",\"response\":null}");
+        String f = jsonl("mostly-bad.jsonl", lines.toArray(new String[0]));
+        DatasetSource strict = new DatasetSource(f, Format.AUTO, Map.of(), OnBadRow.DROP, 0.05);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> strict.demonstrations(spark, PromptTemplate.plain()));
+        assertTrue(e.getMessage().startsWith("19 of 21 rows (90.5%) of dataset " + f + " are bad, more than "
+                + "data.max_bad_fraction = 0.05 allows (malformed JSON (expected one object per line): 18, "
+                + "'response' is null: 1); first: " + f + " row 1: malformed JSON"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("or raise data.max_bad_fraction"), e.getMessage());
+        // within the budget the bad rows are dropped as before
+        assertEquals(2, new DatasetSource(f, Format.AUTO, Map.of(), OnBadRow.DROP, 0.95)
+                .demonstrations(spark, PromptTemplate.plain()).count());
     }
 
     @Test

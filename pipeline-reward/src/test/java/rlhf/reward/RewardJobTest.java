@@ -277,7 +277,9 @@ class RewardJobTest {
         BpeTokenizer tok = RewardFixtures.byteTokenizer();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
 
-        RewardSettings drop = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=16");
+        // half the rows are bad on purpose: no bad-row budget here (data.max_bad_fraction's own test is DatasetSourceTest's)
+        RewardSettings drop = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=16",
+                "data.max_bad_fraction=1");
         PromptTemplate plain = PromptTemplate.plain();
         RewardData.Prepared p = RewardData.prepare(sc, RewardData.read(spark, pairs, drop, plain), tok, drop, "pairs");
         assertEquals(4, p.report().rows());
@@ -313,7 +315,7 @@ class RewardJobTest {
                 .withColumnRenamed("rejected", "bad").coalesce(1).write().parquet(parquet);
         RewardSettings mapped = RewardFixtures.settings("data.train=" + parquet, "data.template=plain",
                 "data.context_length=16", "data.columns.prompt=question", "data.columns.chosen=good",
-                "data.columns.rejected=bad");
+                "data.columns.rejected=bad", "data.max_bad_fraction=1");
         RewardData.Prepared pq = RewardData.prepare(sc, RewardData.read(spark, parquet, mapped, plain), tok, mapped,
                 "parquet pairs");
         assertEquals(2, pq.report().groups());
@@ -321,7 +323,8 @@ class RewardJobTest {
         pq.data().unpersist();
 
         // over-long: dropped and counted, or failed
-        RewardSettings tight = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=9");
+        RewardSettings tight = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=9",
+                "data.max_bad_fraction=1");
         RewardData.Prepared o = RewardData.prepare(sc, RewardData.read(spark, pairs, tight, plain), tok, tight, "pairs");
         assertEquals(1, o.report().overlong(), "p4 ' not ok' + EOS is 10 tokens: " + o.report().firstOverlong());
         o.data().unpersist();
