@@ -165,7 +165,13 @@ public final class DatasetSource {
 
     // ---------------------------------------------------------------- reading
 
-    /** Which of json, parquet or table {@code auto} means for this input. */
+    /**
+     * Which of json, parquet or table {@code auto} means for this input. A directory read with
+     * {@code auto} must hold only files of one format (hidden {@code _}/{@code .} files aside) and,
+     * for JSON, no subdirectories: Spark would read every other file as that format, dropping most
+     * of its "rows", and would skip the subdirectories without a word. Parquet keeps its
+     * {@code key=value} partition directories.
+     */
     Format resolveFormat(SparkSession spark) {
         if (format != Format.AUTO) {
             return format;
@@ -188,14 +194,22 @@ public final class DatasetSource {
                         + " from its name: expected .jsonl, .json or .parquet, or set data.format=json|parquet");
             }
             Set<Format> found = new TreeSet<>();
+            List<String> others = new ArrayList<>();
+            List<String> dirs = new ArrayList<>();
             for (FileStatus s : fs.listStatus(p)) {
                 String n = s.getPath().getName();
                 if (n.startsWith("_") || n.startsWith(".")) {
                     continue;
                 }
+                if (s.isDirectory()) {
+                    dirs.add(n + "/");
+                    continue;
+                }
                 Format ff = byExtension(n);
                 if (ff != null) {
                     found.add(ff);
+                } else {
+                    others.add(n);
                 }
             }
             if (found.size() != 1) {
@@ -203,10 +217,28 @@ public final class DatasetSource {
                         ? " has no .jsonl, .json or .parquet files" : " mixes JSON and Parquet files")
                         + "; set data.format=json|parquet to read it anyway");
             }
-            return found.iterator().next();
+            Format only = found.iterator().next();
+            if (!others.isEmpty()) {
+                throw new IllegalArgumentException("directory " + input + " holds " + others.size()
+                        + " file(s) that are not " + (only == Format.JSON ? "JSON lines" : "Parquet") + ": "
+                        + firstFew(others) + "; move them out, or set data.format=" + only.name().toLowerCase(Locale.ROOT)
+                        + " to read every file as " + (only == Format.JSON ? "JSON lines" : "Parquet"));
+            }
+            dirs.removeIf(d -> only == Format.PARQUET && d.contains("="));
+            if (!dirs.isEmpty()) {
+                throw new IllegalArgumentException("directory " + input + " holds subdirectories " + firstFew(dirs)
+                        + ", which would not be read; give their files' paths (data paths may be globs: "
+                        + input.replaceAll("/+$", "") + "/*/*.jsonl), or move them out");
+            }
+            return only;
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot list dataset " + input + ": " + e.getMessage(), e);
         }
+    }
+
+    private static String firstFew(List<String> names) {
+        return names.size() <= FIRST_BAD ? names.toString()
+                : names.subList(0, FIRST_BAD) + " and " + (names.size() - FIRST_BAD) + " more";
     }
 
     /**

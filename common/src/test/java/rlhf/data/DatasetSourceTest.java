@@ -339,6 +339,29 @@ class DatasetSourceTest {
     }
 
     @Test
+    void aDirectoryWithOtherFilesOrSubdirectoriesIsRefusedNotHalfRead() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("mixed"));
+        Files.write(dir.resolve("a.jsonl"), List.of("{\"prompt\":\"a\",\"response\":\"x\"}"));
+        Files.write(dir.resolve("notes.txt"), List.of("prompt: these are my notes"));
+        Files.write(dir.resolve("_SUCCESS"), List.of());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> source(dir.toString()).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("directory " + dir + " holds 1 file(s) that are not JSON lines: [notes.txt]; move them out, "
+                + "or set data.format=json to read every file as JSON lines", e.getMessage());
+
+        Files.delete(dir.resolve("notes.txt"));
+        Path sub = Files.createDirectories(dir.resolve("more"));
+        Files.write(sub.resolve("b.jsonl"), List.of("{\"prompt\":\"b\",\"response\":\"y\"}"));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> source(dir.toString()).demonstrations(spark, PromptTemplate.plain()));
+        assertTrue(e.getMessage().startsWith("directory " + dir + " holds subdirectories [more/], which would not be "
+                + "read; give their files' paths (data paths may be globs: " + dir + "/*/*.jsonl)"), e.getMessage());
+        // the glob the message suggests reads the subdirectory's file
+        List<Demonstration> d = collect(source(dir + "/*/*.jsonl").demonstrations(spark, PromptTemplate.plain()));
+        assertEquals(List.of("b"), d.stream().map(Demonstration::prompt).toList());
+    }
+
+    @Test
     void ppoPromptsFromATableAndFromAlpacaRows() throws Exception {
         spark.createDataFrame(List.of(RowFactory.create("Tell a joke."), RowFactory.create("Name a prime.")),
                 new StructType().add("prompt", DataTypes.StringType)).createOrReplaceTempView("ppo_prompts");
