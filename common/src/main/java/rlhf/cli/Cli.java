@@ -1,11 +1,14 @@
 package rlhf.cli;
 
 import java.io.IOException;
+import java.util.function.Function;
 
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.core.config.Configurator;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import rlhf.config.Args;
 import rlhf.config.ConfigException;
@@ -13,16 +16,19 @@ import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
 
 /**
- * What every model command does around its own work: parse the command line, print --help,
- * load the configuration (conf/COMMAND.properties, --config, --set), start Spark, and turn
- * failures into one line on stderr and an exit code (0 done, 1 failed, 2 usage or configuration
- * error). A failure inside a Spark task is reported by its innermost cause, e.g. the
- * {@link RowException} naming the row, not by Spark's "Job aborted" wrapper. Spark's own reports
- * of that failure (the same exception four times over, with stack traces, from the executor, the
- * task writer and the scheduler) are silenced on this JVM; the stack trace is printed here
- * instead whenever the failure is not one the user can fix from its message.
+ * The one error path of every main (model commands through {@link #run}, training jobs, the
+ * pipeline and the demo through {@link #job}): a failure becomes one line on stderr and an exit
+ * code. 0: done. 2: a mistake the user can fix from the message (configuration, usage, data,
+ * paths, checkpoints: a {@link ConfigException}, {@link IllegalArgumentException} or
+ * {@link IOException}), which names the file, row or key. 1: anything else, with its stack trace.
+ * {@code --debug} prints the stack trace in every case. A failure inside a Spark task is reported
+ * by its innermost cause, e.g. the {@link RowException} naming the row, not by Spark's "Job
+ * aborted" wrapper. Spark's own reports of that failure (the same exception four times over, with
+ * stack traces, from the executor, the task writer and the scheduler) are silenced on this JVM.
  */
-final class Cli {
+public final class Cli {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Cli.class);
 
     /** The command's own work, given its parsed arguments, configuration and Spark session. */
     @FunctionalInterface
@@ -35,11 +41,81 @@ final class Cli {
             "org.apache.spark.scheduler.TaskSetManager", "org.apache.spark.internal.io.SparkHadoopWriter",
             "org.apache.spark.util.Utils"};
 
+    /** A main's whole work, from its command line to its last line of output. */
+    @FunctionalInterface
+    public interface Work {
+        void run() throws Exception;
+    }
+
     private Cli() {
     }
 
     static void main(String command, Args.Spec spec, String[] argv, Body body) {
         System.exit(run(command, spec, argv, body));
+    }
+
+    /** A training job's work, given its settings (validated before Spark started) and its session. */
+    @FunctionalInterface
+    public interface JobBody<S> {
+        void run(Args args, S settings, JobConfig cfg, SparkSession spark) throws Exception;
+    }
+
+    /**
+     * A training job's main, the same recipe for each: parse the command line (or print --help),
+     * load conf/COMMAND.properties + --config + --set, read the typed settings before Spark starts
+     * (a bad value fails in a second, not after Spark's start-up), log what differs from the
+     * defaults, run the body on a Spark session and stop it; failures as in {@link #job(String,
+     * String[], Work)}.
+     */
+    public static <S> void job(String command, Args.Spec spec, String[] argv, Function<JobConfig, S> settings,
+            JobBody<S> body) {
+        job(command, argv, () -> {
+            Args args = spec.parse(argv);
+            if (args.help()) {
+                System.out.print(spec.usage(JobConfig.defaults(command)));
+                return;
+            }
+            JobConfig cfg = JobConfig.load(command, args);
+            S s = settings.apply(cfg);
+            LOG.info("{} configuration changes:\n{}", command, cfg.describeChanges());
+            SparkSession spark = SparkSessions.create("rlhf " + command, args.master(), cfg);
+            try {
+                body.run(args, s, cfg, spark);
+            } finally {
+                spark.stop();
+            }
+        });
+    }
+
+    /**
+     * Runs a main's work; on failure reports it (see the class comment) and exits with its code.
+     * On success it returns, as a main that spark-submit runs does.
+     */
+    public static void job(String command, String[] argv, Work work) {
+        silenceTaskFailureReports();
+        try {
+            work.run();
+        } catch (Throwable t) {
+            System.exit(report(command, t, argv));
+        }
+    }
+
+    private static void silenceTaskFailureReports() {
+        for (String logger : TASK_FAILURE_LOGGERS) {
+            Configurator.setLevel(logger, Level.FATAL);
+        }
+    }
+
+    /** Prints the failure's line (and its stack trace when not the user's to fix, or with --debug); returns the exit code. */
+    static int report(String command, Throwable t, String[] argv) {
+        Throwable why = cause(t);
+        boolean user = why instanceof ConfigException || why instanceof IllegalArgumentException
+                || why instanceof IOException;
+        System.err.println("rlhf " + command + ": " + (user ? why.getMessage() : why));
+        if (!user || java.util.Arrays.asList(argv).contains("--debug")) {
+            t.printStackTrace();
+        }
+        return user ? 2 : 1;
     }
 
     static int run(String command, Args.Spec spec, String[] argv, Body body) {
@@ -51,21 +127,12 @@ final class Cli {
                 return 0;
             }
             JobConfig cfg = JobConfig.load(command, args);
-            for (String logger : TASK_FAILURE_LOGGERS) {
-                Configurator.setLevel(logger, Level.FATAL);
-            }
+            silenceTaskFailureReports();
             spark = SparkSessions.create("rlhf " + command, args.master(), cfg);
             body.run(args, cfg, spark);
             return 0;
         } catch (Throwable t) {
-            Throwable why = cause(t);
-            boolean usage = why instanceof ConfigException;
-            boolean known = usage || why instanceof IllegalArgumentException || why instanceof IOException;
-            System.err.println("rlhf " + command + ": " + (known ? why.getMessage() : why));
-            if (!known) {
-                t.printStackTrace();
-            }
-            return usage ? 2 : 1;
+            return report(command, t, argv);
         } finally {
             if (spark != null) {
                 spark.stop();

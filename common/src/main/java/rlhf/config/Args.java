@@ -123,7 +123,7 @@ public final class Args {
             return this;
         }
 
-        private static final List<String> COMMON = List.of("config", "set", "resume", "master", "help");
+        private static final List<String> COMMON = List.of("config", "set", "resume", "master", "help", "debug");
 
         /** Parses {@code argv}; errors name the offending argument and suggest --help. */
         public Args parse(String... argv) {
@@ -148,6 +148,10 @@ public final class Args {
                 }
                 switch (optName) {
                     case "help" -> help = true;
+                    case "debug" -> {
+                        // read by the main's error path (rlhf.cli.Cli), from argv: it must work
+                        // even when parsing fails
+                    }
                     case "resume" -> resume = true;
                     case "config", "master", "set" -> {
                         String v = inline;
@@ -223,7 +227,7 @@ public final class Args {
                 String s = o.flag ? "--" + o.name : "--" + o.name + " " + o.name.toUpperCase(java.util.Locale.ROOT);
                 sb.append(' ').append(o.required ? s : "[" + s + "]");
             }
-            sb.append(" [--config FILE] [--set key=value]... [--resume] [--master URL]\n");
+            sb.append(" [--config FILE] [--set key=value]... [--resume] [--master URL] [--debug]\n");
             sb.append(description).append("\n\noptions:\n");
             for (Opt o : opts.values()) {
                 line(sb, "--" + o.name + (o.flag ? "" : " VALUE"), (o.required ? "(required) " : "") + o.help);
@@ -232,6 +236,7 @@ public final class Args {
             line(sb, "--set key=value", "override one config key; repeatable; wins over --config");
             line(sb, "--resume", "continue from the last checkpoint in the output directory");
             line(sb, "--master URL", "Spark master; default: spark-submit's, else local[*]");
+            line(sb, "--debug", "print the stack trace of any failure, not only its one-line message");
             line(sb, "--help", "this text");
             if (defaults != null) {
                 sb.append('\n').append(defaults.usage());

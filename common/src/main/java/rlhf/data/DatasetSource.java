@@ -180,14 +180,17 @@ public final class DatasetSource {
             return Format.TABLE;
         }
         Format f = byExtension(input);
-        if (f != null) {
-            return f;
-        }
         try {
             Path p = new Path(input);
             FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-            if (!fs.exists(p)) {
-                throw new IllegalArgumentException("dataset " + input + " does not exist");
+            // here, not in Spark's reader: its PATH_NOT_FOUND comes as a page of stack trace
+            FileStatus[] matched = fs.globStatus(p);
+            if (matched == null || matched.length == 0) {
+                throw new IllegalArgumentException("dataset " + input + (input.matches(".*[*?\\[{].*")
+                        ? " matches no files" : " does not exist"));
+            }
+            if (f != null) {
+                return f;
             }
             if (!fs.getFileStatus(p).isDirectory()) {
                 throw new IllegalArgumentException("cannot tell the format of dataset " + input

@@ -305,11 +305,12 @@ class ModelCommandsIT {
     void rowErrorsNameTheFileAndLine() throws Exception {
         Path in = write("bad.jsonl", List.of("{\"text\": \"fine\"}", "", "{\"txt\": \"typo\"}"));
         Launcher.Result r = run("logprobs", "--model", lm, "--input", in.toString(), "--output", tmp.resolve("bad-out").toString());
-        assertEquals(1, r.code(), r.stderr());
+        assertEquals(2, r.code(), "a user's error: " + r.stderr());
+        assertFalse(r.stderr().contains("\tat "), "one line, no stack trace: " + r.stderr());
         assertTrue(r.stderr().contains("bad.jsonl line 3: no \"text\" field"), r.stderr());
         Path longIn = write("long.jsonl", List.of("{\"text\": \"" + sentence(new Random(5), 60) + "\"}"));
         r = run("logprobs", "--model", lm, "--input", longIn.toString(), "--output", tmp.resolve("long-out").toString());
-        assertEquals(1, r.code(), r.stderr());
+        assertEquals(2, r.code(), r.stderr());
         assertTrue(r.stderr().contains("long.jsonl line 1: text has") && r.stderr().contains("n_positions=48"), r.stderr());
     }
 

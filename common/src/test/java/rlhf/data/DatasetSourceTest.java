@@ -404,5 +404,12 @@ class DatasetSourceTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> source(tmp.resolve("nope").toString()).demonstrations(spark, PromptTemplate.plain()));
         assertEquals("dataset " + tmp.resolve("nope") + " does not exist", e.getMessage());
+        // with a data file's extension too, before Spark's reader would fail with a page of stack trace
+        e = assertThrows(IllegalArgumentException.class,
+                () -> source(tmp.resolve("nope.jsonl").toString()).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + tmp.resolve("nope.jsonl") + " does not exist", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> source(tmp.resolve("nope") + "/*.jsonl").demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + tmp.resolve("nope") + "/*.jsonl matches no files", e.getMessage());
     }
 }

@@ -12,6 +12,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
+import rlhf.cli.Cli;
 import rlhf.bestofn.BestOfNJob;
 import rlhf.config.Args;
 import rlhf.config.ConfigException;
@@ -163,35 +164,29 @@ public final class DemoSetup {
      * {@code DemoSetup --out RUN [--config FILE] [--set k=v]... [--resume] [--master URL]}: data,
      * tokenizer, the three stages, evaluation and report, in one Spark application.
      */
-    public static void main(String[] argv) throws IOException {
-        Args.Spec spec = Args.command("demo", "the bundled demo: task data, tokenizer, SFT -> reward model -> PPO,"
-                + " evaluation with the exact oracle, report")
-                .required("out", "run directory (bin/rlhf demo defaults it to runs/demo-<timestamp>)");
-        Args args;
-        PipelinePlan.Settings s;
-        try {
-            args = spec.parse(argv);
+    public static void main(String[] argv) {
+        Cli.job("demo", argv, () -> {
+            Args.Spec spec = Args.command("demo", "the bundled demo: task data, tokenizer, SFT -> reward model -> PPO,"
+                    + " evaluation with the exact oracle, report")
+                    .required("out", "run directory (bin/rlhf demo defaults it to runs/demo-<timestamp>)");
+            Args args = spec.parse(argv);
             if (args.help()) {
                 System.out.print(spec.usage(JobConfig.defaults("demo")));
                 return;
             }
-            s = PipelinePlan.load("demo", args.configFile(), args.sets());
-        } catch (ConfigException e) {
-            System.err.println("demo: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        String run = args.get("out").replaceAll("/+$", "");
-        long t0 = System.nanoTime();
-        SparkSession spark = SparkSessions.create("rlhf demo", args.master(), s.own());
-        try {
-            PipelineJob.run(spark, setup(spark, s, run, args.resume()));
-            bestOfN(spark, s.own(), run);
-        } finally {
-            spark.stop();
-        }
-        DemoReport.run(run);
-        System.err.printf(Locale.ROOT, "demo: finished in %.0f s; run directory %s%n", (System.nanoTime() - t0) / 1e9,
-                run);
+            PipelinePlan.Settings s = PipelinePlan.load("demo", args.configFile(), args.sets());
+            String run = args.get("out").replaceAll("/+$", "");
+            long t0 = System.nanoTime();
+            SparkSession spark = SparkSessions.create("rlhf demo", args.master(), s.own());
+            try {
+                PipelineJob.run(spark, setup(spark, s, run, args.resume()));
+                bestOfN(spark, s.own(), run);
+            } finally {
+                spark.stop();
+            }
+            DemoReport.run(run);
+            System.err.printf(Locale.ROOT, "demo: finished in %.0f s; run directory %s%n",
+                    (System.nanoTime() - t0) / 1e9, run);
+        });
     }
 }

@@ -18,10 +18,10 @@ import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import rlhf.cli.Cli;
 import rlhf.config.Args;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
-import rlhf.config.SparkSessions;
 import rlhf.data.DatasetSource;
 import rlhf.io.Checkpoint;
 import rlhf.io.TextFiles;
@@ -59,22 +59,10 @@ public final class BestOfNJob {
     private BestOfNJob() {
     }
 
-    public static void main(String[] argv) throws IOException {
-        Args.Spec spec = Args.command("best-of-n", "n samples per prompt, scored by a reward model or a rule, the best kept");
-        Args args = spec.parse(argv);
-        if (args.help()) {
-            System.out.print(spec.usage(JobConfig.defaults("best-of-n")));
-            return;
-        }
-        JobConfig config = JobConfig.load("best-of-n", args);
-        BestOfNSettings.from(config);
-        LOG.info("best-of-n configuration changes:\n{}", config.describeChanges());
-        SparkSession spark = SparkSessions.create("rlhf best-of-n", args.master(), config);
-        try {
-            System.err.println(run(spark, config).summary());
-        } finally {
-            spark.stop();
-        }
+    public static void main(String[] argv) {
+        Cli.job("best-of-n", Args.command("best-of-n",
+                "n samples per prompt, scored by a reward model or a rule, the best kept"), argv,
+                BestOfNSettings::from, (args, settings, cfg, spark) -> System.err.println(run(spark, cfg).summary()));
     }
 
     /** What a run wrote: the report's sums and the directory of its files. */

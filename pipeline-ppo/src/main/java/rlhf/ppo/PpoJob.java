@@ -17,10 +17,10 @@ import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import rlhf.cli.Cli;
 import rlhf.config.Args;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
-import rlhf.config.SparkSessions;
 import rlhf.data.DatasetSource;
 import rlhf.data.Demonstration;
 import rlhf.data.Examples;
@@ -69,23 +69,10 @@ public final class PpoJob {
     private PpoJob() {
     }
 
-    public static void main(String[] argv) throws IOException {
-        Args.Spec spec = Args.command("ppo", "PPO of an SFT policy against a reward model or a rule");
-        Args args = spec.parse(argv);
-        if (args.help()) {
-            System.out.print(spec.usage(JobConfig.defaults("ppo")));
-            return;
-        }
-        JobConfig config = JobConfig.load("ppo", args);
-        PpoSettings.from(config);
-        LOG.info("ppo configuration changes:\n{}", config.describeChanges());
-        SparkSession spark = SparkSessions.create("rlhf ppo", args.master(), config);
-        try {
-            Result r = run(spark, config, args.resume(), null);
-            System.err.println(r.summary());
-        } finally {
-            spark.stop();
-        }
+    public static void main(String[] argv) {
+        Cli.job("ppo", Args.command("ppo", "PPO of an SFT policy against a reward model or a rule"), argv,
+                PpoSettings::from, (args, settings, cfg, spark) ->
+                        System.err.println(run(spark, cfg, args.resume(), null).summary()));
     }
 
     /**

@@ -12,9 +12,8 @@ import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import rlhf.cli.Cli;
 import rlhf.config.Args;
-import rlhf.config.JobConfig;
-import rlhf.config.SparkSessions;
 import rlhf.data.DatasetSource;
 import rlhf.data.Examples;
 import rlhf.data.PromptTemplate;
@@ -58,23 +57,10 @@ public final class RewardJob {
     private RewardJob() {
     }
 
-    public static void main(String[] argv) throws IOException {
-        Args.Spec spec = Args.command("reward", "reward model on pairwise or K-wise ranked preferences");
-        Args args = spec.parse(argv);
-        if (args.help()) {
-            System.out.print(spec.usage(JobConfig.defaults("reward")));
-            return;
-        }
-        JobConfig config = JobConfig.load("reward", args);
-        RewardSettings settings = RewardSettings.from(config);
-        LOG.info("reward configuration changes:\n{}", config.describeChanges());
-        SparkSession spark = SparkSessions.create("rlhf reward", args.master(), config);
-        try {
-            Result r = run(spark, settings, args.resume());
-            System.err.println(r.summary());
-        } finally {
-            spark.stop();
-        }
+    public static void main(String[] argv) {
+        Cli.job("reward", Args.command("reward", "reward model on pairwise or K-wise ranked preferences"), argv,
+                RewardSettings::from, (args, settings, cfg, spark) ->
+                        System.err.println(run(spark, settings, args.resume()).summary()));
     }
 
     /** One evaluation: after {@code step} steps. */

@@ -13,10 +13,8 @@ import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import rlhf.cli.Cli;
 import rlhf.config.Args;
-import rlhf.config.ConfigException;
-import rlhf.config.JobConfig;
-import rlhf.config.SparkSessions;
 import rlhf.data.Demonstration;
 import rlhf.data.Examples;
 import rlhf.io.Checkpoint;
@@ -46,33 +44,10 @@ public final class SftJob {
     private SftJob() {
     }
 
-    public static void main(String[] argv) throws IOException {
-        Args.Spec spec = Args.command("sft", "supervised fine-tuning of a GPT model on instruction data");
-        Args args;
-        JobConfig config;
-        SftSettings settings;
-        try {
-            args = spec.parse(argv);
-            if (args.help()) {
-                System.out.print(spec.usage(JobConfig.defaults("sft")));
-                return;
-            }
-            config = JobConfig.load("sft", args);
-            settings = SftSettings.from(config);
-        } catch (ConfigException e) {
-            // a mistake on the command line or in the config file: the message says it all
-            System.err.println("sft: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        LOG.info("sft configuration changes:\n{}", config.describeChanges());
-        SparkSession spark = SparkSessions.create("rlhf sft", args.master(), config);
-        try {
-            Result r = run(spark, settings, args.resume());
-            System.err.println(r.summary());
-        } finally {
-            spark.stop();
-        }
+    public static void main(String[] argv) {
+        Cli.job("sft", Args.command("sft", "supervised fine-tuning of a GPT model on instruction data"), argv,
+                SftSettings::from, (args, settings, cfg, spark) ->
+                        System.err.println(run(spark, settings, args.resume()).summary()));
     }
 
     /** One point of the evaluation curve. */

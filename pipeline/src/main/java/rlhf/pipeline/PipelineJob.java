@@ -8,9 +8,9 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 
+import rlhf.cli.Cli;
 import rlhf.bestofn.BestOfNJob;
 import rlhf.config.Args;
-import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
 import rlhf.ppo.PpoJob;
@@ -34,36 +34,31 @@ public final class PipelineJob {
     private PipelineJob() {
     }
 
-    public static void main(String[] argv) throws IOException {
-        Args.Spec spec = Args.command("pipeline", "SFT -> reward model -> PPO on your own data, each stage resumable")
-                .optional("out", "run directory (default: output.dir of the configuration)");
-        Args args;
-        PipelinePlan.Settings s;
-        try {
-            args = spec.parse(argv);
+    public static void main(String[] argv) {
+        Cli.job("pipeline", argv, () -> {
+            Args.Spec spec = Args.command("pipeline", "SFT -> reward model -> PPO on your own data, each stage resumable")
+                    .optional("out", "run directory (default: output.dir of the configuration)");
+            Args args = spec.parse(argv);
             if (args.help()) {
                 System.out.print(spec.usage(JobConfig.defaults("pipeline")));
                 return;
             }
-            s = PipelinePlan.load("pipeline", args.configFile(), args.sets());
-        } catch (ConfigException e) {
-            System.err.println("pipeline: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        String out = args.get("out", s.own().getPath("output.dir"));
-        List<String> stages = s.own().getList("stages");
-        long t0 = System.nanoTime();
-        SparkSession spark = SparkSessions.create("rlhf pipeline", args.master(), s.own());
-        try {
-            Configuration hconf = spark.sparkContext().hadoopConfiguration();
-            PipelinePlan.missingInputs(s, out, stages, hconf).forEach(w -> System.err.println("pipeline: warning: " + w));
-            run(spark, PipelinePlan.plan(s, out, stages, Map.of(), args.resume(), hconf));
-        } finally {
-            spark.stop();
-        }
-        System.err.printf(Locale.ROOT, "pipeline: finished in %.0f s; run directory %s%n",
-                (System.nanoTime() - t0) / 1e9, out);
+            PipelinePlan.Settings s = PipelinePlan.load("pipeline", args.configFile(), args.sets());
+            String out = args.get("out", s.own().getPath("output.dir"));
+            List<String> stages = s.own().getList("stages");
+            long t0 = System.nanoTime();
+            SparkSession spark = SparkSessions.create("rlhf pipeline", args.master(), s.own());
+            try {
+                Configuration hconf = spark.sparkContext().hadoopConfiguration();
+                PipelinePlan.missingInputs(s, out, stages, hconf)
+                        .forEach(w -> System.err.println("pipeline: warning: " + w));
+                run(spark, PipelinePlan.plan(s, out, stages, Map.of(), args.resume(), hconf));
+            } finally {
+                spark.stop();
+            }
+            System.err.printf(Locale.ROOT, "pipeline: finished in %.0f s; run directory %s%n",
+                    (System.nanoTime() - t0) / 1e9, out);
+        });
     }
 
     /** Runs the planned stages in order on {@code spark}; a skipped stage is only announced. */
