@@ -3,6 +3,7 @@ package rlhf.cli;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -11,10 +12,14 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.io.LongWritable;
+import org.apache.hadoop.io.Text;
+import org.apache.hadoop.mapred.TextInputFormat;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 
 import rlhf.config.ConfigException;
+import rlhf.io.TextFiles;
 
 /**
  * JSON-lines files in and out, on any Hadoop file system.
@@ -68,16 +73,18 @@ final class JsonLines {
     /** The rows of the input, numbered (see the class comment). */
     static JavaRDD<InputRow> read(JavaSparkContext sc, String input) throws IOException {
         List<String> files = files(input, sc.hadoopConfiguration());
-        List<JavaRDD<String>> parts = new ArrayList<>();
+        List<JavaRDD<byte[]>> parts = new ArrayList<>();
         List<Integer> partFile = new ArrayList<>();
         for (int f = 0; f < files.size(); f++) {
-            JavaRDD<String> lines = sc.textFile(files.get(f));
+            // bytes, decoded strictly below: sc.textFile would turn invalid UTF-8 into U+FFFD
+            JavaRDD<byte[]> lines = sc.hadoopFile(files.get(f), TextInputFormat.class, LongWritable.class, Text.class)
+                    .map(kv -> Arrays.copyOf(kv._2().getBytes(), kv._2().getLength()));
             parts.add(lines);
             for (int i = 0; i < lines.getNumPartitions(); i++) {
                 partFile.add(f);
             }
         }
-        JavaRDD<String> all = parts.size() == 1 ? parts.get(0) : sc.union(parts.toArray(new JavaRDD[0]));
+        JavaRDD<byte[]> all = parts.size() == 1 ? parts.get(0) : sc.union(parts.toArray(new JavaRDD[0]));
         sc.setJobDescription("count the lines of " + input + " (" + files.size() + " files) to number the rows");
         List<Long> counts = all.mapPartitions(it -> {
             long n = 0;
@@ -101,15 +108,16 @@ final class JsonLines {
         return all.mapPartitionsWithIndex((p, lines) -> new Numbered(lines, start[p], fileStart[p], fileOf[p]), true);
     }
 
-    /** Non-blank lines of one partition as rows. */
+    /** Non-blank lines of one partition as rows; a line that is not UTF-8 is an error naming it. */
     private static final class Numbered implements Iterator<InputRow> {
-        private final Iterator<String> lines;
+        private final Iterator<byte[]> lines;
+        private final TextFiles.StrictUtf8 utf8 = new TextFiles.StrictUtf8();
         private final long fileStart;
         private final String file;
         private long index;
         private InputRow next;
 
-        Numbered(Iterator<String> lines, long start, long fileStart, String file) {
+        Numbered(Iterator<byte[]> lines, long start, long fileStart, String file) {
             this.lines = lines;
             this.index = start;
             this.fileStart = fileStart;
@@ -119,8 +127,12 @@ final class JsonLines {
         @Override
         public boolean hasNext() {
             while (next == null && lines.hasNext()) {
-                String s = lines.next();
+                byte[] b = lines.next();
                 long i = index++;
+                String s = utf8.decode(b);
+                if (s == null) {
+                    throw new RowException(new InputRow(i, file, i - fileStart + 1, ""), utf8.whyNot(b));
+                }
                 if (!s.isBlank()) {
                     next = new InputRow(i, file, i - fileStart + 1, s);
                 }

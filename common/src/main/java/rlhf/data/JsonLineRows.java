@@ -20,6 +20,8 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import scala.jdk.javaapi.CollectionConverters;
 
+import rlhf.io.TextFiles;
+
 /**
  * JSON-lines rows read strictly: each value must have the JSON type its column needs, or the row
  * is a bad row that says which column holds what.
@@ -80,8 +82,10 @@ final class JsonLineRows {
             kinds.add(kindOf(c));
         }
         schema = schema.add(problemColumn, DataTypes.StringType).add(fileColumn, DataTypes.StringType);
+        // the lines' bytes, not Spark's strings: its text source decodes invalid UTF-8 to U+FFFD
+        // without a word, and a mangled line must be a bad row, as Spark's JSON reader made it
         JavaRDD<Row> lines = spark.read().text(input)
-                .select(functions.col("value"), functions.input_file_name())
+                .select(functions.col("value").cast(DataTypes.BinaryType), functions.input_file_name())
                 .javaRDD();
         return lines.mapPartitions(new Parse(keys, kinds, schema), true);
     }
@@ -93,14 +97,19 @@ final class JsonLineRows {
         @Override
         public Iterator<Row> call(Iterator<Row> it) {
             ObjectMapper json = new ObjectMapper();
+            TextFiles.StrictUtf8 utf8 = new TextFiles.StrictUtf8();
             return new Iterator<>() {
                 Row next = advance();
 
                 private Row advance() {
                     while (it.hasNext()) {
                         Row line = it.next();
-                        String text = line.getString(0);
-                        if (text == null || text.isBlank()) {
+                        byte[] bytes = (byte[]) line.get(0);
+                        String text = utf8.decode(bytes);
+                        if (text == null) {
+                            return problem(utf8.whyNot(bytes), line.getString(1));
+                        }
+                        if (text.isBlank()) {
                             continue;
                         }
                         return parse(json, text, line.getString(1));
@@ -125,6 +134,14 @@ final class JsonLineRows {
             };
         }
 
+        /** A bad row: only its problem and file. */
+        private Row problem(String why, String file) {
+            Object[] values = new Object[keys.size() + 2];
+            values[keys.size()] = why;
+            values[keys.size() + 1] = file;
+            return new GenericRowWithSchema(values, schema);
+        }
+
         private Row parse(ObjectMapper json, String text, String file) {
             int n = keys.size();
             Object[] values = new Object[n + 2];
@@ -138,9 +155,8 @@ final class JsonLineRows {
                 throw new IllegalStateException(e); // a String source does no I/O
             }
             if (root == null || !root.isObject()) {
-                values[n] = "malformed JSON (expected one object per line): "
-                        + (text.length() > QUOTED ? text.substring(0, QUOTED) + "..." : text);
-                return new GenericRowWithSchema(values, schema);
+                return problem("malformed JSON (expected one object per line): "
+                        + (text.length() > QUOTED ? text.substring(0, QUOTED) + "..." : text), file);
             }
             for (int i = 0; i < n && values[n] == null; i++) {
                 JsonNode v = root.get(keys.get(i));

@@ -312,6 +312,13 @@ class ModelCommandsIT {
         r = run("logprobs", "--model", lm, "--input", longIn.toString(), "--output", tmp.resolve("long-out").toString());
         assertEquals(2, r.code(), r.stderr());
         assertTrue(r.stderr().contains("long.jsonl line 1: text has") && r.stderr().contains("n_positions=48"), r.stderr());
+        // Latin-1 bytes are not read as U+FFFD: the row is named
+        Path latin1 = tmp.resolve("latin1.jsonl");
+        java.nio.file.Files.write(latin1, "{\"text\": \"fine\"}\n{\"text\": \"caf\u00ff\"}\n"
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        r = run("logprobs", "--model", lm, "--input", latin1.toString(), "--output", tmp.resolve("latin1-out").toString());
+        assertEquals(2, r.code(), r.stderr());
+        assertTrue(r.stderr().contains("latin1.jsonl line 2: invalid UTF-8: byte 13 of the line (0xff)"), r.stderr());
     }
 
     // ------------------------------------------------------------------ in-process references

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -315,6 +316,19 @@ class DatasetSourceTest {
         assertEquals(List.of(ranks + " row 2: 'ranking' holds a non-number: element 0 is a string (\"1\")",
                 ranks + " row 3: 'responses' holds a non-string: element 1 is a number (7)"), rx.firstDropped());
         assertArrayEquals(new int[] {1, 0}, collect(rx).get(0).ranking());
+    }
+
+    @Test
+    void aLineThatIsNotUtf8IsABadRowNotReplacementCharacters() throws Exception {
+        byte[] good = "{\"prompt\":\"ok\",\"response\":\"r\"}\n".getBytes(StandardCharsets.UTF_8);
+        byte[] bad = "{\"prompt\":\"caf\u00ff\",\"response\":\"r\"}\n".getBytes(StandardCharsets.ISO_8859_1);
+        Path f = tmp.resolve("latin1.jsonl");
+        Files.write(f, good);
+        Files.write(f, bad, java.nio.file.StandardOpenOption.APPEND);
+        Files.write(f, good, java.nio.file.StandardOpenOption.APPEND);
+        Examples<Demonstration> ex = source(f.toString()).demonstrations(spark, PromptTemplate.plain());
+        assertEquals(List.of(f + " row 2: invalid UTF-8: byte 14 of the line (0xff)"), ex.firstDropped());
+        assertEquals(List.of(1L, 3L), collect(ex).stream().map(Demonstration::row).toList());
     }
 
     @Test
