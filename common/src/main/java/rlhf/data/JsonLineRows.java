@@ -30,14 +30,16 @@ import rlhf.io.TextFiles;
  * conflict to string, so {@code "prompt": 12345} or {@code "response": ["a", "b"]} among string
  * rows came through as the texts "12345" and "[\"a\",\"b\"]" and trained, and one string
  * {@code margin} among numbers turned the whole column into strings. Here each line is parsed on
- * the executors with Jackson; Spark's reader is still used for the columns present (the format is
- * decided from them). Blank lines are skipped, as Spark's reader skips them, so row numbers are
- * the same records' numbers.
+ * the executors with Jackson, from the line's bytes decoded strictly (invalid UTF-8 is a bad row,
+ * not U+FFFD); Spark's reader is still used for the columns present (the format is decided from
+ * them). Blank lines are skipped, as Spark's reader skips them, so row numbers are the same
+ * records' numbers.
  *
  * <p>Each row is {@code [the columns asked for (our names) ..., problem, file]}: values in Spark's
  * external types (String, Double or Long, a Scala Seq for arrays, a Row with a schema for a chat
  * message), null for a missing or JSON-null value; {@code problem} is null, or why the row is bad
- * as "KIND: DETAIL" (malformed JSON, or a value of the wrong type), KIND free of the row's values.
+ * as "KIND: DETAIL" (invalid UTF-8, malformed JSON, a value of the wrong type), KIND free of the
+ * row's values.
  */
 final class JsonLineRows {
 
@@ -67,9 +69,10 @@ final class JsonLineRows {
     /**
      * The rows of the JSON-lines {@code input}.
      *
-     * @param use    our column names, in the order the rows hold them
-     * @param theirs our column name -> the name in the file (absent: the same)
-     * @param problemColumn, fileColumn the names of the two trailing columns
+     * @param use           our column names, in the order the rows hold them
+     * @param theirs        our column name -> the name in the file (absent: the same)
+     * @param problemColumn name of the trailing column with the row's problem
+     * @param fileColumn    name of the last column, the row's file
      */
     static JavaRDD<Row> read(SparkSession spark, String input, List<String> use, Map<String, String> theirs,
             String problemColumn, String fileColumn) {
