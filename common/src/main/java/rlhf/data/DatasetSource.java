@@ -244,21 +244,6 @@ public final class DatasetSource {
                 : names.subList(0, FIRST_BAD) + " and " + (names.size() - FIRST_BAD) + " more";
     }
 
-    /**
-     * Whether the rows are JSON lines, read by {@link JsonLineRows}: then the column types Spark
-     * inferred only say which columns exist, since it widens a column whose rows disagree to
-     * string (or to an array of strings), and each row's values are checked on their own.
-     */
-    private boolean isJson(SparkSession spark) {
-        return resolveFormat(spark) == Format.JSON;
-    }
-
-    /** A type Spark's JSON inference gives a column whose rows disagree: each row is judged on its own. */
-    private static boolean widened(DataType t, boolean json) {
-        return json && (t.equals(DataTypes.StringType)
-                || t instanceof ArrayType a && a.elementType().equals(DataTypes.StringType));
-    }
-
     private static Format byExtension(String name) {
         String n = name.toLowerCase(Locale.ROOT);
         if (n.endsWith(".jsonl") || n.endsWith(".json") || n.endsWith(".jsonl.gz") || n.endsWith(".json.gz")) {
@@ -270,8 +255,24 @@ public final class DatasetSource {
         return null;
     }
 
+    /**
+     * The rows as Spark reads them and the format they were read in, resolved once (resolving
+     * lists the input). For JSON lines Spark's column types only say which columns exist: it
+     * widens a column whose rows disagree to string, so those rows are typed one by one by
+     * {@link JsonLineRows}, and only Parquet's and tables' declared types are checked per column.
+     */
+    private record Loaded(Dataset<Row> df, Format format) {
+        boolean json() {
+            return format == Format.JSON;
+        }
+    }
+
     /** The rows with the user's columns renamed to ours (plus any other columns as they are). */
     public Dataset<Row> read(SparkSession spark) {
+        return load(spark).df();
+    }
+
+    private Loaded load(SparkSession spark) {
         Format f = resolveFormat(spark);
         Dataset<Row> df = switch (f) {
             case JSON -> spark.read().json(input);
@@ -298,7 +299,7 @@ public final class DatasetSource {
             }
             df = df.withColumnRenamed(theirs, ours);
         }
-        return df;
+        return new Loaded(df, f);
     }
 
     private static List<String> userColumns(List<String> cols) {
@@ -317,36 +318,38 @@ public final class DatasetSource {
 
     /** SFT demonstrations from prompt/response, Alpaca or chat rows; {@code template} builds non-chat prompts. */
     public Examples<Demonstration> demonstrations(SparkSession spark, PromptTemplate template) {
-        Dataset<Row> df = read(spark);
+        Loaded in = load(spark);
+        Dataset<Row> df = in.df();
         Set<String> cols = Set.of(df.columns());
         if (cols.contains("messages")) {
             requireColumns(df, "chat", "messages");
-            requireMessages(df);
-            return convert(df, List.of("messages"), new ChatConverter());
+            requireMessages(in);
+            return convert(in, List.of("messages"), new ChatConverter());
         }
         if (!(cols.contains("prompt") && cols.contains("response")) && cols.contains("instruction")) {
             requireColumns(df, "Alpaca", "instruction", "output");
             List<String> use = cols.contains("input") ? List.of("instruction", "output", "input") : List.of("instruction", "output");
-            requireStrings(df, use);
-            return convert(df, use, new AlpacaConverter(template));
+            requireStrings(in, use);
+            return convert(in, use, new AlpacaConverter(template));
         }
         requireColumns(df, "prompt/response (or Alpaca instruction/input/output, or chat messages)", "prompt", "response");
-        requireStrings(df, List.of("prompt", "response"));
-        return convert(df, List.of("prompt", "response"), new PromptResponseConverter(template));
+        requireStrings(in, List.of("prompt", "response"));
+        return convert(in, List.of("prompt", "response"), new PromptResponseConverter(template));
     }
 
     /** PPO prompts from {@code prompt} or Alpaca {@code instruction}/{@code input} rows, formatted by {@code template}. */
     public Examples<Prompt> prompts(SparkSession spark, PromptTemplate template) {
-        Dataset<Row> df = read(spark);
+        Loaded in = load(spark);
+        Dataset<Row> df = in.df();
         Set<String> cols = Set.of(df.columns());
         if (!cols.contains("prompt") && cols.contains("instruction")) {
             List<String> use = cols.contains("input") ? List.of("instruction", "input") : List.of("instruction");
-            requireStrings(df, use);
-            return convert(df, use, new PromptConverter(template));
+            requireStrings(in, use);
+            return convert(in, use, new PromptConverter(template));
         }
         requireColumns(df, "prompt (or Alpaca instruction/input)", "prompt");
-        requireStrings(df, List.of("prompt"));
-        return convert(df, List.of("prompt"), new PromptConverter(template));
+        requireStrings(in, List.of("prompt"));
+        return convert(in, List.of("prompt"), new PromptConverter(template));
     }
 
     /** Which preference format the dataset has: chosen/rejected pairs or K-wise rankings. */
@@ -364,31 +367,31 @@ public final class DatasetSource {
 
     /** Preference pairs from prompt/chosen/rejected(/margin) rows; prompts are used as they are. */
     public Examples<PreferencePair> preferencePairs(SparkSession spark) {
-        Dataset<Row> df = read(spark);
+        Loaded in = load(spark);
+        Dataset<Row> df = in.df();
         requireColumns(df, "preference pairs prompt/chosen/rejected (or rankings prompt/responses/ranking)",
                 "prompt", "chosen", "rejected");
-        requireStrings(df, List.of("prompt", "chosen", "rejected"));
+        requireStrings(in, List.of("prompt", "chosen", "rejected"));
         List<String> use = new ArrayList<>(List.of("prompt", "chosen", "rejected"));
         if (Set.of(df.columns()).contains("margin")) {
             DataType t = df.schema().apply("margin").dataType();
-            if (!(t instanceof NumericType) && !widened(t, isJson(spark))) {
+            if (!in.json() && !(t instanceof NumericType)) {
                 throw new IllegalArgumentException("column " + userName("margin") + " of dataset " + input
                         + " has type " + t.simpleString() + ", expected a number");
             }
             use.add("margin");
         }
-        return convert(df, use, new PairConverter());
+        return convert(in, use, new PairConverter());
     }
 
     /** K-wise rankings from prompt/responses/ranking rows. */
     public Examples<Ranking> rankings(SparkSession spark) {
-        Dataset<Row> df = read(spark);
-        requireColumns(df, "rankings prompt/responses/ranking", "prompt", "responses", "ranking");
-        requireStrings(df, List.of("prompt"));
-        boolean json = isJson(spark);
-        requireArray(df, "responses", DataTypes.StringType, json);
-        requireArray(df, "ranking", null, json);
-        return convert(df, List.of("prompt", "responses", "ranking"), new RankingConverter());
+        Loaded in = load(spark);
+        requireColumns(in.df(), "rankings prompt/responses/ranking", "prompt", "responses", "ranking");
+        requireStrings(in, List.of("prompt"));
+        requireArray(in, "responses", DataTypes.StringType);
+        requireArray(in, "ranking", null);
+        return convert(in, List.of("prompt", "responses", "ranking"), new RankingConverter());
     }
 
     /** The first {@code n} rows as few-shot examples (Alpaca or prompt/response rows), collected to the driver. */
@@ -430,9 +433,13 @@ public final class DatasetSource {
         }
     }
 
-    private void requireStrings(Dataset<Row> df, List<String> cols) {
+    /** Declared column types (Parquet, tables); JSON lines are typed row by row. */
+    private void requireStrings(Loaded in, List<String> cols) {
+        if (in.json()) {
+            return;
+        }
         for (String c : cols) {
-            DataType t = df.schema().apply(c).dataType();
+            DataType t = in.df().schema().apply(c).dataType();
             if (!t.equals(DataTypes.StringType)) {
                 throw new IllegalArgumentException("column " + userName(c) + " of dataset " + input
                         + " has type " + t.simpleString() + ", expected string");
@@ -440,10 +447,13 @@ public final class DatasetSource {
         }
     }
 
-    /** {@code elem} null: any numeric element type. */
-    private void requireArray(Dataset<Row> df, String c, DataType elem, boolean json) {
-        DataType t = df.schema().apply(c).dataType();
-        boolean ok = widened(t, json) || t instanceof ArrayType a
+    /** {@code elem} null: any numeric element type. Declared types only, as above. */
+    private void requireArray(Loaded in, String c, DataType elem) {
+        if (in.json()) {
+            return;
+        }
+        DataType t = in.df().schema().apply(c).dataType();
+        boolean ok = t instanceof ArrayType a
                 && (elem == null ? a.elementType() instanceof NumericType : a.elementType().equals(elem));
         if (!ok) {
             throw new IllegalArgumentException("column " + userName(c) + " of dataset " + input + " has type "
@@ -451,11 +461,11 @@ public final class DatasetSource {
         }
     }
 
-    private void requireMessages(Dataset<Row> df) {
-        DataType t = df.schema().apply("messages").dataType();
-        if (widened(t, isJson(df.sparkSession()))) {
+    private void requireMessages(Loaded in) {
+        if (in.json()) {
             return;
         }
+        DataType t = in.df().schema().apply("messages").dataType();
         if (t instanceof ArrayType a && a.elementType() instanceof StructType s) {
             Set<String> f = Set.of(s.fieldNames());
             if (f.contains("role") && f.contains("content")) {
@@ -496,9 +506,10 @@ public final class DatasetSource {
     /** A bad row located by partition and its 1-based index among its file's rows in that partition. */
     record BadRowAt(String file, int partition, long localRow, String reason) implements Serializable {}
 
-    private <T> Examples<T> convert(Dataset<Row> df, List<String> use, Converter<T> conv) {
+    private <T> Examples<T> convert(Loaded in, List<String> use, Converter<T> conv) {
+        Dataset<Row> df = in.df();
         JavaRDD<Row> rows;
-        if (isJson(df.sparkSession())) {
+        if (in.json()) {
             rows = JsonLineRows.read(df.sparkSession(), input, use, columns, PROBLEM_COL, FILE_COL);
         } else {
             List<Column> sel = new ArrayList<>();

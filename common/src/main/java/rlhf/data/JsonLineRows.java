@@ -6,6 +6,10 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.stream.StreamSupport;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -101,40 +105,19 @@ final class JsonLineRows {
         public Iterator<Row> call(Iterator<Row> it) {
             ObjectMapper json = new ObjectMapper();
             TextFiles.StrictUtf8 utf8 = new TextFiles.StrictUtf8();
-            return new Iterator<>() {
-                Row next = advance();
+            return StreamSupport.stream(Spliterators.spliteratorUnknownSize(it, Spliterator.ORDERED), false)
+                    .map(line -> row(json, utf8, (byte[]) line.get(0), line.getString(1)))
+                    .filter(Objects::nonNull)
+                    .iterator();
+        }
 
-                private Row advance() {
-                    while (it.hasNext()) {
-                        Row line = it.next();
-                        byte[] bytes = (byte[]) line.get(0);
-                        String text = utf8.decode(bytes);
-                        if (text == null) {
-                            return problem(utf8.whyNot(bytes), line.getString(1));
-                        }
-                        if (text.isBlank()) {
-                            continue;
-                        }
-                        return parse(json, text, line.getString(1));
-                    }
-                    return null;
-                }
-
-                @Override
-                public boolean hasNext() {
-                    return next != null;
-                }
-
-                @Override
-                public Row next() {
-                    if (next == null) {
-                        throw new java.util.NoSuchElementException();
-                    }
-                    Row r = next;
-                    next = advance();
-                    return r;
-                }
-            };
+        /** One line's row, or null for a blank line. */
+        private Row row(ObjectMapper json, TextFiles.StrictUtf8 utf8, byte[] bytes, String file) {
+            String text = utf8.decode(bytes);
+            if (text == null) {
+                return problem(utf8.whyNot(bytes), file);
+            }
+            return text.isBlank() ? null : parse(json, text, file);
         }
 
         /** A bad row: only its problem and file. */

@@ -407,10 +407,18 @@ class DatasetSourceTest {
 
     @Test
     void wrongColumnTypeAndUnknownFormatAreNamed() throws Exception {
-        String f = jsonl("types.jsonl", "{\"prompt\":{\"a\":1},\"response\":\"x\"}");
+        // a declared type (Parquet) is checked for the whole column
+        StructType nested = new StructType()
+                .add("prompt", new StructType().add("a", DataTypes.LongType)).add("response", DataTypes.StringType);
+        String pq = parquet("types-parquet", nested, RowFactory.create(RowFactory.create(1L), "x"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> source(f).demonstrations(spark, PromptTemplate.plain()));
-        assertEquals("column 'prompt' of dataset " + f + " has type struct<a:bigint>, expected string", e.getMessage());
+                () -> source(pq).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("column 'prompt' of dataset " + pq + " has type struct<a:bigint>, expected string", e.getMessage());
+        // JSON lines are typed row by row: every row is refused, each named
+        String f = jsonl("types.jsonl", "{\"prompt\":{\"a\":1},\"response\":\"x\"}");
+        e = assertThrows(IllegalArgumentException.class, () -> source(f).demonstrations(spark, PromptTemplate.plain()));
+        assertEquals("dataset " + f + " has no usable rows: all 1 are bad ('prompt' is not a string: 1); first: " + f
+                + " row 1: 'prompt' is not a string: an object ({\"a\":1})", e.getMessage());
 
         String csv = jsonl("data.csv", "prompt,response");
         e = assertThrows(IllegalArgumentException.class, () -> source(csv).demonstrations(spark, PromptTemplate.plain()));
