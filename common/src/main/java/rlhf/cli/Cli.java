@@ -62,8 +62,9 @@ public final class Cli {
 
     /**
      * A training job's main, the same recipe for each: parse the command line (or print --help),
-     * load conf/COMMAND.properties + --config + --set, read the typed settings before Spark starts
-     * (a bad value fails in a second, not after Spark's start-up), log what differs from the
+     * load conf/COMMAND.properties + --config + --set, read the typed settings and check that the
+     * local inputs exist before Spark starts (a bad value or path fails in a second, not after
+     * Spark's start-up), log what differs from the
      * defaults, run the body on a Spark session and stop it; failures as in {@link #job(String,
      * String[], Work)}.
      */
@@ -77,6 +78,7 @@ public final class Cli {
             }
             JobConfig cfg = JobConfig.load(command, args);
             S s = settings.apply(cfg);
+            InputPaths.requireLocalInputs(cfg);
             LOG.info("{} configuration changes:\n{}", command, cfg.describeChanges());
             SparkSession spark = SparkSessions.create("rlhf " + command, args.master(), cfg);
             try {

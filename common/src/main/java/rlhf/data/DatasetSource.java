@@ -21,6 +21,7 @@ import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.ArrayType;
@@ -79,8 +80,8 @@ public final class DatasetSource {
 
     public enum OnBadRow { DROP, FAIL }
 
-    /** The two preference row formats. */
-    public enum PreferenceFormat { PAIRS, RANKINGS }
+    /** The preference row formats: pairs, rankings, or both in one dataset (row by row). */
+    public enum PreferenceFormat { PAIRS, RANKINGS, MIXED }
 
     private static final String FILE_COL = "__rlhf_file";
     private static final String PROBLEM_COL = "__rlhf_problem";
@@ -359,34 +360,76 @@ public final class DatasetSource {
 
     private PreferenceFormat preferenceFormat(Dataset<Row> df) {
         Set<String> cols = Set.of(df.columns());
-        if (cols.contains("responses") || cols.contains("ranking")) {
-            return PreferenceFormat.RANKINGS;
+        boolean rankings = cols.contains("responses") || cols.contains("ranking");
+        boolean pairs = cols.contains("chosen") || cols.contains("rejected");
+        return rankings && pairs ? PreferenceFormat.MIXED : rankings ? PreferenceFormat.RANKINGS : PreferenceFormat.PAIRS;
+    }
+
+    /**
+     * Preference rows of any format: pairs, rankings, or both in one dataset (JSON lines where some
+     * rows have chosen/rejected and others responses/ranking), each row by its own columns.
+     */
+    public Examples<Preference> preferences(SparkSession spark) {
+        Loaded in = load(spark);
+        switch (preferenceFormat(in.df())) {
+            case PAIRS -> {
+                return widen(preferencePairs(in));
+            }
+            case RANKINGS -> {
+                return widen(rankings(in));
+            }
+            default -> {
+                requireColumns(in.df(), "mixed pairs and rankings", "prompt", "chosen", "rejected", "responses", "ranking");
+                requireStrings(in, List.of("prompt", "chosen", "rejected"));
+                requireArray(in, "responses", DataTypes.StringType);
+                requireArray(in, "ranking", null);
+                List<String> use = new ArrayList<>(List.of("prompt", "chosen", "rejected", "responses", "ranking"));
+                boolean margin = Set.of(in.df().columns()).contains("margin");
+                if (margin) {
+                    requireMargin(in);
+                    use.add("margin");
+                }
+                return convert(in, use, new MixedConverter(margin));
+            }
         }
-        return PreferenceFormat.PAIRS;
+    }
+
+    private static <T extends Preference> Examples<Preference> widen(Examples<T> ex) {
+        return ex.with(ex.rdd().map(p -> (Preference) p));
     }
 
     /** Preference pairs from prompt/chosen/rejected(/margin) rows; prompts are used as they are. */
     public Examples<PreferencePair> preferencePairs(SparkSession spark) {
-        Loaded in = load(spark);
+        return preferencePairs(load(spark));
+    }
+
+    private Examples<PreferencePair> preferencePairs(Loaded in) {
         Dataset<Row> df = in.df();
         requireColumns(df, "preference pairs prompt/chosen/rejected (or rankings prompt/responses/ranking)",
                 "prompt", "chosen", "rejected");
         requireStrings(in, List.of("prompt", "chosen", "rejected"));
         List<String> use = new ArrayList<>(List.of("prompt", "chosen", "rejected"));
         if (Set.of(df.columns()).contains("margin")) {
-            DataType t = df.schema().apply("margin").dataType();
-            if (!in.json() && !(t instanceof NumericType)) {
-                throw new IllegalArgumentException("column " + userName("margin") + " of dataset " + input
-                        + " has type " + t.simpleString() + ", expected a number");
-            }
+            requireMargin(in);
             use.add("margin");
         }
         return convert(in, use, new PairConverter());
     }
 
+    private void requireMargin(Loaded in) {
+        DataType t = in.df().schema().apply("margin").dataType();
+        if (!in.json() && !(t instanceof NumericType)) {
+            throw new IllegalArgumentException("column " + userName("margin") + " of dataset " + input
+                    + " has type " + t.simpleString() + ", expected a number");
+        }
+    }
+
     /** K-wise rankings from prompt/responses/ranking rows. */
     public Examples<Ranking> rankings(SparkSession spark) {
-        Loaded in = load(spark);
+        return rankings(load(spark));
+    }
+
+    private Examples<Ranking> rankings(Loaded in) {
         requireColumns(in.df(), "rankings prompt/responses/ranking", "prompt", "responses", "ranking");
         requireStrings(in, List.of("prompt"));
         requireArray(in, "responses", DataTypes.StringType);
@@ -523,7 +566,9 @@ public final class DatasetSource {
         int n = use.size();
         String fallbackSource = input;
 
+        long t0 = System.nanoTime();
         List<PartitionStats> stats = rows.mapPartitionsWithIndex(new Validate<>(conv, n, fallbackSource), true).collect();
+        double seconds = (System.nanoTime() - t0) / 1e9;
         // Per file, its rows are numbered in partition order: partition p's first row of file f is
         // row (rows of f in partitions < p) + 1.
         Map<Integer, Map<String, Long>> offsets = new LinkedHashMap<>();
@@ -575,8 +620,10 @@ public final class DatasetSource {
             LOG.warn("dropped {} bad row(s) of {} in dataset {} ({}); first: {}", bad, total, input,
                     countsByKind(badByKind), String.join("; ", named));
         }
+        LOG.info(String.format(Locale.ROOT, "dataset %s: %d rows read and checked in %.1f s (%.0f rows/s)", input, total,
+                seconds, total / Math.max(seconds, 1e-9)));
         JavaRDD<T> out = rows.mapPartitionsWithIndex(new Convert<>(conv, n, fallbackSource, offsets), true);
-        return new Examples<>(out, good, bad, List.copyOf(named));
+        return new Examples<>(out, good, bad, java.util.Collections.unmodifiableMap(badByKind), List.copyOf(named));
     }
 
     /** "'response' is null: 3, malformed JSON (...): 1", most frequent first. */
@@ -861,6 +908,35 @@ public final class DatasetSource {
                 ranks[i] = v;
             }
             return new Ranking(prompt, responses, ranks, source, row);
+        }
+    }
+
+    /**
+     * Columns: prompt, chosen, rejected, responses, ranking, [margin]. A row is a pair or a ranking
+     * by which of its columns are set; both or neither is a bad row.
+     */
+    private record MixedConverter(boolean margin) implements Converter<Preference> {
+        @Override
+        public Preference convert(Row r, String source, long row) throws BadRow {
+            boolean pair = !r.isNullAt(1) || !r.isNullAt(2);
+            boolean ranking = !r.isNullAt(3) || !r.isNullAt(4);
+            if (pair == ranking) {
+                throw new BadRow(pair ? "both a pair and a ranking" : "neither a pair nor a ranking",
+                        (pair ? "both chosen/rejected and responses/ranking are set" : "neither chosen/rejected nor responses/ranking is set")
+                                + "; a row of a dataset with both formats is one or the other");
+            }
+            // the problem and file columns stay last, where the converters of one format find them
+            int n = r.length();
+            if (pair) {
+                return new PairConverter().convert(margin
+                        ? RowFactory.create(r.get(0), r.get(1), r.get(2), r.get(5), r.get(n - 2), r.get(n - 1))
+                        : RowFactory.create(r.get(0), r.get(1), r.get(2), r.get(n - 2), r.get(n - 1)), source, row);
+            }
+            if (margin && !r.isNullAt(5)) {
+                throw new BadRow("'margin' on a ranking", "'margin' is set on a ranking row; margins go with chosen/rejected pairs");
+            }
+            return new RankingConverter().convert(RowFactory.create(r.get(0), r.get(3), r.get(4), r.get(n - 2), r.get(n - 1)),
+                    source, row);
         }
     }
 }

@@ -7,7 +7,9 @@ package rlhf.spark;
  * <p>Why not a shuffled array: each executor only needs the positions of the examples it holds,
  * and an int[n] per epoch on every JVM (or on the driver, shipped with every task) would grow with
  * the dataset. A 4-round Feistel network over the smallest even power of two covering n, with
- * cycle walking back into [0, n), is a bijection computed from the index alone.
+ * cycle walking back into [0, n), is a bijection computed from the index alone. It is inverted
+ * the same way ({@link #index}): a step finds its batch's examples from their positions, in time
+ * proportional to the batch, not to the dataset.
  */
 public final class EpochPermutation {
 
@@ -49,6 +51,22 @@ public final class EpochPermutation {
         return x;
     }
 
+    /**
+     * The element at {@code position} (0 <= position < n): the inverse of {@link #position}. Walking
+     * the inverse network back from a position passes the same out-of-range values that the forward
+     * walk passed, in reverse, so it stops at the element that walked forward to it.
+     */
+    public long index(long position) {
+        if (position < 0 || position >= n) {
+            throw new IndexOutOfBoundsException("position " + position + " outside [0, " + n + ")");
+        }
+        long x = position;
+        do {
+            x = feistelInverse(x);
+        } while (x >= n);
+        return x;
+    }
+
     private long feistel(long x) {
         long left = x >>> halfBits;
         long right = x & halfMask;
@@ -57,6 +75,19 @@ public final class EpochPermutation {
             long t = left ^ f;
             left = right;
             right = t;
+        }
+        return (left << halfBits) | right;
+    }
+
+    /** Undoes {@link #feistel}: each round (l, r) -> (r, l ^ f(r)) is undone last round first. */
+    private long feistelInverse(long x) {
+        long left = x >>> halfBits;
+        long right = x & halfMask;
+        for (int r = ROUNDS - 1; r >= 0; r--) {
+            long f = Seeds.mix(left ^ roundKeys[r]) & halfMask;
+            long t = right ^ f;
+            right = left;
+            left = t;
         }
         return (left << halfBits) | right;
     }

@@ -92,6 +92,16 @@ public final class IndexedData<E> implements Serializable {
         return Collections.singletonList(new Shard<>(java.util.Arrays.copyOf(index, n), examples)).iterator();
     }
 
+    /**
+     * "; tokenized and cached in 12.3 s (81300 rows/s)": for the log line of data prepared since
+     * {@code t0} (System.nanoTime), {@code rows} of it read, converted, tokenized and cached.
+     */
+    public static String preparedIn(long rows, long t0) {
+        double s = (System.nanoTime() - t0) / 1e9;
+        return String.format(java.util.Locale.ROOT, "; tokenized and cached in %.1f s (%.0f rows/s)", s,
+                rows / Math.max(s, 1e-9));
+    }
+
     /** The cached shards, one per partition (PPO runs its own passes over them). */
     public JavaRDD<Shard<E>> shards() {
         return shards;

@@ -84,6 +84,37 @@ public final class StageLoop {
         /** Throws when what {@link #describeRun} wrote differs from this run's; nothing by default. */
         default void checkSameRun(ObjectNode state, String dir) {
         }
+
+        /**
+         * What reading the data found, for the first line (step 0) of metrics.jsonl: see
+         * {@link StageLoop#dataMetrics}; nothing by default.
+         */
+        default Map<String, Double> dataMetrics() {
+            return Map.of();
+        }
+    }
+
+    /** A dataset's rows, and its bad ones per kind of problem ("'response' is null" -> 3). */
+    public record DataCounts(long rows, Map<String, Long> badByKind) {
+    }
+
+    /**
+     * The training (and evaluation, when not null) data's counts as metrics: {@code train_rows},
+     * {@code train_bad_rows} and one {@code train_bad_rows[KIND]} per kind of problem
+     * ("train_bad_rows['response' is null]": 3); the same with {@code eval_}.
+     */
+    public static Map<String, Double> dataMetrics(DataCounts train, DataCounts eval) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (String prefix : new String[] {"train", "eval"}) {
+            DataCounts c = prefix.equals("train") ? train : eval;
+            if (c == null) {
+                continue;
+            }
+            m.put(prefix + "_rows", (double) c.rows());
+            m.put(prefix + "_bad_rows", (double) c.badByKind().values().stream().mapToLong(Long::longValue).sum());
+            c.badByKind().forEach((kind, n) -> m.put(prefix + "_bad_rows[" + kind + "]", (double) n));
+        }
+        return m;
     }
 
     /**
@@ -189,10 +220,16 @@ public final class StageLoop {
         ConsoleProgress console = ConsoleProgress.onStderr(job.name(), total, first, job.consoleKeys());
         try (MetricsLog metrics = start.resumed() ? MetricsLog.resume(s.metricsPath(), first)
                 : MetricsLog.create(s.metricsPath())) {
-            if (evaluation != null && !start.resumed()) {
-                P e = evaluation.evaluate(trainer.params(), 0);
-                evals.add(e);
-                metrics.log(0, evaluation.metrics(e));
+            if (!start.resumed()) {
+                Map<String, Double> atStart = new LinkedHashMap<>(job.dataMetrics());
+                if (evaluation != null) {
+                    P e = evaluation.evaluate(trainer.params(), 0);
+                    evals.add(e);
+                    atStart.putAll(evaluation.metrics(e));
+                }
+                if (!atStart.isEmpty()) {
+                    metrics.log(0, atStart);
+                }
             }
             for (int step = first; step < stopAt; step++) {
                 long t0 = System.nanoTime();

@@ -7,7 +7,8 @@ import java.util.List;
 
 /**
  * The executor side of a supervised training step, as the {@link Exchange}'s source: selects the
- * partition's examples of the step's global batch, in index order, and accumulates their gradient
+ * partition's examples of the step's global batch, in index order (from the batch's positions, so
+ * the cost does not grow with the dataset), and accumulates their gradient
  * micro-batch by micro-batch into a reused per-JVM buffer, which the exchange encodes and gives
  * back.
  */
@@ -48,25 +49,20 @@ final class StepTask<E, S> implements Exchange.SourceTask<IndexedData.Shard<E>> 
         int count = 0;
         boolean done = false;
         try {
-            while (shards.hasNext()) {
-                IndexedData.Shard<E> shard = shards.next();
-                for (int j = 0; j < shard.size(); j++) {
-                    long pos = perm.position(shard.index[j]);
-                    if (pos < lo || pos >= hi) {
-                        continue;
-                    }
-                    if (slot == null) {
-                        slot = ExecutorStates.borrow(key, () -> new Slot<>(loss.createState(p.length), p.length));
-                        Arrays.fill(slot.grads, 0f);
-                        seeds = new long[microBatch];
-                    }
-                    seeds[batch.size()] = Seeds.forExample(seed, step, shard.index[j]);
-                    batch.add(shard.examples.get(j));
-                    count++;
-                    if (batch.size() == microBatch) {
-                        loss.accumulate(slot.state, p, batch, seeds, slot.grads, stats);
-                        batch.clear();
-                    }
+            List<IndexedData.Shard<E>> mine = new ArrayList<>();
+            shards.forEachRemaining(mine::add);
+            for (long i : batchIndices(perm, lo, hi, mine)) {
+                if (slot == null) {
+                    slot = ExecutorStates.borrow(key, () -> new Slot<>(loss.createState(p.length), p.length));
+                    Arrays.fill(slot.grads, 0f);
+                    seeds = new long[microBatch];
+                }
+                seeds[batch.size()] = Seeds.forExample(seed, step, i);
+                batch.add(example(mine, i));
+                count++;
+                if (batch.size() == microBatch) {
+                    loss.accumulate(slot.state, p, batch, seeds, slot.grads, stats);
+                    batch.clear();
                 }
             }
             if (!batch.isEmpty()) {
@@ -85,6 +81,38 @@ final class StepTask<E, S> implements Exchange.SourceTask<IndexedData.Shard<E>> 
                 ExecutorStates.release(key, slot);
             }
         }
+    }
+
+    /**
+     * The global indices of this partition's examples at positions [lo, hi) of the epoch's order,
+     * ascending: the batch's positions mapped back through the permutation (O(batch), whatever the
+     * dataset's size) and kept where a shard holds them.
+     */
+    static <E> long[] batchIndices(EpochPermutation perm, long lo, long hi, List<IndexedData.Shard<E>> shards) {
+        long[] mine = new long[(int) (hi - lo)];
+        int k = 0;
+        for (long pos = lo; pos < hi; pos++) {
+            long i = perm.index(pos);
+            for (IndexedData.Shard<E> shard : shards) {
+                if (Arrays.binarySearch(shard.index, i) >= 0) {
+                    mine[k++] = i;
+                    break;
+                }
+            }
+        }
+        long[] sorted = Arrays.copyOf(mine, k);
+        Arrays.sort(sorted);
+        return sorted;
+    }
+
+    private static <E> E example(List<IndexedData.Shard<E>> shards, long i) {
+        for (IndexedData.Shard<E> shard : shards) {
+            int j = Arrays.binarySearch(shard.index, i);
+            if (j >= 0) {
+                return shard.examples.get(j);
+            }
+        }
+        throw new IllegalStateException("example " + i + " is in none of the partition's shards");
     }
 
     /** A per-JVM loss state with its gradient buffer. */

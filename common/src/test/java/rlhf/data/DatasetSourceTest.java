@@ -269,6 +269,37 @@ class DatasetSourceTest {
     }
 
     @Test
+    void pairsAndRankingsInOneFileAreEachReadByTheirOwnColumns() throws Exception {
+        // before: the responses column made every row a ranking, and each pair row "'responses' is null"
+        String f = jsonl("mixed.jsonl",
+                "{\"prompt\":\"p\",\"chosen\":\"a\",\"rejected\":\"b\",\"margin\":2}",
+                "{\"prompt\":\"q\",\"responses\":[\"a\",\"b\",\"c\"],\"ranking\":[2,0,1]}",
+                "{\"prompt\":\"r\",\"chosen\":\"a\",\"rejected\":\"b\",\"responses\":[\"a\",\"b\"],\"ranking\":[0,1]}",
+                "{\"prompt\":\"s\"}",
+                "{\"prompt\":\"t\",\"chosen\":\"c\",\"rejected\":\"d\"}",
+                "{\"prompt\":\"u\",\"responses\":[\"a\",\"b\"],\"ranking\":[1,0],\"margin\":1}");
+        DatasetSource s = source(f);
+        assertEquals(DatasetSource.PreferenceFormat.MIXED, s.preferenceFormat(spark));
+        Examples<Preference> ex = s.preferences(spark);
+        assertEquals(3, ex.count());
+        assertEquals(Map.of("both a pair and a ranking", 1L, "neither a pair nor a ranking", 1L, "'margin' on a ranking", 1L),
+                ex.droppedByKind());
+        assertEquals(List.of(f + " row 3: both chosen/rejected and responses/ranking are set; a row of a dataset "
+                + "with both formats is one or the other", f + " row 4: neither chosen/rejected nor "
+                + "responses/ranking is set; a row of a dataset with both formats is one or the other",
+                f + " row 6: 'margin' is set on a ranking row; margins go with chosen/rejected pairs"), ex.firstDropped());
+        List<Preference> rows = collect(ex);
+        PreferencePair first = (PreferencePair) rows.get(0);
+        assertEquals(List.of("p", "a", "b", 2f, 1L), List.of(first.prompt(), first.chosen(), first.rejected(),
+                first.margin(), first.row()));
+        Ranking second = (Ranking) rows.get(1);
+        assertArrayEquals(new int[] {2, 0, 1}, second.ranking());
+        assertEquals(2L, second.row());
+        PreferencePair third = (PreferencePair) rows.get(2);
+        assertEquals(List.of("t", 0f, 5L), List.of(third.prompt(), third.margin(), third.row()));
+    }
+
+    @Test
     void aRankThatIsNotAWholeNumberIsABadRowNotTruncated() throws Exception {
         // as the user wrote it: 0.5 was truncated to 0 when the column was read as doubles
         String f = jsonl("frac.jsonl",

@@ -45,4 +45,16 @@ class EpochPermutationTest {
         assertEquals(n / 2.0, firstHalfSum / 500.0, 60);
         assertNotEquals(a.position(0), new EpochPermutation(n, 42, 2).position(0) + n);
     }
+
+    @Test
+    void indexInvertsPositionForEveryElement() {
+        for (long n : new long[] {1, 2, 3, 5, 64, 103, 1000, 4097, 2_000_003}) {
+            EpochPermutation p = new EpochPermutation(n, 7, 2);
+            long stride = Math.max(1, n / 5000);
+            for (long i = 0; i < n; i += stride) {
+                assertEquals(i, p.index(p.position(i)), "n=" + n + " i=" + i);
+            }
+            assertEquals(n - 1, p.index(p.position(n - 1)), "n=" + n);
+        }
+    }
 }

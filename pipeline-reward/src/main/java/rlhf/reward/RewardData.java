@@ -21,10 +21,14 @@ import scala.Tuple2;
 
 import rlhf.data.DatasetSource;
 import rlhf.data.Examples;
+import rlhf.data.Preference;
+import rlhf.data.PreferencePair;
 import rlhf.data.PromptTemplate;
+import rlhf.data.Ranking;
 import rlhf.model.RewardScorer;
 import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
+import rlhf.spark.StageLoop;
 import rlhf.tensor.Rng;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -86,6 +90,7 @@ public final class RewardData {
      * What reading and tokenizing found.
      *
      * @param badRows      rows dropped by the reader (null, empty or malformed fields...), first few in firstBad
+     * @param readerBadByKind those rows per kind of problem ("'chosen' is null" -> 3)
      * @param badByReason  rows dropped by {@link Rankings#check}, per reason
      * @param overlong     groups dropped because an answer exceeds the context
      * @param groups       prompt groups kept
@@ -93,9 +98,17 @@ public final class RewardData {
      * @param offPromptPairs groups with an off-prompt answer (train.off_prompt_pairs)
      * @param maxK         the most answers of a group, an off-prompt one included
      */
-    public record Report(String what, long rows, long badRows, Map<Rankings.Reason, Long> badByReason,
+    public record Report(String what, long rows, long badRows, Map<String, Long> readerBadByKind,
+            Map<Rankings.Reason, Long> badByReason,
             List<String> firstBad, long overlong, List<String> firstOverlong, long groups, long pairs, long answers,
             long offPromptPairs, int maxK, int maxLength) implements Serializable {
+
+        /** The rows, and the reader's kinds of bad rows and the preference checks' reasons with their counts. */
+        public StageLoop.DataCounts counts() {
+            Map<String, Long> all = new java.util.TreeMap<>(readerBadByKind);
+            badByReason.forEach((reason, n) -> all.merge(reason.name().toLowerCase(java.util.Locale.ROOT), n, Long::sum));
+            return new StageLoop.DataCounts(rows, all);
+        }
 
         public String summary() {
             return what + ": " + rows + " rows, " + badRows + " bad rows dropped by the reader, "
@@ -110,19 +123,23 @@ public final class RewardData {
     public record Prepared(IndexedData<PromptGroup> data, Report report) {
     }
 
-    /** Preference rows of a dataset (pairs or rankings, detected from the columns), prompts formatted by the template. */
+    /**
+     * Preference rows of a dataset (pairs, rankings or both, each row by its columns), prompts
+     * formatted by the template.
+     */
     public static Examples<TextGroup> read(SparkSession spark, String path, RewardSettings s, PromptTemplate template) {
-        DatasetSource src = DatasetSource.fromConfig(path, s.config());
-        if (src.preferenceFormat(spark) == DatasetSource.PreferenceFormat.RANKINGS) {
-            Examples<rlhf.data.Ranking> ex = src.rankings(spark);
-            JavaRDD<TextGroup> rdd = ex.rdd().map(r -> new TextGroup(template.format(r.prompt()),
-                    Arrays.asList(r.responses()), r.ranking(), 0, r.where()));
-            return new Examples<>(rdd, ex.count(), ex.dropped(), ex.firstDropped());
+        Examples<Preference> ex = DatasetSource.fromConfig(path, s.config()).preferences(spark);
+        return ex.with(ex.rdd().map(p -> group(p, template)));
+    }
+
+    /** A pair is a group of two, chosen first, with its margin; a ranking, its K answers in order. */
+    private static TextGroup group(Preference p, PromptTemplate template) {
+        if (p instanceof PreferencePair pair) {
+            return new TextGroup(template.format(pair.prompt()), Arrays.asList(pair.chosen(), pair.rejected()),
+                    new int[] {0, 1}, pair.margin(), pair.where());
         }
-        Examples<rlhf.data.PreferencePair> ex = src.preferencePairs(spark);
-        JavaRDD<TextGroup> rdd = ex.rdd().map(p -> new TextGroup(template.format(p.prompt()),
-                Arrays.asList(p.chosen(), p.rejected()), new int[] {0, 1}, p.margin(), p.where()));
-        return new Examples<>(rdd, ex.count(), ex.dropped(), ex.firstDropped());
+        Ranking r = (Ranking) p;
+        return new TextGroup(template.format(r.prompt()), Arrays.asList(r.responses()), r.ranking(), 0, r.where());
     }
 
     /**
@@ -143,7 +160,7 @@ public final class RewardData {
                 .mapToPair(t -> new Tuple2<>(t._2()._1(), t._2()._2()));
         JavaRDD<TextGroup> rows = byIndex.leftOuterJoin(lent, parts).sortByKey(true, parts)
                 .map(t -> t._2()._1().withOffPrompt(t._2()._2().orNull()));
-        return new Examples<>(rows, ex.count(), ex.dropped(), ex.firstDropped());
+        return ex.with(rows);
     }
 
     /** The row whose best response row {@code i} of {@code n >= 2} borrows: never i itself. */
@@ -232,6 +249,7 @@ public final class RewardData {
         JavaRDD<Outcome> outcomes = ex.rdd().map(g -> convert(tok.value(), g, T));
         outcomes.setName("tokenized " + what).persist(StorageLevel.MEMORY_AND_DISK());
         sc.setJobDescription("check, tokenize and cache " + what);
+        long t0 = System.nanoTime();
         try {
             Counts c = new Counts();
             for (Counts part : outcomes.mapPartitions(RewardData::count).collect()) { // partition order
@@ -269,9 +287,9 @@ public final class RewardData {
                     firstBad.add(b);
                 }
             }
-            Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), c.bad, firstBad, c.overlong,
+            Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), ex.droppedByKind(), c.bad, firstBad, c.overlong,
                     c.firstOverlong, c.groups, c.pairs, c.answers, c.offPrompt, c.maxK, c.maxLength);
-            LOG.info(r.summary());
+            LOG.info(r.summary() + IndexedData.preparedIn(r.rows(), t0));
             return new Prepared(data, r);
         } finally {
             sc.setJobDescription(null);

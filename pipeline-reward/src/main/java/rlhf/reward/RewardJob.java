@@ -177,6 +177,11 @@ public final class RewardJob {
         }
 
         @Override
+        public Map<String, Double> dataMetrics() {
+            return StageLoop.dataMetrics(train.counts(), eval == null ? null : eval.report().counts());
+        }
+
+        @Override
         public List<String> consoleKeys() {
             return List.of("loss", "accuracy", "eval_accuracy", "eval_margin", "lr", "time_exchange_s");
         }

@@ -64,7 +64,7 @@ class OffPromptPairsTest {
     private static List<RewardData.TextGroup> borrowed(int partitions, long seed) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<RewardData.TextGroup> rows = rows();
-        Examples<RewardData.TextGroup> ex = new Examples<>(sc.parallelize(rows, partitions), rows.size(), 0, List.of());
+        Examples<RewardData.TextGroup> ex = new Examples<>(sc.parallelize(rows, partitions), rows.size(), 0, java.util.Map.of(), List.of());
         return RewardData.withOffPromptAnswers(ex, seed).rdd().collect();
     }
 

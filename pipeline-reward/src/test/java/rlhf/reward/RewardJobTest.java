@@ -144,6 +144,8 @@ class RewardJobTest {
         }
         List<MetricsLog.Record> log = MetricsLog.read(out + "/metrics.jsonl");
         assertEquals(65, log.size(), "step 0 (evaluation) and 64 steps");
+        assertEquals((double) r.train().rows(), log.get(0).get("train_rows"), "the data's counts open the metrics");
+        assertEquals(0.0, log.get(0).get("train_bad_rows"));
         assertEquals(last.accuracy(), log.get(64).get("eval_accuracy"), 1e-12);
 
         scoringADataFrameGivesTheTrainedRewards(r, eval);

@@ -4,6 +4,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -18,6 +19,7 @@ import rlhf.data.Demonstration;
 import rlhf.data.Examples;
 import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
+import rlhf.spark.StageLoop;
 import rlhf.tokenizer.BpeTokenizer;
 
 
@@ -36,9 +38,15 @@ public final class SftData {
     }
 
     /** What reading and tokenizing found; every count is of examples unless it says tokens. */
-    public record Report(String what, long rows, long badRows, List<String> firstBadRows, long kept, long truncated,
+    public record Report(String what, long rows, long badRows, Map<String, Long> badByKind, List<String> firstBadRows,
+            long kept, long truncated,
             long droppedOverlong, long droppedNoResponse, List<String> firstOverlong, long sequences, long tokens,
             long lossTokens) implements Serializable {
+
+        /** The rows and the reader's bad rows per kind, for metrics.jsonl. */
+        public StageLoop.DataCounts counts() {
+            return new StageLoop.DataCounts(rows, badByKind);
+        }
 
         /** One line for the log: "sft train data x.jsonl: 1000 rows, 2 bad rows dropped, ...". */
         public String summary() {
@@ -91,6 +99,7 @@ public final class SftData {
         });
         outcomes.setName("tokenized " + what).persist(StorageLevel.MEMORY_AND_DISK());
         sc.setJobDescription("tokenize and cache " + what);
+        long t0 = System.nanoTime();
         boolean ok = false;
         try {
             Counts c = new Counts();
@@ -116,10 +125,10 @@ public final class SftData {
             int parts = s.partitions() > 0 ? s.partitions() : sc.defaultParallelism();
             IndexedData<Sequence> data = IndexedData.cache(IndexRanges.respread(seqs, sequences, parts),
                     StorageLevel.MEMORY_AND_DISK(), what);
-            Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), ex.firstDropped(), c.kept,
+            Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), ex.droppedByKind(), ex.firstDropped(), c.kept,
                     c.truncated, c.droppedOverlong, c.droppedNoResponse, c.firstOverlong, sequences, c.tokens,
                     c.lossTokens);
-            LOG.info(r.summary());
+            LOG.info(r.summary() + IndexedData.preparedIn(r.rows(), t0));
             if (c.droppedOverlong > 0 || c.truncated > 0) {
                 LOG.warn("{}: over-long examples (longer than {} tokens), policy {}: {}", what, T,
                         policy.name().toLowerCase(java.util.Locale.ROOT), String.join(", ", c.firstOverlong));

@@ -144,6 +144,11 @@ public final class SftJob {
         }
 
         @Override
+        public Map<String, Double> dataMetrics() {
+            return StageLoop.dataMetrics(train.counts(), eval == null ? null : eval.report().counts());
+        }
+
+        @Override
         public List<String> consoleKeys() {
             return List.of("loss", "eval_loss", "lr", "grad_norm", "time_exchange_s");
         }

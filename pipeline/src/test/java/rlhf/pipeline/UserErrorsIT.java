@@ -38,11 +38,11 @@ class UserErrorsIT {
     void aMissingDataFileIsOneLineWithExitCode2AndTheTraceOnlyWithDebug() throws Exception {
         String missing = tmp.resolve("no-such.jsonl").toString();
         oneLine(rlhf("sft", "--master", "local[1]", "--set", "data.train=" + missing),
-                "rlhf sft: dataset " + missing + " does not exist");
+                "rlhf sft: dataset " + missing + " does not exist (data.train)");
 
         Launcher.Result debug = rlhf("sft", "--master", "local[1]", "--set", "data.train=" + missing, "--debug");
         assertEquals(2, debug.code(), debug.stderr());
-        assertTrue(debug.stderr().contains("\tat rlhf.data.DatasetSource"), "--debug prints the trace:\n" + debug.stderr());
+        assertTrue(debug.stderr().contains("\tat rlhf.cli.InputPaths"), "--debug prints the trace:\n" + debug.stderr());
     }
 
     @Test
