@@ -26,7 +26,8 @@ import rlhf.optim.OptimizerState;
  *
  * <p>Step s of the run is batch b = s mod stepsPerEpoch of epoch e = s / stepsPerEpoch, and takes
  * the examples whose position in epoch e's {@link EpochPermutation} falls in [b*GB, (b+1)*GB),
- * with stepsPerEpoch = max(1, N / GB) (a last partial batch is dropped). That set, the per-example
+ * with stepsPerEpoch = max(1, N / GB) (a last partial batch is dropped); each partition finds its
+ * share by inverting the permutation over those GB positions, never by scanning its examples. That set, the per-example
  * seeds and the per-partition order depend only on (seed, step, global index); partition sums are
  * added in partition index order (not treeAggregate, whose merge order follows task completion).
  * Hence the same run twice, or with retried tasks or lost executors, gives bit-identical

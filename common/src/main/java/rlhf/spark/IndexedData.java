@@ -102,6 +102,51 @@ public final class IndexedData<E> implements Serializable {
                 rows / Math.max(s, 1e-9));
     }
 
+    /** An example and its global index. */
+    public record Picked<E>(long index, E example) {
+    }
+
+    /**
+     * The examples of {@code shards} (one task's) at positions [lo, hi) of {@code perm}, in
+     * ascending global index: the positions mapped back through the permutation and looked up in
+     * the shards' sorted indices, so the cost is O((hi - lo) log n), whatever the dataset's size.
+     */
+    public static <E> List<Picked<E>> atPositions(EpochPermutation perm, long lo, long hi, List<Shard<E>> shards) {
+        long[] held = new long[(int) (hi - lo)];
+        int k = 0;
+        for (long pos = lo; pos < hi; pos++) {
+            long i = perm.index(pos);
+            if (find(shards, i) != null) {
+                held[k++] = i;
+            }
+        }
+        long[] sorted = java.util.Arrays.copyOf(held, k);
+        java.util.Arrays.sort(sorted);
+        List<Picked<E>> out = new ArrayList<>(k);
+        for (long i : sorted) {
+            out.add(new Picked<>(i, find(shards, i)));
+        }
+        return out;
+    }
+
+    /** The example of global index {@code i} in these shards, or null when none holds it. */
+    public static <E> E find(List<Shard<E>> shards, long i) {
+        for (Shard<E> shard : shards) {
+            int j = java.util.Arrays.binarySearch(shard.index, i);
+            if (j >= 0) {
+                return shard.examples.get(j);
+            }
+        }
+        return null;
+    }
+
+    /** A task's shards, as a list. */
+    public static <E> List<Shard<E>> list(Iterator<Shard<E>> shards) {
+        List<Shard<E>> out = new ArrayList<>();
+        shards.forEachRemaining(out::add);
+        return out;
+    }
+
     /** The cached shards, one per partition (PPO runs its own passes over them). */
     public JavaRDD<Shard<E>> shards() {
         return shards;

@@ -49,16 +49,15 @@ final class StepTask<E, S> implements Exchange.SourceTask<IndexedData.Shard<E>> 
         int count = 0;
         boolean done = false;
         try {
-            List<IndexedData.Shard<E>> mine = new ArrayList<>();
-            shards.forEachRemaining(mine::add);
-            for (long i : batchIndices(perm, lo, hi, mine)) {
+            for (IndexedData.Picked<E> picked : IndexedData.atPositions(perm, lo, hi, IndexedData.list(shards))) {
+                long i = picked.index();
                 if (slot == null) {
                     slot = ExecutorStates.borrow(key, () -> new Slot<>(loss.createState(p.length), p.length));
                     Arrays.fill(slot.grads, 0f);
                     seeds = new long[microBatch];
                 }
                 seeds[batch.size()] = Seeds.forExample(seed, step, i);
-                batch.add(example(mine, i));
+                batch.add(picked.example());
                 count++;
                 if (batch.size() == microBatch) {
                     loss.accumulate(slot.state, p, batch, seeds, slot.grads, stats);
@@ -81,38 +80,6 @@ final class StepTask<E, S> implements Exchange.SourceTask<IndexedData.Shard<E>> 
                 ExecutorStates.release(key, slot);
             }
         }
-    }
-
-    /**
-     * The global indices of this partition's examples at positions [lo, hi) of the epoch's order,
-     * ascending: the batch's positions mapped back through the permutation (O(batch), whatever the
-     * dataset's size) and kept where a shard holds them.
-     */
-    static <E> long[] batchIndices(EpochPermutation perm, long lo, long hi, List<IndexedData.Shard<E>> shards) {
-        long[] mine = new long[(int) (hi - lo)];
-        int k = 0;
-        for (long pos = lo; pos < hi; pos++) {
-            long i = perm.index(pos);
-            for (IndexedData.Shard<E> shard : shards) {
-                if (Arrays.binarySearch(shard.index, i) >= 0) {
-                    mine[k++] = i;
-                    break;
-                }
-            }
-        }
-        long[] sorted = Arrays.copyOf(mine, k);
-        Arrays.sort(sorted);
-        return sorted;
-    }
-
-    private static <E> E example(List<IndexedData.Shard<E>> shards, long i) {
-        for (IndexedData.Shard<E> shard : shards) {
-            int j = Arrays.binarySearch(shard.index, i);
-            if (j >= 0) {
-                return shard.examples.get(j);
-            }
-        }
-        throw new IllegalStateException("example " + i + " is in none of the partition's shards");
     }
 
     /** A per-JVM loss state with its gradient buffer. */

@@ -9,7 +9,7 @@ import java.util.stream.LongStream;
 
 /**
  * What selecting one step's examples costs a partition, at 10 thousand and 2 million cached
- * examples: {@link StepTask#batchIndices} (the batch's positions mapped back through the epoch's
+ * examples: {@link IndexedData#atPositions} (the batch's positions mapped back through the epoch's
  * permutation) against the scan it replaced (the position of every held example, kept when it
  * falls in the batch). Single thread, thread CPU time, median of 201 steps.
  *
@@ -47,8 +47,8 @@ public final class SelectionBench {
                         }
                     }
                     long t1 = cpu.getCurrentThreadCpuTime();
-                    for (long i : StepTask.batchIndices(perm, lo, hi, shard)) {
-                        sink -= i;
+                    for (IndexedData.Picked<Long> picked : IndexedData.atPositions(perm, lo, hi, shard)) {
+                        sink -= picked.index();
                     }
                     long t2 = cpu.getCurrentThreadCpuTime();
                     scan[s] = t1 - t0;

@@ -130,16 +130,16 @@ public final class PpoWorker {
         Partitions.useTaskCpus();
         long R = spec.s.rollouts();
         EpochPermutation perm = new EpochPermutation(nPrompts, promptSeed(spec.s.seed()), iteration);
+        // rollout k's prompt is the one at position k mod N: looked up, not searched for (O(R))
+        List<IndexedData.Shard<PromptSet.Tokenized>> held = IndexedData.list(shards);
         List<Selected> sel = new ArrayList<>();
-        while (shards.hasNext()) {
-            IndexedData.Shard<PromptSet.Tokenized> shard = shards.next();
-            for (int j = 0; j < shard.size(); j++) {
-                for (long k = perm.position(shard.index[j]); k < R; k += nPrompts) {
-                    sel.add(new Selected(k, shard.index[j], shard.examples.get(j)));
-                }
+        for (long k = 0; k < R; k++) {
+            long i = perm.index(k % nPrompts);
+            PromptSet.Tokenized prompt = IndexedData.find(held, i);
+            if (prompt != null) {
+                sel.add(new Selected(k, i, prompt));
             }
         }
-        sel.sort(Comparator.comparingLong(Selected::id));
         List<Rollout> out = new ArrayList<>(sel.size());
         if (sel.isEmpty()) {
             return out;
@@ -605,22 +605,10 @@ public final class PpoWorker {
         EpochPermutation perm = new EpochPermutation(n, Seeds.mix(s.seed() ^ 0x7074785f70747821L), step / spe);
         long lo = (step % spe) * s.ptxBatch();
         long hi = Math.min(n, lo + s.ptxBatch());
-        List<long[]> order = new ArrayList<>();
-        List<PtxExample> mine = new ArrayList<>();
-        while (shards.hasNext()) {
-            IndexedData.Shard<PtxExample> shard = shards.next();
-            for (int j = 0; j < shard.size(); j++) {
-                long pos = perm.position(shard.index[j]);
-                if (pos >= lo && pos < hi) {
-                    order.add(new long[] {shard.index[j], mine.size()});
-                    mine.add(shard.examples.get(j));
-                }
-            }
-        }
+        List<IndexedData.Picked<PtxExample>> mine = IndexedData.atPositions(perm, lo, hi, IndexedData.list(shards));
         if (mine.isEmpty()) {
             return new Exchange.Partial(new float[2][], new LossStats(0), 0, 0, () -> { });
         }
-        order.sort(Comparator.comparingLong(a -> a[0]));
         int B = s.microBatch();
         int T = s.ptxMaxTokens() - 1;
         String key = "ppo-ptx:" + spec.policy() + ":" + B + "x" + T;
@@ -630,14 +618,14 @@ public final class PpoWorker {
         boolean done = false;
         try {
             Arrays.fill(st.grad, 0f);
-            for (int from = 0; from < order.size(); from += B) {
-                int m = Math.min(B, order.size() - from);
+            for (int from = 0; from < mine.size(); from += B) {
+                int m = Math.min(B, mine.size() - from);
                 int t = 1;
                 for (int b = 0; b < m; b++) {
-                    t = Math.max(t, mine.get((int) order.get(from + b)[1]).tokens().length - 1);
+                    t = Math.max(t, mine.get(from + b).example().tokens().length - 1);
                 }
                 for (int b = 0; b < m; b++) {
-                    PtxExample e = mine.get((int) order.get(from + b)[1]);
+                    PtxExample e = mine.get(from + b).example();
                     int L = e.tokens().length - 1;
                     int row = b * t;
                     System.arraycopy(e.tokens(), 0, st.tokens, row, L);

@@ -9,7 +9,7 @@ import java.util.stream.LongStream;
 
 import org.junit.jupiter.api.Test;
 
-class StepTaskTest {
+class IndexedDataTest {
 
     /** Partition k holds a contiguous run of indices, as zipWithIndex numbers them. */
     private static List<IndexedData.Shard<Long>> partition(long from, long to) {
@@ -39,7 +39,7 @@ class StepTaskTest {
                     }
                 }
                 long[] expected = scanned.stream().mapToLong(Long::longValue).toArray();
-                assertArrayEquals(expected, StepTask.batchIndices(perm, lo, hi, partition(bounds[k], bounds[k + 1])),
+                assertArrayEquals(expected, IndexedData.atPositions(perm, lo, hi, partition(bounds[k], bounds[k + 1])).stream().mapToLong(IndexedData.Picked::index).toArray(),
                         "batch at " + lo + ", partition " + k);
             }
         }
