@@ -18,7 +18,7 @@ import rlhf.config.JobConfig;
  * (no scheme, or {@code file:}) are checked here; a table or a path on another file system is
  * checked where it is read, with the session's Hadoop configuration.
  */
-final class InputPaths {
+public final class InputPaths {
 
     /** The keys that name datasets (files, directories or globs), and what each is in messages. */
     private static final Map<String, String> INPUTS = new LinkedHashMap<>();
@@ -38,13 +38,25 @@ final class InputPaths {
 
     /** Throws, naming the key, for the first local input of {@code cfg} that does not exist. */
     static void requireLocalInputs(JobConfig cfg) throws IOException {
-        FileSystem local = null;
-        for (Map.Entry<String, String> in : INPUTS.entrySet()) {
-            if (!cfg.isDeclared(in.getKey())) {
-                continue;
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String key : INPUTS.keySet()) {
+            if (cfg.isDeclared(key)) {
+                values.put(key, cfg.getString(key));
             }
-            String path = cfg.getOptional(in.getKey()).orElse("");
-            if (path.isEmpty() || path.startsWith("table:") || !isLocal(path)) {
+        }
+        requireLocalInputs(values, "");
+    }
+
+    /**
+     * The same for configuration values given by key ({@code data.train} -> path; keys that name no
+     * input are ignored); {@code keyPrefix} is put before the key in the message ("sft.").
+     */
+    public static void requireLocalInputs(Map<String, String> values, String keyPrefix) throws IOException {
+        FileSystem local = null;
+        for (Map.Entry<String, String> v : values.entrySet()) {
+            String what = INPUTS.get(v.getKey());
+            String path = v.getValue() == null ? "" : v.getValue().trim();
+            if (what == null || path.isEmpty() || path.startsWith("table:") || !isLocal(path)) {
                 continue;
             }
             if (local == null) {
@@ -52,8 +64,8 @@ final class InputPaths {
             }
             FileStatus[] matched = local.globStatus(new Path(path));
             if (matched == null || matched.length == 0) {
-                throw new IllegalArgumentException(in.getValue() + " " + path
-                        + (path.matches(".*[*?\\[{].*") ? " matches no files" : " does not exist") + " (" + in.getKey() + ")");
+                throw new IllegalArgumentException(what + " " + path + (path.matches(".*[*?\\[{].*")
+                        ? " matches no files" : " does not exist") + " (" + keyPrefix + v.getKey() + ")");
             }
         }
     }

@@ -9,6 +9,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 
 import rlhf.cli.Cli;
+import rlhf.cli.InputPaths;
 import rlhf.bestofn.BestOfNJob;
 import rlhf.config.Args;
 import rlhf.config.JobConfig;
@@ -46,6 +47,10 @@ public final class PipelineJob {
             PipelinePlan.Settings s = PipelinePlan.load("pipeline", args.configFile(), args.sets());
             String out = args.get("out", s.own().getPath("output.dir"));
             List<String> stages = s.own().getList("stages");
+            // every stage's local inputs now, not when the stage before it has trained for an hour
+            for (Map.Entry<String, Map<String, String>> st : PipelinePlan.userValues(s, out, stages).entrySet()) {
+                InputPaths.requireLocalInputs(st.getValue(), st.getKey() + ".");
+            }
             long t0 = System.nanoTime();
             SparkSession spark = SparkSessions.create("rlhf pipeline", args.master(), s.own());
             try {

@@ -236,6 +236,24 @@ public final class PipelinePlan {
         return keys;
     }
 
+    /**
+     * The values of each planned stage that the user gave (not the pipeline's wiring of one
+     * stage's output into the next), by stage: what can be checked before anything runs.
+     */
+    static Map<String, Map<String, String>> userValues(Settings s, String out, List<String> stages) {
+        Map<String, Map<String, String>> byStage = new LinkedHashMap<>();
+        for (String st : stages) {
+            Map<String, String> user = new LinkedHashMap<>();
+            stageKeys(s, st, out.replaceAll("/+$", ""), Map.of(), Map.of()).forEach((k, v) -> {
+                if (v.value() != null && !v.source().startsWith("the pipeline")) {
+                    user.put(k, v.value());
+                }
+            });
+            byStage.put(st, user);
+        }
+        return byStage;
+    }
+
     /** Whether best-of-n takes PPO's value of key {@code k}: one it declares, other than its models and output. */
     private static boolean samplesLikePpo(String k, JobConfig bestOfN) {
         return (bestOfN == null || bestOfN.isDeclared(k)) && !k.equals("output.dir") && !k.startsWith("model.");

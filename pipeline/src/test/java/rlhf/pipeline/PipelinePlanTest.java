@@ -41,6 +41,19 @@ class PipelinePlanTest {
     }
 
     @Test
+    void theInputsCheckedBeforeSparkAreTheUsersNotThePipelinesWiring() {
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("sft.data.train=/d/sft.jsonl",
+                "reward.data.train=/d/prefs.jsonl", "ppo.data.prompts=/d/prompts.jsonl", "tokenizer.path=/tok"));
+        Map<String, Map<String, String>> user = PipelinePlan.userValues(s, "/runs/x", List.of("sft", "reward", "ppo"));
+        assertEquals(List.of("sft", "reward", "ppo"), List.copyOf(user.keySet()));
+        assertEquals("/d/sft.jsonl", user.get("sft").get("data.train"));
+        assertEquals("/tok", user.get("reward").get("tokenizer.path"), "shared keys go to every stage");
+        assertEquals("/d/prompts.jsonl", user.get("ppo").get("data.prompts"));
+        assertFalse(user.get("reward").containsKey("model.init"), "SFT's model is the pipeline's, made later");
+        assertFalse(user.get("ppo").containsKey("output.dir"));
+    }
+
+    @Test
     void stageFilesLayerTheWiringTheSharedKeysAndTheStageKeys() throws IOException {
         Path f = userFile("sft.data.train = /data/demos.jsonl", "reward.data.train = /data/prefs.jsonl",
                 "data.template = plain", "reward.optim.lr = 2e-5", "spark.executor.memory = 3g");
