@@ -92,7 +92,7 @@ public final class Fuzz {
         Map<String, Integer> kinds = new TreeMap<>();
         for (String f : failures) {
             String first = f.substring(f.indexOf(": ") + 2).lines().findFirst().orElse("");
-            kinds.merge(first.length() > 120 ? first.substring(0, 120) : first, 1, Integer::sum);
+            kinds.merge(first.length() > 70 ? first.substring(0, 70) : first, 1, Integer::sum);
         }
         kinds.forEach((k, n) -> System.out.println("  " + n + " x " + k));
         StringBuilder shown = new StringBuilder();
