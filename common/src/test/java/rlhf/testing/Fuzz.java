@@ -40,6 +40,12 @@ public final class Fuzz {
         Outcome run(int caseNo, Random rnd) throws Exception;
     }
 
+    /**
+     * The time bound of one case. Cases take milliseconds; the bound is far above that so that a
+     * garbage collection on a machine shared with other builds is not taken for a hang.
+     */
+    public static final long CASE_MILLIS = 5_000;
+
     /** Shown for at most this many failing cases; the rest are only counted. */
     private static final int SHOWN = 5;
 
@@ -55,7 +61,7 @@ public final class Fuzz {
      * Runs {@code cases} cases, prints {@code fuzz KIND: N cases, R refused, L loaded correctly,
      * O other} and fails when O is not 0, listing the first failures with their seed and case.
      */
-    public static void run(String kind, long seed, int cases, long timeoutMillis, Case c) throws InterruptedException {
+    public static void run(String kind, long seed, int cases, Case c) throws InterruptedException {
         int refused = 0;
         int loaded = 0;
         List<String> failures = new ArrayList<>();
@@ -66,7 +72,7 @@ public final class Fuzz {
                 Future<Outcome> f = worker.submit(() -> c.run(caseNo, random(seed, caseNo)));
                 String failure;
                 try {
-                    Outcome o = f.get(timeoutMillis, TimeUnit.MILLISECONDS);
+                    Outcome o = f.get(CASE_MILLIS, TimeUnit.MILLISECONDS);
                     if (o == Outcome.REFUSED) {
                         refused++;
                     } else {
@@ -80,7 +86,7 @@ public final class Fuzz {
                     f.cancel(true);
                     worker.shutdownNow();
                     worker = newWorker(kind);
-                    failure = "no result within " + timeoutMillis + " ms (hang?)";
+                    failure = "no result within " + CASE_MILLIS + " ms (hang?)";
                 }
                 failures.add("seed " + seed + " case " + i + ": " + failure);
             }
