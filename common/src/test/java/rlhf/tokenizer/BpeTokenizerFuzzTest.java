@@ -9,9 +9,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -272,12 +274,11 @@ class BpeTokenizerFuzzTest {
         if (!ids.containsKey(EOS)) {
             throw new Invalid("no EOS");
         }
-        // BufferedReader's lines: ended by \n, \r or \r\n
-        String[] lines = strictUtf8(f.merges(), MERGES).split("\r\n|\r|\n", -1);
+        // lines ended by \n, \r or \r\n
+        List<String> lines = new BufferedReader(new StringReader(strictUtf8(f.merges(), MERGES))).lines().toList();
         List<String> merges = new ArrayList<>();
-        int count = lines.length > 0 && lines[lines.length - 1].isEmpty() ? lines.length - 1 : lines.length;
-        for (int i = 0; i < count; i++) {
-            String line = lines[i];
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
             if ((i == 0 && line.startsWith("#version")) || line.isEmpty()) {
                 continue;
             }
