@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import rlhf.io.TextFiles;
 import rlhf.testing.Fuzz;
+import rlhf.testing.Fuzz.Invalid;
 import rlhf.testing.Mutate;
 
 /**
@@ -143,19 +144,10 @@ class JobConfigFuzzTest {
             case 3 -> lines.add(at, keys.get(r.nextInt(keys.size())) + Mutate.pick(r, " = \u0000", " = \u2028 ", "="));
             case 4 -> lines.remove(at);
             case 5 -> {
-                return Mutate.truncate(text, r);
-            }
-            case 6 -> {
-                return Mutate.flip(text, r);
-            }
-            case 7 -> {
-                return Mutate.insertNotUtf8(text, 0, text.length, r);
-            }
-            case 8 -> {
                 return Mutate.utf8(String.join(Mutate.pick(r, "\r\n", "\r"), lines));
             }
             default -> {
-                return Mutate.append(text, r);
+                return Mutate.bytes(text, r);
             }
         }
         return Mutate.utf8(String.join("\n", lines));
@@ -175,14 +167,9 @@ class JobConfigFuzzTest {
 
     private static Fuzz.Outcome check(String defaultsFile, byte[] defaults, String userFile, byte[] user,
             List<String> sets, boolean files, Map<String, String> baseValues) throws IOException {
-        Expected expected;
-        String whyNot = null;
-        try {
-            expected = expected(defaultsFile, defaults, userFile, user, sets);
-        } catch (Invalid e) {
-            expected = null;
-            whyNot = e.getMessage();
-        }
+        Fuzz.Expectation<Expected> expectation = Fuzz.expect(() -> expected(defaultsFile, defaults, userFile, user, sets));
+        Expected expected = expectation.value();
+        String whyNot = expectation.whyNot();
         JobConfig c;
         try {
             c = load(defaultsFile, defaults, userFile, user, sets, files);
@@ -245,12 +232,6 @@ class JobConfigFuzzTest {
     }
 
     // ---------------------------------------------------------------- the reference reading
-
-    private static final class Invalid extends Exception {
-        Invalid(String why) {
-            super(why, null, false, false);
-        }
-    }
 
     private record Expected(Map<String, String> values, Map<String, String> sources) {
     }

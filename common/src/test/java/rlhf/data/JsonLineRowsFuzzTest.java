@@ -95,15 +95,8 @@ class JsonLineRowsFuzzTest {
             case 6 -> {
                 return Mutate.utf8(Mutate.withDuplicateKey(o, r));
             }
-            case 7 -> {
-                return Mutate.truncate(Mutate.utf8(o.toString()), r);
-            }
-            case 8 -> {
-                return Mutate.flip(Mutate.utf8(o.toString()), r);
-            }
-            case 9 -> {
-                byte[] b = Mutate.utf8(o.toString());
-                return Mutate.insertNotUtf8(b, 0, b.length, r);
+            case 7, 8, 9 -> {
+                return Mutate.bytes(Mutate.utf8(o.toString()), r);
             }
             case 10 -> {
                 return Mutate.utf8(Mutate.pick(r, o + " " + o, o + "x", o + ",", o + " ", " \t" + o, "[" + o + "]"));

@@ -27,6 +27,7 @@ import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import rlhf.testing.Fuzz;
+import rlhf.testing.Fuzz.Invalid;
 import rlhf.testing.Mutate;
 
 /**
@@ -318,14 +319,9 @@ class SafetensorsFuzzTest {
 
     /** Reads {@code file} with the reader and checks the outcome against the reference decoder. */
     private static Fuzz.Outcome check(FileSystem fs, Path path, byte[] file) throws IOException {
-        Decoded expected;
-        String whyInvalid = null;
-        try {
-            expected = decode(file);
-        } catch (Invalid e) {
-            expected = null;
-            whyInvalid = e.getMessage();
-        }
+        Fuzz.Expectation<Decoded> expectation = Fuzz.expect(() -> decode(file));
+        Decoded expected = expectation.value();
+        String whyInvalid = expectation.whyNot();
         Safetensors.Reader reader;
         try {
             reader = Safetensors.open(fs, path);
@@ -393,13 +389,6 @@ class SafetensorsFuzzTest {
     }
 
     // ---------------------------------------------------------------- the reference decoder
-
-    /** Why the reference decoder refuses a file. */
-    private static final class Invalid extends Exception {
-        Invalid(String why) {
-            super(why, null, false, false);
-        }
-    }
 
     /** A tensor as the format defines it; {@code values} is null for a dtype that is not float. */
     private record Expected(String name, String dtype, long[] shape, float[] values) {

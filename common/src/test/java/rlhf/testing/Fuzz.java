@@ -46,6 +46,31 @@ public final class Fuzz {
      */
     public static final long CASE_MILLIS = 5_000;
 
+    /** The independent reference reading's refusal of an input, saying why. */
+    public static final class Invalid extends Exception {
+        public Invalid(String why) {
+            super(why, null, false, false);
+        }
+    }
+
+    /** An independent reading of one input: its expected result, or {@link Invalid}. */
+    @FunctionalInterface
+    public interface Reference<T> {
+        T read() throws Invalid;
+    }
+
+    /** What the reference expects: {@code value}, or null with {@code whyNot} when it refuses the input. */
+    public record Expectation<T>(T value, String whyNot) {
+    }
+
+    public static <T> Expectation<T> expect(Reference<T> reference) {
+        try {
+            return new Expectation<>(reference.read(), null);
+        } catch (Invalid e) {
+            return new Expectation<>(null, e.getMessage());
+        }
+    }
+
     /** Shown for at most this many failing cases; the rest are only counted. */
     private static final int SHOWN = 5;
 

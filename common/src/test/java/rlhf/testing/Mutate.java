@@ -74,6 +74,16 @@ public final class Mutate {
         return out;
     }
 
+    /** One byte-level mutation: truncated, bytes flipped, invalid UTF-8 inserted, or bytes appended. */
+    public static byte[] bytes(byte[] b, Random r) {
+        return switch (r.nextInt(4)) {
+            case 0 -> truncate(b, r);
+            case 1 -> flip(b, r);
+            case 2 -> insertNotUtf8(b, 0, b.length, r);
+            default -> append(b, r);
+        };
+    }
+
     public static byte[] concat(byte[] a, byte[] b) {
         byte[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
