@@ -26,6 +26,8 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import rlhf.model.GptConfig;
+import rlhf.model.ParamLayout;
 import rlhf.testing.Fuzz;
 import rlhf.testing.Fuzz.Invalid;
 import rlhf.testing.Mutate;
@@ -38,7 +40,9 @@ import rlhf.testing.Mutate;
  * {@link CheckpointFormatException} naming the file, or read to exactly the tensors an independent
  * decoder in this test gets from the format's definition (little-endian u64 header length, JSON
  * header, offsets tiling the data area, little-endian elements), and that a file valid by that
- * definition is never refused. A checkpoint comes from anywhere; a reader that throws something
+ * definition is never refused. One base file is a tiny GPT-2 checkpoint in the Hugging Face layout;
+ * every file the reader reads is also loaded by {@link Gpt2Weights}, which must refuse it naming
+ * the file or place exactly those tensors in our layout. A checkpoint comes from anywhere; a reader that throws something
  * else, hangs, runs out of memory or reads shifted bytes would take a job down or train on garbage.
  */
 class SafetensorsFuzzTest {
@@ -72,7 +76,18 @@ class SafetensorsFuzzTest {
                 .putLong(headerLength).put(header).put(data).array();
     }
 
-    /** Valid files: every float dtype, an integer tensor, a scalar, an empty tensor, metadata. */
+    /** A 1-layer GPT-2 of width 4 over 6 tokens: its checkpoints are small enough to mutate 10,000 times. */
+    private static final GptConfig GPT2 = GptConfig.gpt2(6, 4, 1, 1, 4);
+
+    /** The shape of our tensor in a Hugging Face GPT-2 file: Conv1D weights are stored [in, out]. */
+    private static long[] hfShape(ParamLayout.View v) {
+        return v.transposedInHf() ? new long[] {v.cols(), v.rows()} : Arrays.stream(v.shape()).asLongStream().toArray();
+    }
+
+    /**
+     * Valid files: every float dtype, an integer tensor, a scalar, an empty tensor, metadata; and
+     * a GPT-2 checkpoint in the Hugging Face layout (tensor names and shapes from our layout).
+     */
     private static List<Parts> bases() {
         ByteBuffer bf16 = ByteBuffer.allocate(6).order(ByteOrder.LITTLE_ENDIAN);
         for (int bits : new int[] {0x3f80, 0xc0a0, 0x7f80}) { // 1.0, -5.0, +inf
@@ -88,8 +103,17 @@ class SafetensorsFuzzTest {
         RawSafetensors plain = new RawSafetensors()
                 .f32("a.weight", new long[] {3, 2}, new float[] {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f})
                 .f16Exact("a.bias", new long[] {2}, new float[] {0.25f, -8f});
+        RawSafetensors gpt2 = new RawSafetensors();
+        int k = 0;
+        for (ParamLayout.View v : ParamLayout.of(GPT2).views()) {
+            float[] values = new float[v.size()];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (k++ % 97) * 0.01f - 0.4f;
+            }
+            gpt2.f32(v.name(), hfShape(v), values);
+        }
         List<Parts> out = new ArrayList<>();
-        for (RawSafetensors f : List.of(mixed, plain)) {
+        for (RawSafetensors f : List.of(mixed, plain, gpt2)) {
             byte[] whole = f.bytes();
             byte[] header = Mutate.utf8(f.headerJson());
             out.add(new Parts(header, Arrays.copyOfRange(whole, 8 + header.length, whole.length)));
@@ -368,7 +392,41 @@ class SafetensorsFuzzTest {
                 }
             }
         }
+        checkGpt2Weights(fs, path, expected);
         return Fuzz.Outcome.LOADED;
+    }
+
+    /**
+     * A file the reader reads, loaded as the tiny GPT-2's weights: refused naming the file (most
+     * files are not that model's, or hold a NaN), or every tensor in our layout as the reference
+     * decoded it, Conv1D weights transposed.
+     */
+    private static void checkGpt2Weights(FileSystem fs, Path path, Decoded expected) throws IOException {
+        float[] params;
+        try {
+            params = Gpt2Weights.load(fs, path, GPT2);
+        } catch (CheckpointFormatException e) {
+            requireNamesFile(e, path);
+            return;
+        }
+        for (ParamLayout.View v : ParamLayout.of(GPT2).views()) {
+            Expected t = expected.tensors().getOrDefault(v.name(), expected.tensors().get("transformer." + v.name()));
+            if (t == null || t.values() == null || !Arrays.equals(hfShape(v), t.shape())) {
+                throw new AssertionError("loaded GPT-2 weights without a float tensor " + v.name() + " "
+                        + Arrays.toString(hfShape(v)));
+            }
+            float[] ours = t.values().clone();
+            if (v.transposedInHf()) {
+                int a = (int) t.shape()[0];
+                int b = (int) t.shape()[1];
+                for (int i = 0; i < a; i++) {
+                    for (int j = 0; j < b; j++) {
+                        ours[j * a + i] = t.values()[i * b + j];
+                    }
+                }
+            }
+            assertBitsEqual(ours, Arrays.copyOfRange(params, v.offset(), v.offset() + v.size()), "GPT-2 " + v.name());
+        }
     }
 
     private static void requireNamesFile(Exception e, Path path) {
