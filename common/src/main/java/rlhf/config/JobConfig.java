@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.Reader;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -79,7 +81,7 @@ public final class JobConfig {
         String resource = "conf/" + job + ".properties";
         InputStream in = JobConfig.class.getClassLoader().getResourceAsStream(resource);
         if (in != null) {
-            try (Reader r = new InputStreamReader(in, StandardCharsets.UTF_8)) {
+            try (Reader r = utf8(in)) {
                 return parseDefaults(resource, r);
             } catch (IOException e) {
                 throw new ConfigException("cannot read defaults resource " + resource + ": " + e.getMessage(), e);
@@ -111,7 +113,8 @@ public final class JobConfig {
         }
     }
 
-    private static JobConfig parseDefaults(String name, Reader reader) throws IOException {
+    /** The defaults from {@code reader}; {@code name} is used in messages. */
+    static JobConfig parseDefaults(String name, Reader reader) throws IOException {
         JobConfig c = new JobConfig(name);
         List<String> doc = new ArrayList<>();
         for (Line l : parse(name, reader, doc)) {
@@ -128,13 +131,18 @@ public final class JobConfig {
 
     /** Applies a user properties file (any Hadoop path or local); unknown keys are errors. */
     public JobConfig applyFile(String path) {
-        String shortName = path.substring(path.lastIndexOf('/') + 1);
         try (Reader r = open(path)) {
-            for (Line l : parse(path, r, new ArrayList<>())) {
-                put(l.key, l.value, shortName + " line " + l.number);
-            }
+            return applyFile(path, r);
         } catch (IOException e) {
             throw new ConfigException("cannot read config file " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Applies the properties text of {@code reader}, read from {@code path}. */
+    JobConfig applyFile(String path, Reader reader) throws IOException {
+        String shortName = path.substring(path.lastIndexOf('/') + 1);
+        for (Line l : parse(path, reader, new ArrayList<>())) {
+            put(l.key, l.value, shortName + " line " + l.number);
         }
         return this;
     }
@@ -212,7 +220,7 @@ public final class JobConfig {
         BufferedReader br = new BufferedReader(reader);
         String raw;
         int n = 0;
-        while ((raw = br.readLine()) != null) {
+        while ((raw = nextLine(name, br, n)) != null) {
             n++;
             String s = raw.strip();
             if (s.isEmpty()) {
@@ -235,10 +243,29 @@ public final class JobConfig {
         return out;
     }
 
+    /** The next line, or null at the end; bytes that are not UTF-8 are an error naming the file. */
+    private static String nextLine(String name, BufferedReader br, int linesRead) throws IOException {
+        try {
+            return br.readLine();
+        } catch (CharacterCodingException e) {
+            // the reader decodes ahead of the lines it returns: the bad bytes are on this line or a later one
+            throw new ConfigException(name + ": not valid UTF-8 (at or after line " + (linesRead + 1) + ")", e);
+        }
+    }
+
     private static Reader open(String path) throws IOException {
         Path p = new Path(path);
         FileSystem fs = p.getFileSystem(new Configuration());
-        return new InputStreamReader(fs.open(p), StandardCharsets.UTF_8);
+        return utf8(fs.open(p));
+    }
+
+    /**
+     * UTF-8 decoded strictly: a lenient reader turns bytes that are not UTF-8 (a file saved as
+     * Latin-1) into U+FFFD, and a path with an accented letter would be used mangled without a word.
+     */
+    static Reader utf8(InputStream in) {
+        return new InputStreamReader(in, StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT));
     }
 
     // ---------------------------------------------------------------- typed getters

@@ -12,6 +12,7 @@ import java.util.Spliterators;
 import java.util.stream.StreamSupport;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.spark.api.java.JavaRDD;
@@ -80,6 +81,20 @@ final class JsonLineRows {
      */
     static JavaRDD<Row> read(SparkSession spark, String input, List<String> use, Map<String, String> theirs,
             String problemColumn, String fileColumn) {
+        Parse parse = parser(use, theirs, problemColumn, fileColumn);
+        // the lines' bytes, not Spark's strings: its text source decodes invalid UTF-8 to U+FFFD
+        // without a word, and a mangled line must be a bad row, as Spark's JSON reader made it
+        JavaRDD<Row> lines = spark.read().text(input)
+                .select(functions.col("value").cast(DataTypes.BinaryType), functions.input_file_name())
+                .javaRDD();
+        return lines.mapPartitions(parse, true);
+    }
+
+    /**
+     * The function {@link #read} maps each partition's {@code [line bytes, file]} rows with; its
+     * own method so that tests can feed it lines without Spark.
+     */
+    static Parse parser(List<String> use, Map<String, String> theirs, String problemColumn, String fileColumn) {
         StructType schema = new StructType();
         List<String> keys = new ArrayList<>();
         List<Kind> kinds = new ArrayList<>();
@@ -89,21 +104,18 @@ final class JsonLineRows {
             kinds.add(kindOf(c));
         }
         schema = schema.add(problemColumn, DataTypes.StringType).add(fileColumn, DataTypes.StringType);
-        // the lines' bytes, not Spark's strings: its text source decodes invalid UTF-8 to U+FFFD
-        // without a word, and a mangled line must be a bad row, as Spark's JSON reader made it
-        JavaRDD<Row> lines = spark.read().text(input)
-                .select(functions.col("value").cast(DataTypes.BinaryType), functions.input_file_name())
-                .javaRDD();
-        return lines.mapPartitions(new Parse(keys, kinds, schema), true);
+        return new Parse(keys, kinds, schema);
     }
 
     /** Parses a partition's lines, skipping blank ones; one ObjectMapper per partition. */
-    private record Parse(List<String> keys, List<Kind> kinds, StructType schema)
+    record Parse(List<String> keys, List<Kind> kinds, StructType schema)
             implements FlatMapFunction<Iterator<Row>, Row>, Serializable {
 
         @Override
         public Iterator<Row> call(Iterator<Row> it) {
-            ObjectMapper json = new ObjectMapper();
+            // the whole line is the one object: "{...} {...}" (a lost newline) or "{...}x" is malformed,
+            // not the first object's row with the rest dropped
+            ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
             TextFiles.StrictUtf8 utf8 = new TextFiles.StrictUtf8();
             return StreamSupport.stream(Spliterators.spliteratorUnknownSize(it, Spliterator.ORDERED), false)
                     .map(line -> row(json, utf8, (byte[]) line.get(0), line.getString(1)))

@@ -239,9 +239,15 @@ public final class ModelConfigJson {
 
     /** Parses config.json bytes; {@code file} names the source in messages. */
     public static ModelConfigJson parse(byte[] bytes, String file) throws CheckpointFormatException {
+        // decoded strictly first: Jackson takes some invalid UTF-8 (overlong forms, encoded
+        // surrogates) as characters, and the mangled text would be read as a key or an extra
+        String text = new TextFiles.StrictUtf8().decode(bytes);
+        if (text == null) {
+            throw new CheckpointFormatException(file + ": not valid UTF-8");
+        }
         JsonNode root;
         try {
-            root = Safetensors.JSON.readTree(bytes);
+            root = Safetensors.JSON.readTree(text);
         } catch (IOException e) {
             throw new CheckpointFormatException(file + ": not valid JSON: " + e.getMessage());
         }
@@ -272,7 +278,7 @@ public final class ModelConfigJson {
         // GPT2Config fields that change the math away from what we compute: refuse rather than
         // load a model that would silently give other outputs.
         JsonNode inner = root.get("n_inner");
-        if (inner != null && !inner.isNull() && inner.asInt() != 4 * r.requiredInt("n_embd")) {
+        if (inner != null && !inner.isNull() && r.integer("n_inner", 0) != 4 * r.requiredInt("n_embd")) {
             throw r.error("n_inner", "null or 4 * n_embd (the MLP width we implement)", inner);
         }
         if (r.bool("scale_attn_by_inverse_layer_idx", false)) {
@@ -389,8 +395,9 @@ public final class ModelConfigJson {
             if (v == null || v.isNull()) {
                 return fallback;
             }
-            if (!v.isNumber()) {
-                throw error(key, "a number", v);
+            // a number past the double range (1e400) reads as infinity: no epsilon or dropout
+            if (!v.isNumber() || !Double.isFinite(v.doubleValue())) {
+                throw error(key, "a finite number", v);
             }
             return v.doubleValue();
         }

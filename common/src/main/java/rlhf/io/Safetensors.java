@@ -176,13 +176,17 @@ public final class Safetensors {
 
         private Map<String, TensorInfo> parseHeader(byte[] header, long dataSize, Map<String, String> meta)
                 throws CheckpointFormatException {
+            // decoded strictly first: Jackson takes some invalid UTF-8 (overlong forms, encoded
+            // surrogates) as characters, so "a\xC0\x80.bias" would be read as a tensor "a\0.bias"
+            String text = new TextFiles.StrictUtf8().decode(header);
+            if (text == null) {
+                throw error("header is not valid UTF-8");
+            }
             JsonNode root;
             try {
-                root = JSON.readTree(header);
+                root = JSON.readTree(text);
             } catch (JsonProcessingException e) {
                 throw error("header is not valid JSON: " + e.getOriginalMessage());
-            } catch (IOException e) {
-                throw error("header is not valid JSON: " + e.getMessage());
             }
             if (root == null || !root.isObject()) {
                 throw error("header is not a JSON object");

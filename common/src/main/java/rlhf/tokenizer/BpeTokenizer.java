@@ -16,6 +16,8 @@ import java.io.OutputStream;
 import java.io.OutputStreamWriter;
 import java.io.Serializable;
 import java.io.Writer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -537,10 +539,13 @@ public final class BpeTokenizer implements Serializable {
 
         // merges.txt: "#version: 0.2" then "left right" per line, rank = line order
         List<int[]> merges = new ArrayList<>(1 << 16);
-        BufferedReader r = new BufferedReader(new InputStreamReader(nonClosing(mergesTxt), StandardCharsets.UTF_8));
+        // decoded strictly: a lenient reader turns bytes that are not UTF-8 into U+FFFD, and a
+        // mangled "#version" line would be skipped as if it were fine
+        BufferedReader r = new BufferedReader(new InputStreamReader(nonClosing(mergesTxt), StandardCharsets.UTF_8
+                .newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)));
         String line;
         int lineNo = 0;
-        while ((line = r.readLine()) != null) {
+        while ((line = nextLine(r, mergesName, lineNo)) != null) {
             lineNo++;
             if ((lineNo == 1 && line.startsWith("#version")) || line.isEmpty()) {
                 continue;
@@ -573,6 +578,16 @@ public final class BpeTokenizer implements Serializable {
             return new BpeTokenizer(tokens, left, right, result, eos);
         } catch (IllegalArgumentException e) {
             throw new IOException(vocabName + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The next line of merges.txt, or null at its end; bytes that are not UTF-8 are an error naming the file. */
+    private static String nextLine(BufferedReader r, String mergesName, int linesRead) throws IOException {
+        try {
+            return r.readLine();
+        } catch (CharacterCodingException e) {
+            // the reader decodes ahead of the lines it returns: the bad bytes are on this line or a later one
+            throw new IOException(mergesName + ": not valid UTF-8 (at or after line " + (linesRead + 1) + ")", e);
         }
     }
 

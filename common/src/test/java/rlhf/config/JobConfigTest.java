@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -49,6 +50,16 @@ class JobConfigTest {
         assertEquals(0.1, c.getDouble("train.warmup_fraction"));
         assertTrue(c.isUserSet("train.max_steps"));
         assertTrue(c.describeChanges().contains("train.batch_size = 32   (--set)"));
+    }
+
+    @Test
+    void aFileThatIsNotUtf8IsRefusedNamingItNotReadWithReplacementCharacters() throws Exception {
+        // "model.path = /data/donn\xe9es" saved as Latin-1 was read with U+FFFD in place of the e-acute
+        Path p = tmp.resolve("latin1.properties");
+        Files.write(p, "train.seed = 1\nmodel.path = /data/donn\u00e9es\n".getBytes(StandardCharsets.ISO_8859_1));
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> JobConfig.load("testjob", p.toString(), List.of()));
+        assertEquals(p + ": not valid UTF-8 (at or after line 1)", e.getMessage());
     }
 
     @Test

@@ -120,6 +120,34 @@ class ModelConfigJsonTest {
         assertEquals(8, assertDoesNotThrowParse(base + "\"n_inner\":32}").model().nEmbd());
     }
 
+    @Test
+    void nInnerMustBeAnIntegerNotTheRightWidthWrittenAsAStringOrAFraction() {
+        String base = "{\"n_layer\":1,\"n_head\":2,\"n_embd\":8,\"n_positions\":16,\"vocab_size\":50,"
+                + "\"bos_token_id\":0,\"eos_token_id\":0,\"n_inner\":";
+        for (String inner : new String[] {"\"32\"", "32.5", "true"}) {
+            assertTrue(parseError(base + inner + "}").contains("'n_inner' must be an integer, found " + inner));
+        }
+    }
+
+    @Test
+    void numbersPastTheDoubleRangeAreRefusedNotReadAsInfinity() {
+        String json = "{\"n_layer\":1,\"n_head\":2,\"n_embd\":8,\"n_positions\":16,\"vocab_size\":50,"
+                + "\"bos_token_id\":0,\"eos_token_id\":0,\"layer_norm_epsilon\":1e400}";
+        assertTrue(parseError(json).contains("'layer_norm_epsilon' must be a finite number"));
+    }
+
+    @Test
+    void bytesThatAreNotUtf8AreRefusedEvenWhereJacksonWouldDecodeThem() {
+        // an overlong "a" (C1 A1) in an extra's value: Jackson reads it as "a"
+        byte[] json = "{\"n_layer\":1,\"n_head\":2,\"n_embd\":8,\"n_positions\":16,\"vocab_size\":50,\"bos_token_id\":0,\"eos_token_id\":0,\"rlhf_stage\":\"~~\"}"
+                .getBytes(StandardCharsets.UTF_8);
+        int at = new String(json, StandardCharsets.ISO_8859_1).indexOf("~~");
+        json[at] = (byte) 0xc1;
+        json[at + 1] = (byte) 0xa1;
+        var e = assertThrows(CheckpointFormatException.class, () -> ModelConfigJson.parse(json, "run/config.json"));
+        assertEquals("run/config.json: not valid UTF-8", e.getMessage());
+    }
+
     private static ModelConfigJson assertDoesNotThrowParse(String json) {
         try {
             return ModelConfigJson.parse(json.getBytes(StandardCharsets.UTF_8), "m/config.json");

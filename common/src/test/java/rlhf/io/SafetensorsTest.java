@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
@@ -212,6 +213,20 @@ class SafetensorsTest {
         assertContains(failOpen(good().withHeader("{} trailing")), "not valid JSON");
         assertContains(failOpen(good().withHeader("{\"w\":1,\"w\":2}")), "not valid JSON", "w");
         assertContains(failOpen(good().withHeader("{\"__metadata__\":{\"format\":1}}")), "__metadata__", "format");
+    }
+
+    @Test
+    void headerBytesThatAreNotUtf8AreReportedEvenWhereJacksonWouldDecodeThem() throws IOException {
+        // an overlong NUL (C0 80) and an encoded surrogate (ED A0 80) in a tensor name: Jackson reads
+        // them as characters, and the tensors loaded as "w\0" and "w\uD800"
+        for (byte[] notUtf8 : new byte[][] {{(byte) 0xc0, (byte) 0x80}, {(byte) 0xed, (byte) 0xa0, (byte) 0x80}}) {
+            RawSafetensors f = good();
+            String marker = "~".repeat(notUtf8.length);
+            byte[] bytes = f.withHeader(f.headerJson().replace("\"w\"", "\"w" + marker + "\""));
+            int at = new String(bytes, StandardCharsets.ISO_8859_1).indexOf(marker);
+            System.arraycopy(notUtf8, 0, bytes, at, notUtf8.length);
+            assertContains(failOpen(bytes), "header is not valid UTF-8");
+        }
     }
 
     @Test

@@ -162,4 +162,15 @@ class Gpt2CompatibilityTest {
             assertTrue(e.getMessage().startsWith("tok/vocab.json: "), cut + " -> " + e.getMessage());
         }
     }
+
+    @Test
+    void mergesThatAreNotUtf8AreRefusedNamingTheFileEvenInTheVersionLine() {
+        // decoded leniently, the 0xff became U+FFFD and the "#version" line was skipped as fine
+        byte[] merges = "#version: 0.2~\n\u0120 t\n".getBytes(StandardCharsets.UTF_8);
+        merges["#version: 0.2".length()] = (byte) 0xff;
+        var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> BpeTokenizer.load(
+                new ByteArrayInputStream(Gpt2Files.bytes("vocab.json")), new ByteArrayInputStream(merges),
+                "gpt2/vocab.json", "gpt2/merges.txt"));
+        assertEquals("gpt2/merges.txt: not valid UTF-8 (at or after line 1)", e.getMessage());
+    }
 }
