@@ -16,6 +16,7 @@
 #
 # Environment:
 #   SCALE_ROWS             row counts (default 10000,2000000)
+#   SCALE_JOBS             jobs (default sft,reward)
 #   SCALE_DRIVER_MEMORY    the driver's heap (default 1g)
 #   SCALE_EXECUTOR_MEMORY  each executor's heap (default 6g)
 #   SCALE_STEPS            steps per run (default 8)
@@ -27,6 +28,7 @@ ROWS="${SCALE_ROWS:-10000,2000000}"
 DRIVER_MEM="${SCALE_DRIVER_MEMORY:-1g}"
 EXEC_MEM="${SCALE_EXECUTOR_MEMORY:-6g}"
 STEPS="${SCALE_STEPS:-8}"
+JOBS="${SCALE_JOBS:-sft,reward}"
 # shellcheck source=lib.sh
 source "$ROOT/bench/lib.sh"
 bench_start scale-bench "${SCALE_KEEP:-}"
@@ -73,7 +75,7 @@ run_job() {
 }
 
 RESULTS=()
-for job in sft reward; do
+for job in ${JOBS//,/ }; do
   for n in ${ROWS//,/ }; do
     echo "$job, $n rows ..." >&2
     RESULTS+=("$job $n $(run_job "$job" "$n")")

@@ -119,8 +119,17 @@ public final class RewardData {
         }
     }
 
-    /** The cached groups and what it took to make them. */
-    public record Prepared(IndexedData<PromptGroup> data, Report report) {
+    /**
+     * The cached groups and what it took to make them. The tokenizer broadcast lives as long as the
+     * data: a task on the groups carries their lineage, which uses it (and a lost partition is
+     * recomputed from it).
+     */
+    public record Prepared(IndexedData<PromptGroup> data, Report report, Broadcast<BpeTokenizer> tokenizer) {
+        /** Unpersists the data and destroys the broadcast. */
+        public void release() {
+            data.unpersist();
+            tokenizer.destroy(false);
+        }
     }
 
     /**
@@ -250,6 +259,7 @@ public final class RewardData {
         outcomes.setName("tokenized " + what).persist(StorageLevel.MEMORY_AND_DISK());
         sc.setJobDescription("check, tokenize and cache " + what);
         long t0 = System.nanoTime();
+        boolean ok = false;
         try {
             Counts c = new Counts();
             for (Counts part : outcomes.mapPartitions(RewardData::count).collect()) { // partition order
@@ -290,11 +300,14 @@ public final class RewardData {
             Report r = new Report(what, ex.count() + ex.dropped(), ex.dropped(), ex.droppedByKind(), c.bad, firstBad, c.overlong,
                     c.firstOverlong, c.groups, c.pairs, c.answers, c.offPrompt, c.maxK, c.maxLength);
             LOG.info(r.summary() + IndexedData.preparedIn(r.rows(), t0));
-            return new Prepared(data, r);
+            ok = true;
+            return new Prepared(data, r, tok);
         } finally {
             sc.setJobDescription(null);
             outcomes.unpersist(false);
-            tok.destroy(false);
+            if (!ok) {
+                tok.destroy(false);
+            }
         }
     }
 

@@ -131,9 +131,9 @@ public final class RewardJob {
             }
             return train(sc, s, start, train, eval, checkpoints);
         } finally {
-            train.data().unpersist();
+            train.release();
             if (eval != null) {
-                eval.data().unpersist();
+                eval.release();
             }
         }
     }

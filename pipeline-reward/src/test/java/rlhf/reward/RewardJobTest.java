@@ -31,6 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import rlhf.data.Examples;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
@@ -293,7 +294,7 @@ class RewardJobTest {
         List<PromptGroup> kept = p.data().shards().flatMap(s -> s.examples.iterator()).collect();
         assertEquals(List.of("[0.5]", "null"), kept.stream().map(x -> x.margin() == null ? "null"
                 : Arrays.toString(x.margin())).sorted().toList(), "the optional margin column, where given");
-        p.data().unpersist();
+        p.release();
 
         RewardData.Prepared q = RewardData.prepare(sc, RewardData.read(spark, ranks, drop, plain), tok, drop, "ranks");
         assertEquals(1, q.report().badRows(), "[0, 0, 1] is not a permutation: " + q.report().firstBad());
@@ -309,7 +310,7 @@ class RewardJobTest {
         PromptGroup g = groups.stream().filter(x -> x.answers() == 3).findFirst().orElseThrow();
         assertArrayEquals(new int[] {2, 2, 0}, g.better(), "ranking [2, 0, 1] = answer 2 best, then 0, then 1");
         assertArrayEquals(new int[] {0, 1, 1}, g.worse());
-        q.data().unpersist();
+        q.release();
 
         // the same pairs as Parquet with the user's own column names
         String parquet = tmp.resolve("bad/pairs.parquet").toString();
@@ -322,14 +323,23 @@ class RewardJobTest {
                 "parquet pairs");
         assertEquals(2, pq.report().groups());
         assertEquals(2, pq.report().badRows(), String.join("; ", pq.report().firstBad()));
-        pq.data().unpersist();
+        pq.release();
 
         // over-long: dropped and counted, or failed
+        // data.partitions equal to the rows' own: no shuffle cuts the cached groups' lineage, which
+        // holds the tokenizer broadcast (once destroyed here, the first training step failed on it)
+        Examples<RewardData.TextGroup> rows = RewardData.read(spark, pairs, drop, plain);
+        RewardSettings same = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=16",
+                "data.max_bad_fraction=1", "data.partitions=" + rows.rdd().getNumPartitions());
+        RewardData.Prepared unshuffled = RewardData.prepare(sc, rows, tok, same, "pairs");
+        assertEquals(2, unshuffled.data().shards().map(x -> x.size()).fold(0, Integer::sum));
+        unshuffled.release();
+
         RewardSettings tight = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=9",
                 "data.max_bad_fraction=1");
         RewardData.Prepared o = RewardData.prepare(sc, RewardData.read(spark, pairs, tight, plain), tok, tight, "pairs");
         assertEquals(1, o.report().overlong(), "p4 ' not ok' + EOS is 10 tokens: " + o.report().firstOverlong());
-        o.data().unpersist();
+        o.release();
 
         RewardSettings fail = RewardFixtures.settings("data.train=" + pairs, "data.on_bad_row=fail", "data.template=plain");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
