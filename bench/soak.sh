@@ -16,11 +16,13 @@
 # JVM, which runs the local-mode executors, and any child it has) at a moment drawn uniformly in
 # [0, D), checks that no process of the group survived, reports where the kill landed (stage, last
 # step logged, newest complete checkpoint, and a write cut short: a checkpoint-<step>.tmp-* or
-# final.tmp-* directory, or a renamed checkpoint still without its completion marker), resumes once
-# with --resume and compares the hashes. Trials 1, 4, 7, 10, ... target checkpoint writes: from a
-# moment drawn uniformly before the reference's last write began, the script polls the run
-# directory and kills as soon as a temporary checkpoint directory appears (a checkpoint being
-# written).
+# final.tmp-* directory and how many of its files exist, a renamed checkpoint still without its
+# completion marker, a replaced one not yet deleted), resumes once with --resume and compares the
+# hashes. Trials 1, 4, 7, 10, ... target checkpoint writes: one of the reference run's writes
+# (checkpoint or final model of any stage, PPO's critic's too) drawn uniformly, the script polls
+# the run directory every millisecond for that write's temporary directory and kills 0-300 ms
+# (uniform) after it appears: a write takes 0.1-0.5 s on a loaded 2-core machine (seven files of
+# 30-50 ms each), so the kill lands before, inside or just after any file of it.
 #
 # What is compared, and why only that: every file of each stage's final/ (config.json,
 # model.safetensors, vocab.json, merges.txt, checkpoint_complete.json and Hadoop's .crc sidecars):
@@ -53,7 +55,7 @@ export LC_ALL=C
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
-  sed -n '2,50p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,52p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 N="${1:-10}"
@@ -273,18 +275,18 @@ RANDOM=$SEED
 uniform_ms() { # AT: a draw in [0, $1) ms (not in a subshell: RANDOM must advance here)
   AT=$(((((RANDOM << 15) | RANDOM) * $1) >> 30))
 }
-printf '\n%-5s %-30s %-8s %-62s %-9s %-8s %s\n' trial target kill_s landed resume_rc resume_s identical
+printf '\n%-5s %-34s %-8s %-62s %-9s %-8s %s\n' trial target kill_s landed resume_rc resume_s identical
 SAME=0
 FAILED=0
 for i in $(seq "$N"); do
-  if (((i - 1) % 3 == 0)); then # one of the reference's writes, and 0-5 ms into it
+  if (((i - 1) % 3 == 0)); then # one of the reference's writes, and 0-300 ms into it
     mode=write
     uniform_ms "$(wc -l <"$WORK/writes.txt")"
     target=$(sed -n "$((AT + 1))p" "$WORK/writes.txt" | cut -d' ' -f2)
     target=${target%%.tmp-*}
-    uniform_ms 5000
-    WRITE_DELAY_US=$AT
-    what="write $target +$((AT / 1000)).$((AT % 1000 / 100))ms"
+    uniform_ms 300
+    WRITE_DELAY_US=$((AT * 1000))
+    what="write $target +${AT}ms"
   else
     mode=time
     uniform_ms "$REF_MS"
@@ -308,7 +310,7 @@ for i in $(seq "$N"); do
     same=NO; FAILED=1
     diff <(manifest "$dir") "$WORK/reference.sha256" >"$dir.diff" || true
   fi
-  printf '%-5s %-30s %-8s %-62s %-9s %-8s %s\n' "$i" "$what" "$kill_s" "$where" "$resume_rc" \
+  printf '%-5s %-34s %-8s %-62s %-9s %-8s %s\n' "$i" "$what" "$kill_s" "$where" "$resume_rc" \
     "$((ELAPSED_MS / 1000))" "$same"
 done
 now_ms
