@@ -60,9 +60,20 @@ public final class RunCheckpoints {
 
     /** Saves {@code ckpt} as {@code checkpoint-<step>}, then prunes; returns its directory. */
     public String save(long step, Checkpoint ckpt, Safetensors.Dtype dtype) throws IOException {
+        String dir = saveUnpruned(step, ckpt, dtype);
+        prune();
+        return dir;
+    }
+
+    /**
+     * Saves {@code ckpt} as {@code checkpoint-<step>} and leaves the older checkpoints in place:
+     * for one half of a checkpoint written as two runs (PPO's critic, then its policy), pruned with
+     * {@link #prune()} only once the other half is saved too, so that a crash in between leaves the
+     * older pair whole. Returns its directory.
+     */
+    public String saveUnpruned(long step, Checkpoint ckpt, Safetensors.Dtype dtype) throws IOException {
         String dir = dirFor(step);
         ckpt.save(dir, dtype, conf);
-        prune();
         return dir;
     }
 

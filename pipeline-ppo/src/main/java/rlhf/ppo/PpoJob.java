@@ -57,8 +57,9 @@ import rlhf.tokenizer.BpeTokenizer;
  *
  * <p>A checkpoint is two directories: {@code checkpoint-<it>} (the policy, its AdamW moments and
  * trainer_state.json: iteration, KL controller, both AdamW steps, the seed) and
- * {@code critic/checkpoint-<it>} (the critic and its moments), the critic written first, so a
- * complete policy checkpoint always has its critic. Every random draw derives from (seed,
+ * {@code critic/checkpoint-<it>} (the critic and its moments), the critic written first and its
+ * older checkpoints pruned only after the policy's is written, so a complete policy checkpoint
+ * always has its critic, wherever the driver dies. Every random draw derives from (seed,
  * iteration, rollout id): a resumed run ends with exactly the weights of an uninterrupted one.
  */
 public final class PpoJob {
@@ -356,10 +357,14 @@ public final class PpoJob {
         ObjectNode cst = JSON.createObjectNode();
         cst.put("iteration", done);
         cst.put("critic_adam_step", criticAdam.updates());
-        criticCkpts.save(done, new Checkpoint(setup.criticConfig, tr.critic, null,
+        // The critic, the policy, and only then the critic's older checkpoints pruned: wherever a
+        // crash cuts this short, the newest complete policy checkpoint has its critic (pruned with
+        // the critic's save, keep_last = 1 deleted it before the policy's was written).
+        criticCkpts.saveUnpruned(done, new Checkpoint(setup.criticConfig, tr.critic, null,
                 new Checkpoint.TrainingState(cst, criticAdam.slots()[0], criticAdam.slots()[1])), Safetensors.Dtype.F32);
         String dir = policyCkpts.save(done, new Checkpoint(setup.policyConfig, tr.policy, setup.tokenizerFiles,
                 new Checkpoint.TrainingState(st, policyAdam.slots()[0], policyAdam.slots()[1])), Safetensors.Dtype.F32);
+        criticCkpts.prune();
         LOG.info("ppo: saved {}", dir);
     }
 

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.io.Serializable;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +18,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.RawLocalFileSystem;
+import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -306,6 +310,82 @@ class PpoSparkTest {
                 new Configuration()).params(), "the policy is frozen during the critic warm-up");
         assertTrue(differs(a.policy(), Checkpoint.load(dir.resolve("straight/checkpoint-1").toString(), false,
                 new Configuration()).params()), "the policy moved after the warm-up iteration");
+    }
+
+    /**
+     * A checkpoint is the critic's, then the policy's. With checkpoint.keep_last = 1, a driver that
+     * dies after the critic's checkpoint 2 and before the policy's (the crash injected here as a
+     * failing mkdirs of the policy's temporary directory) must leave the critic of the newest
+     * complete policy checkpoint (1) in place: --resume continues from it and ends with the weights
+     * of an uninterrupted run. (It used to prune critic/checkpoint-1 when critic/checkpoint-2 was
+     * saved, and no resume could ever continue that run.)
+     */
+    @Test
+    void aDriverKilledBetweenTheCriticAndThePolicyCheckpointResumesWithKeepLastOne(@TempDir Path dir) throws Exception {
+        Map<String, String> common = Map.of("ppo.iterations", "3", "checkpoint.every", "1", "checkpoint.keep_last", "1");
+        Map<String, String> straight = base(dir, "straight");
+        straight.putAll(common);
+        PpoJob.Result a = PpoJob.run(spark, PpoFixtures.config(straight), false, RULE);
+
+        Map<String, String> crashed = base(dir, "crashed");
+        crashed.putAll(common);
+        String run = "faulty://" + dir.resolve("crashed");
+        crashed.put("output.dir", run);
+        crashed.put("metrics.path", dir.resolve("crashed-metrics.jsonl").toString());
+        Configuration hconf = spark.sparkContext().hadoopConfiguration();
+        hconf.set("fs.faulty.impl", FaultyFs.class.getName());
+        hconf.setBoolean("fs.faulty.impl.disable.cache", true);
+        FaultyFs.failOn = ".*/crashed/checkpoint-2\\.tmp-.*";
+        IOException e = assertThrows(IOException.class, () -> PpoJob.run(spark, PpoFixtures.config(crashed), false, RULE));
+        assertTrue(e.getMessage().startsWith("injected"), e.getMessage());
+        assertEquals(List.of(1L), new RunCheckpoints(run, 0, 0, hconf).completeSteps(), "the policy's checkpoints");
+        assertTrue(new RunCheckpoints(run + "/critic", 0, 0, hconf).completeSteps().contains(1L),
+                "the critic of the newest complete policy checkpoint is kept");
+
+        PpoJob.Result b = PpoJob.run(spark, PpoFixtures.config(crashed), true, RULE);
+        assertEquals(3, b.iteration());
+        assertArrayEquals(a.policy(), b.policy(), "policy weights after resume");
+        assertArrayEquals(a.critic(), b.critic(), "critic weights after resume");
+        assertEquals(List.of(3L), new RunCheckpoints(run + "/critic", 0, 0, hconf).completeSteps(),
+                "keep_last = 1 still prunes the critic's older checkpoints");
+    }
+
+    /**
+     * The local file system under the scheme "faulty": creating a directory whose path matches
+     * {@link #failOn} fails once, as if the driver died right there.
+     */
+    public static final class FaultyFs extends RawLocalFileSystem {
+        static volatile String failOn;
+
+        @Override
+        public URI getUri() {
+            return URI.create("faulty:///");
+        }
+
+        @Override
+        public String getScheme() {
+            return "faulty";
+        }
+
+        @Override
+        public boolean mkdirs(org.apache.hadoop.fs.Path f) throws IOException {
+            failHere(f);
+            return super.mkdirs(f);
+        }
+
+        @Override
+        public boolean mkdirs(org.apache.hadoop.fs.Path f, FsPermission permission) throws IOException {
+            failHere(f);
+            return super.mkdirs(f, permission);
+        }
+
+        private static void failHere(org.apache.hadoop.fs.Path f) throws IOException {
+            String pattern = failOn;
+            if (pattern != null && f.toUri().getPath().matches(pattern)) {
+                failOn = null;
+                throw new IOException("injected: the driver dies creating " + f);
+            }
+        }
     }
 
     @Test
