@@ -20,5 +20,10 @@
  * ({@link rlhf.spark.ExecutorStates}) and runs batches of rows of similar length
  * ({@link rlhf.cli.Batches}). Keys of each command: {@code conf/<command>.properties}, shown by
  * {@code --help}.
+ *
+ * <p>Every main of the project reports failures through {@link rlhf.cli.Cli}: a user's mistake is
+ * one line and exit code 2. The training jobs (and the pipeline, for each planned stage) check
+ * that the local datasets, models and tokenizers their configuration names exist before Spark
+ * starts ({@link rlhf.cli.InputPaths}).
  */
 package rlhf.cli;
