@@ -237,6 +237,9 @@ class BadInputCorpusIT {
                 c("generate", "an existing output is refused and left as it was", "--model @lm --input in.jsonl --output out")
                         .with("in.jsonl", "{\"prompt\":\"a\"}").with("out/part-00000", "{\"earlier\":1}")
                         .says("output out already exists; remove it or pass --overwrite"),
+                c("generate", "a failed --overwrite run leaves the earlier output as it was", "--model @lm --input in.jsonl --output out --overwrite")
+                        .with("in.jsonl", "{\"prompt\":\"a\"}", "{\"text\":\"b\"}").with("out/part-00000", "{\"earlier\":1}")
+                        .says("in.jsonl line 2: no \"prompt\" field (fields found: \"text\")"),
                 c("generate", "a tokenizer larger than the model's vocabulary is refused", "--model @small-vocab --input in.jsonl --output out")
                         .with("in.jsonl", "{\"prompt\":\"a\"}")
                         .says("tokenizer has 257 tokens but the model in @small-vocab only vocab_size=200"),
