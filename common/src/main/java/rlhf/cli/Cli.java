@@ -142,15 +142,24 @@ public final class Cli {
         }
     }
 
-    /** The exception to report: the innermost one in the chain that is ours to explain, else the outermost. */
+    /**
+     * The exception to report: the outermost one in the chain that is ours to explain and not a bare
+     * wrapper (its message only its cause's toString(), as re-throws by Spark and Hadoop make them),
+     * else the outermost. A message that names the file or key wins over the library's exception
+     * it wraps (Jackson's parse errors and Hadoop's missing files are IOExceptions too); Spark's
+     * "Job aborted" is not ours, so a task's failure is reported by our exception inside it.
+     */
     static Throwable cause(Throwable t) {
-        Throwable best = t;
-        for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
-            if (c instanceof IllegalArgumentException || c instanceof IOException || c instanceof IllegalStateException) {
-                best = c;
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            boolean ours = c instanceof IllegalArgumentException || c instanceof IOException
+                    || c instanceof IllegalStateException;
+            boolean wrapper = c.getCause() != null
+                    && (c.getMessage() == null || c.getMessage().equals(c.getCause().toString()));
+            if (ours && !wrapper) {
+                return c;
             }
         }
-        return best;
+        return t;
     }
 
     static JavaSparkContext context(SparkSession spark) {

@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.UUID;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -153,22 +154,36 @@ final class JsonLines {
 
     /**
      * Checks before any work is done that {@code output} can be written: an existing path is an
-     * error unless {@code overwrite}, in which case it is deleted.
+     * error unless {@code overwrite}. Nothing is deleted here: {@link #write} replaces it once the
+     * new output is complete.
      */
     static void prepareOutput(String output, boolean overwrite, Configuration conf) throws IOException {
         Path p = new Path(output);
-        FileSystem fs = p.getFileSystem(conf);
-        if (fs.exists(p)) {
-            if (!overwrite) {
-                throw new ConfigException("output " + output + " already exists; remove it or pass --overwrite");
-            }
-            fs.delete(p, true);
+        if (!overwrite && p.getFileSystem(conf).exists(p)) {
+            throw new ConfigException("output " + output + " already exists; remove it or pass --overwrite");
         }
     }
 
-    /** Writes the lines as a directory of part files; {@code description} names the job in the Spark UI. */
-    static void write(JavaRDD<String> lines, String output, String description) {
+    /**
+     * Writes the lines as a directory of part files; {@code description} names the job in the Spark
+     * UI. They go to a hidden sibling first, renamed to {@code output} (replacing what is there,
+     * --overwrite) only once complete: a failed run leaves neither a partial directory nor a
+     * changed {@code output}.
+     */
+    static void write(JavaRDD<String> lines, String output, String description) throws IOException {
         lines.context().setJobDescription(description);
-        lines.saveAsTextFile(output);
+        Path target = new Path(output);
+        FileSystem fs = target.getFileSystem(lines.context().hadoopConfiguration());
+        target = fs.makeQualified(target);
+        Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
+        try {
+            lines.saveAsTextFile(tmp.toString());
+            fs.delete(target, true);
+            if (!fs.rename(tmp, target)) {
+                throw new IOException("could not rename " + tmp + " to " + output);
+            }
+        } finally {
+            fs.delete(tmp, true);
+        }
     }
 }

@@ -215,8 +215,9 @@ public final class Args {
                     List.copyOf(sets), master, resume, help);
         }
 
+        /** A usage error; the error path (rlhf.cli.Cli) prefixes "rlhf COMMAND: ". */
         private ConfigException error(String message) {
-            return new ConfigException(name + ": " + message + "; run with --help for usage");
+            return new ConfigException(message + "; run with --help for usage");
         }
 
         /** Usage: the command's options, the common ones, and (if given) every config key with default and meaning. */

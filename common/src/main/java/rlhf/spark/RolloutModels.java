@@ -1,8 +1,10 @@
 package rlhf.spark;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 import rlhf.config.ConfigException;
@@ -37,11 +39,11 @@ public final class RolloutModels {
             return cfg;
         }
         int newTokens = cfg.getInt("gen.max_new_tokens");
-        int policy = positions(cfg.getPath("model.policy"), hconf);
+        int policy = positions("model.policy", cfg.getPath("model.policy"), hconf);
         int room = policy - newTokens;
         String why = "model.policy's n_positions " + policy + " - gen.max_new_tokens";
         if (cfg.getEnum("reward.kind", RewardKind.class) == RewardKind.MODEL && !cfg.getString("model.reward").isEmpty()) {
-            int reward = positions(cfg.getPath("model.reward"), hconf);
+            int reward = positions("model.reward", cfg.getPath("model.reward"), hconf);
             if (reward - newTokens - 1 < room) {
                 room = reward - newTokens - 1;
                 why = "model.reward's n_positions " + reward + " - gen.max_new_tokens - 1 (EOS)";
@@ -55,9 +57,16 @@ public final class RolloutModels {
         return cfg;
     }
 
-    private static int positions(String checkpoint, Configuration hconf) throws IOException {
+    /** n_positions of the checkpoint that config key {@code key} names; a missing one is named with its key. */
+    private static int positions(String key, String checkpoint, Configuration hconf) throws IOException {
+        Path dir = new Path(checkpoint);
         Path file = new Path(checkpoint.replaceAll("/+$", "") + "/" + Checkpoint.CONFIG);
-        return ModelConfigJson.read(file.getFileSystem(hconf), file).model().maxSeqLen();
+        FileSystem fs = file.getFileSystem(hconf);
+        if (!fs.exists(file)) {
+            throw new FileNotFoundException(key + " = " + checkpoint + ": " + (fs.exists(dir) ? "the directory has no "
+                    + Checkpoint.CONFIG + " (not a checkpoint)" : "checkpoint directory does not exist"));
+        }
+        return ModelConfigJson.read(fs, file).model().maxSeqLen();
     }
 
     /** A language model with its tokenizer: the policy responses are sampled from. */

@@ -42,20 +42,20 @@ class ArgsTest {
 
     @Test
     void errorsNameTheOffendingArgument() {
-        assertEquals("testjob: unknown option --inptu; run with --help for usage", error("--inptu", "x", "--output", "o"));
-        assertEquals("testjob: missing required option --output (output directory); run with --help for usage",
+        assertEquals("unknown option --inptu; run with --help for usage", error("--inptu", "x", "--output", "o"));
+        assertEquals("missing required option --output (output directory); run with --help for usage",
                 error("--input", "x"));
-        assertEquals("testjob: option --input needs a value; run with --help for usage", error("--output", "o", "--input"));
-        assertEquals("testjob: option --input needs a value; run with --help for usage", error("--input", "--output", "o"));
-        assertEquals("testjob: unexpected argument 'extra' (options start with --); run with --help for usage",
+        assertEquals("option --input needs a value; run with --help for usage", error("--output", "o", "--input"));
+        assertEquals("option --input needs a value; run with --help for usage", error("--input", "--output", "o"));
+        assertEquals("unexpected argument 'extra' (options start with --); run with --help for usage",
                 error("--input", "x", "--output", "o", "extra"));
-        assertEquals("testjob: --set expects key=value, found 'train.seed'; run with --help for usage",
+        assertEquals("--set expects key=value, found 'train.seed'; run with --help for usage",
                 error("--input", "x", "--output", "o", "--set", "train.seed"));
-        assertEquals("testjob: option --input given twice; run with --help for usage",
+        assertEquals("option --input given twice; run with --help for usage",
                 error("--input", "x", "--input", "y", "--output", "o"));
-        assertEquals("testjob: option --overwrite takes no value; run with --help for usage",
+        assertEquals("option --overwrite takes no value; run with --help for usage",
                 error("--input", "x", "--output", "o", "--overwrite=yes"));
-        assertEquals("testjob: option --config given twice ('a' and 'b'); run with --help for usage",
+        assertEquals("option --config given twice ('a' and 'b'); run with --help for usage",
                 error("--input", "x", "--output", "o", "--config", "a", "--config", "b"));
     }
 

@@ -184,6 +184,7 @@ public final class PipelinePlan {
         String base = out.replaceAll("/+$", "");
         List<Step> steps = new ArrayList<>();
         Map<String, String> finals = new LinkedHashMap<>();
+        Map<String, String> confs = new LinkedHashMap<>(); // file -> text
         for (String st : STAGES) {
             Map<String, String> w = wiringOf(st, wiring);
             String report = finals.get(BEST_OF_N);
@@ -198,8 +199,12 @@ public final class PipelinePlan {
             }
             check(st, keys);
             String file = base + "/conf/" + st + ".properties";
-            write(file, st, keys, hconf);
+            confs.put(file, conf(st, keys));
             steps.add(new Step(st, action(st, outDir, resume, hconf), file, outDir));
+        }
+        // written once every stage is planned: a refused run leaves an earlier run's files as they were
+        for (Map.Entry<String, String> c : confs.entrySet()) {
+            TextFiles.write(c.getKey(), c.getValue(), hconf);
         }
         return steps;
     }
@@ -332,8 +337,8 @@ public final class PipelinePlan {
         return done ? Action.SKIP : started ? Action.RESUME : Action.RUN;
     }
 
-    private static void write(String file, String stage, Map<String, Value> keys, Configuration hconf)
-            throws IOException {
+    /** The text of a stage's properties file. */
+    private static String conf(String stage, Map<String, Value> keys) {
         StringBuilder b = new StringBuilder("# " + stage + " stage of the pipeline, written by rlhf.pipeline.PipelinePlan.\n"
                 + "# Every other key has its default from conf/" + stage + ".properties.\n");
         for (Map.Entry<String, Value> e : keys.entrySet()) {
@@ -345,7 +350,7 @@ public final class PipelinePlan {
             b.append("# from ").append(e.getValue().source()).append('\n')
                     .append(e.getKey()).append(" = ").append(v).append('\n');
         }
-        TextFiles.write(file, b.toString(), hconf);
+        return b.toString();
     }
 
     /**
