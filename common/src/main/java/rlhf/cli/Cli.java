@@ -14,6 +14,7 @@ import rlhf.config.Args;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
+import rlhf.data.DatasetSource;
 
 /**
  * The one error path of every main (model commands through {@link #run}, training jobs, the
@@ -78,6 +79,9 @@ public final class Cli {
             }
             JobConfig cfg = JobConfig.load(command, args);
             S s = settings.apply(cfg);
+            if (cfg.isDeclared("data.format")) {
+                DatasetSource.checkKeys(cfg);
+            }
             InputPaths.requireLocalInputs(cfg);
             LOG.info("{} configuration changes:\n{}", command, cfg.describeChanges());
             SparkSession spark = SparkSessions.create("rlhf " + command, args.master(), cfg);

@@ -146,6 +146,14 @@ public final class DatasetSource {
     }
 
     /**
+     * Reads the dataset keys of a job's configuration ({@link #fromConfig}) without a dataset, so a
+     * bad value there fails before Spark starts, not when the data is read.
+     */
+    public static void checkKeys(JobConfig cfg) {
+        fromConfig("", cfg);
+    }
+
+    /**
      * The prompt template of a job: {@code data.template} (alpaca, plain or a user template), with
      * the first {@code data.few_shot.n} rows of {@code data.few_shot.path} as few-shot prefix when
      * the job declares those keys and n > 0 (read with this job's column mapping).

@@ -269,6 +269,17 @@ class DatasetSourceTest {
     }
 
     @Test
+    void theDatasetKeysAreCheckedWithoutADataset() {
+        // what Cli checks before Spark starts: a bad value fails in a second, not at the first read
+        rlhf.config.ConfigException e = assertThrows(rlhf.config.ConfigException.class, () -> DatasetSource.checkKeys(
+                JobConfig.load("reward", null, List.of("data.max_bad_fraction=2"))));
+        assertTrue(e.getMessage().contains("'data.max_bad_fraction' = \"2\""), e.getMessage());
+        assertThrows(rlhf.config.ConfigException.class, () -> DatasetSource.checkKeys(
+                JobConfig.load("sft", null, List.of("data.on_bad_row=skip"))));
+        DatasetSource.checkKeys(JobConfig.load("sft", null, List.of()));
+    }
+
+    @Test
     void pairsAndRankingsInOneFileAreEachReadByTheirOwnColumns() throws Exception {
         // before: the responses column made every row a ranking, and each pair row "'responses' is null"
         String f = jsonl("mixed.jsonl",
