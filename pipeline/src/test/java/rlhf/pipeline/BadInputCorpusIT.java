@@ -183,8 +183,10 @@ class BadInputCorpusIT {
                 c("ppo", "an empty model.reward with a model reward is named", "--set model.policy=@lm --set data.prompts=p.jsonl")
                         .says("config key 'model.reward' is empty but reward.kind = model"),
                 c("ppo", "a missing reward model directory is named with its key", "--set model.policy=@lm --set model.reward=no-rm --set data.prompts=p.jsonl")
+                        .with("p.jsonl", "{\"prompt\":\"a\"}")
                         .says("checkpoint directory no-rm does not exist (model.reward)"),
                 c("ppo", "a reward model too short for prompt and response is refused", "--set model.policy=@lm --set model.reward=@rm --set data.prompts=p.jsonl --set data.max_prompt_tokens=8")
+                        .with("p.jsonl", "{\"prompt\":\"a\"}")
                         .says("model.reward @rm has n_positions=16 but scores up to"),
                 c("ppo", "a negative clip range is out of range", "--set model.policy=@lm --set model.reward=@rm --set data.prompts=p.jsonl --set ppo.cliprange=-1")
                         .says("config key 'ppo.cliprange' = \"-1\" (from --set): expected a number in [1.0E-9, 1000000000]"),
