@@ -923,7 +923,12 @@ public final class DatasetSource {
      * Columns: prompt, chosen, rejected, responses, ranking, [margin]. A row is a pair or a ranking
      * by which of its columns are set; both or neither is a bad row.
      */
-    private record MixedConverter(boolean margin) implements Converter<Preference> {
+    private record MixedConverter(boolean margin, PairConverter pairs, RankingConverter rankings)
+            implements Converter<Preference> {
+        MixedConverter(boolean margin) {
+            this(margin, new PairConverter(), new RankingConverter());
+        }
+
         @Override
         public Preference convert(Row r, String source, long row) throws BadRow {
             boolean pair = !r.isNullAt(1) || !r.isNullAt(2);
@@ -936,14 +941,14 @@ public final class DatasetSource {
             // the problem and file columns stay last, where the converters of one format find them
             int n = r.length();
             if (pair) {
-                return new PairConverter().convert(margin
+                return pairs.convert(margin
                         ? RowFactory.create(r.get(0), r.get(1), r.get(2), r.get(5), r.get(n - 2), r.get(n - 1))
                         : RowFactory.create(r.get(0), r.get(1), r.get(2), r.get(n - 2), r.get(n - 1)), source, row);
             }
             if (margin && !r.isNullAt(5)) {
                 throw new BadRow("'margin' on a ranking", "'margin' is set on a ranking row; margins go with chosen/rejected pairs");
             }
-            return new RankingConverter().convert(RowFactory.create(r.get(0), r.get(3), r.get(4), r.get(n - 2), r.get(n - 1)),
+            return rankings.convert(RowFactory.create(r.get(0), r.get(3), r.get(4), r.get(n - 2), r.get(n - 1)),
                     source, row);
         }
     }

@@ -112,20 +112,15 @@ public final class IndexedData<E> implements Serializable {
      * the shards' sorted indices, so the cost is O((hi - lo) log n), whatever the dataset's size.
      */
     public static <E> List<Picked<E>> atPositions(EpochPermutation perm, long lo, long hi, List<Shard<E>> shards) {
-        long[] held = new long[(int) (hi - lo)];
-        int k = 0;
+        List<Picked<E>> out = new ArrayList<>();
         for (long pos = lo; pos < hi; pos++) {
             long i = perm.index(pos);
-            if (find(shards, i) != null) {
-                held[k++] = i;
+            E e = find(shards, i);
+            if (e != null) {
+                out.add(new Picked<>(i, e));
             }
         }
-        long[] sorted = java.util.Arrays.copyOf(held, k);
-        java.util.Arrays.sort(sorted);
-        List<Picked<E>> out = new ArrayList<>(k);
-        for (long i : sorted) {
-            out.add(new Picked<>(i, find(shards, i)));
-        }
+        out.sort(java.util.Comparator.comparingLong(Picked::index));
         return out;
     }
 

@@ -105,16 +105,17 @@ public final class StageLoop {
      */
     public static Map<String, Double> dataMetrics(DataCounts train, DataCounts eval) {
         Map<String, Double> m = new LinkedHashMap<>();
-        for (String prefix : new String[] {"train", "eval"}) {
-            DataCounts c = prefix.equals("train") ? train : eval;
-            if (c == null) {
-                continue;
-            }
-            m.put(prefix + "_rows", (double) c.rows());
-            m.put(prefix + "_bad_rows", (double) c.badByKind().values().stream().mapToLong(Long::longValue).sum());
-            c.badByKind().forEach((kind, n) -> m.put(prefix + "_bad_rows[" + kind + "]", (double) n));
+        putCounts(m, "train", train);
+        if (eval != null) {
+            putCounts(m, "eval", eval);
         }
         return m;
+    }
+
+    private static void putCounts(Map<String, Double> m, String prefix, DataCounts c) {
+        m.put(prefix + "_rows", (double) c.rows());
+        m.put(prefix + "_bad_rows", (double) c.badByKind().values().stream().mapToLong(Long::longValue).sum());
+        c.badByKind().forEach((kind, n) -> m.put(prefix + "_bad_rows[" + kind + "]", (double) n));
     }
 
     /**
