@@ -11,7 +11,10 @@
 #
 # Environment:
 #   CLUSTER_WORKERS   Worker counts (default 1,2,4); one core per Worker, one partition per Worker
-#   CLUSTER_EXCHANGES exchanges to run on each cluster (default driver,sharded)
+#   CLUSTER_EXCHANGES exchanges to run on each cluster (default driver,sharded); driver+spark is
+#                     the driver exchange moving its arrays through Spark's broadcast and block
+#                     manager (spark.rlhf.transfer=spark) instead of direct connections: the
+#                     reference for the direct transfer, in the same run
 #   CLUSTER_SHAPE     LAYERSxWIDTHxHEADS (default 12x768x12, GPT-2 124M; 6x512x8 is quicker)
 #   CLUSTER_BATCH     sequences per step x tokens per sequence (default 32x64: the shape of
 #                     `BENCH_SFT_SEQ_LEN=64 bin/bench sft`, the one-process reference)
@@ -41,13 +44,17 @@ bench_start cluster-bench "${CLUSTER_KEEP:-}"
 
 # One SFT run; prints the path of its output directory.
 run_sft() {
-  local name="$1" master="$2" partitions="$3" exchange="$4" out="$WORK/$1"
+  local name="$1" master="$2" partitions="$3" exchange="$4" out="$WORK/$1" transfer=direct
+  if [[ "$exchange" == driver+spark ]]; then
+    exchange=driver transfer=spark
+  fi
   "$ROOT/bin/rlhf" sft --master "$master" --set data.train="$WORK/data/sft_train.jsonl" --set data.template=plain \
     --set tokenizer.path="$ROOT/common/src/test/resources/gpt2-tokenizer" \
     --set model.n_layer="$LAYERS" --set model.n_embd="$WIDTH" --set model.n_head="$HEADS" \
     --set data.context_length="$TOKENS" --set data.partitions="$partitions" \
     --set train.steps="$STEPS" --set train.global_batch="$BATCH" --set train.micro_batch="$MICRO" \
     --set eval.every=0 --set checkpoint.every=0 --set spark.executor.memory="$EXEC_MEM" --set train.exchange="$exchange" \
+    --set spark.rlhf.transfer="$transfer" \
     --set output.dir="$out" > "$WORK/$name.log" 2>&1 || { tail -30 "$WORK/$name.log" >&2; exit 1; }
   echo "$out"
 }

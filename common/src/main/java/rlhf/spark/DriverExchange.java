@@ -1,12 +1,16 @@
 package rlhf.spark;
 
+import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import org.apache.spark.api.java.JavaSparkContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import rlhf.optim.ElementwiseOptimizer;
 import rlhf.optim.GradClip;
@@ -21,6 +25,8 @@ import rlhf.optim.OptimizerState;
  * where a "send" is a reference handed over.
  */
 final class DriverExchange implements Exchange {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DriverExchange.class);
 
     private final JavaSparkContext sc;
     private final List<ElementwiseOptimizer> optimizers;
@@ -37,6 +43,12 @@ final class DriverExchange implements Exchange {
     /** Local mode: the partition results whose buffers hold sums, given back after the update. */
     private final List<PartitionResult> held = new ArrayList<>();
     private final OptimizerState[] states;
+    /** On a cluster: whether the arrays move over direct connections ({@link DirectTransfer}). */
+    private final boolean direct;
+    /** Names this exchange's parameter streams on the executors. */
+    private final String id = UUID.randomUUID().toString();
+    /** versions[m]: model m's updates so far; names its parameters' content for the executors' copies. */
+    private final long[] versions;
 
     DriverExchange(JavaSparkContext sc, List<ElementwiseOptimizer> optimizers, float[][] params) {
         this.sc = sc;
@@ -46,6 +58,8 @@ final class DriverExchange implements Exchange {
         for (int m = 0; m < params.length; m++) {
             sizes[m] = params[m].length;
         }
+        this.direct = !sc.isLocal() && DirectTransfer.enabled(sc.getConf());
+        this.versions = new long[sizes.length];
         this.states = new OptimizerState[sizes.length];
         for (int m = 0; m < sizes.length; m++) {
             states[m] = OptimizerState.zeros(optimizers.get(m).stateSlots(), sizes[m]);
@@ -57,10 +71,13 @@ final class DriverExchange implements Exchange {
         return "driver";
     }
 
-    /** The caller's array: in local mode itself, on a cluster a broadcast of it. */
+    /**
+     * The caller's array: in local mode itself; on a cluster offered for the executors to fetch
+     * directly, or a broadcast of it ({@code spark.rlhf.transfer=spark}).
+     */
     @Override
     public Params params(int model) {
-        return Params.of(sc, params[model]);
+        return direct ? Params.direct(id, model, versions[model], params[model]) : Params.of(sc, params[model]);
     }
 
     /** The caller's array is the parameters: nothing to bring. */
@@ -101,7 +118,8 @@ final class DriverExchange implements Exchange {
                                 if (got[m]) {
                                     Gradients.add(sum[m], g, what);
                                 } else if (r.holdsBuffers()) {
-                                    // local mode: the task's own buffer becomes the sum (no copy)
+                                    // the task's own buffer (local mode) or the one it was read into
+                                    // (direct transfer) becomes the sum: no copy
                                     Gradients.requireSize(sizes[m], g.length, what);
                                     sum[m] = g;
                                     hold = true;
@@ -189,6 +207,7 @@ final class DriverExchange implements Exchange {
             float[] g = sums[0][m];
             OptimizerState st = states[m];
             optimizers.get(m).update(params[m], g, clip[m], st.slots(), 0, step, st.updates());
+            versions[m]++;
             states[m] = new OptimizerState(st.slots(), st.updates() + 1);
         }
         releaseHeld();
@@ -218,6 +237,9 @@ final class DriverExchange implements Exchange {
     @Override
     public void close() {
         releaseHeld();
+        for (int size : sizes) {
+            PartitionResult.dropReceiveBuffers(size);   // the next stage need not keep them on the driver
+        }
     }
 
     /**
@@ -228,48 +250,104 @@ final class DriverExchange implements Exchange {
      * makes the first partition's buffers the sum, and gives them back to the pool once it no
      * longer needs them ({@link #releaseBuffers}): after the update for the first partition.
      */
-    static final class PartitionResult implements Serializable {
+    static final class PartitionResult implements Serializable, Partitions.Remote {
         private static final long serialVersionUID = 1L;
         final int examples;
-        final Floats[] grads;
+        /** The gradients; on the driver, null until {@link #fetch} when they stayed on the executor. */
+        Floats[] grads;
         final LossStats stats;
         final String executor;
         final long computeNanos;
-        /** Gives the task's buffers back; set in local mode only (not serialized). */
-        private transient Partial buffers;
+        /** Where the executor offers the gradients ({@link DirectTransfer}); null when they travel in here. */
+        private final DirectTransfer.Address offered;
+        /** Gives the buffers holding {@link #grads} back to their pool; on the driver only (not serialized). */
+        private transient Runnable buffers;
 
-        private PartitionResult(int examples, Floats[] grads, LossStats stats, long computeNanos) {
+        private PartitionResult(int examples, Floats[] grads, LossStats stats, long computeNanos,
+                DirectTransfer.Address offered) {
             this.examples = examples;
             this.grads = grads;
             this.stats = stats;
             this.executor = Partitions.executorId();
             this.computeNanos = computeNanos;
+            this.offered = offered;
         }
 
         static PartitionResult of(Partial p) {
-            boolean local = "driver".equals(Partitions.executorId());
-            Floats[] g = new Floats[p.grads.length];
-            for (int m = 0; m < g.length; m++) {
-                g[m] = p.grads[m] == null ? null : new Floats(local ? p.grads[m] : p.grads[m].clone());
+            if ("driver".equals(Partitions.executorId())) {
+                PartitionResult r = new PartitionResult(p.examples, wrap(p.grads), p.stats, p.computeNanos, null);
+                r.buffers = p::release;
+                return r;
             }
-            PartitionResult r = new PartitionResult(p.examples, g, p.stats, p.computeNanos);
-            if (local) {
-                r.buffers = p;
-            } else {
-                p.release();
+            if (DirectTransfer.enabled()) {
+                // the task's buffers themselves, until the driver has read them
+                DirectTransfer.Address at = DirectTransfer.server().offer(p.grads, true, p::release);
+                return new PartitionResult(p.examples, null, p.stats, p.computeNanos, at);
             }
-            return r;
+            float[][] copies = new float[p.grads.length][];
+            for (int m = 0; m < copies.length; m++) {
+                copies[m] = p.grads[m] == null ? null : p.grads[m].clone();
+            }
+            p.release();
+            return new PartitionResult(p.examples, wrap(copies), p.stats, p.computeNanos, null);
         }
 
-        /** Local mode: the gradients are the task's own buffers, which the driver gives back. */
+        private static Floats[] wrap(float[][] arrays) {
+            Floats[] g = new Floats[arrays.length];
+            for (int m = 0; m < g.length; m++) {
+                g[m] = arrays[m] == null ? null : new Floats(arrays[m]);
+            }
+            return g;
+        }
+
+        /**
+         * On the driver: reads the gradients the executor offers into buffers of the driver's pool,
+         * which {@link #releaseBuffers} gives back. False if they are gone with their executor.
+         */
+        @Override
+        public boolean fetch(String description) {
+            if (offered == null) {
+                return true;
+            }
+            List<float[]> borrowed = new ArrayList<>();
+            float[][] got = null;
+            try {
+                got = DirectTransfer.take(offered, n -> {
+                    float[] a = ExecutorStates.borrow(new Received(n), () -> new float[n]);
+                    borrowed.add(a);
+                    return a;
+                }, description + ": the gradients of executor " + executor);
+            } catch (IOException e) {
+                LOG.warn("{}: {}", description, e.getMessage());
+            }
+            Runnable giveBack = () -> borrowed.forEach(a -> ExecutorStates.release(new Received(a.length), a));
+            if (got == null) {
+                giveBack.run();
+                return false;
+            }
+            grads = wrap(got);
+            buffers = giveBack;
+            return true;
+        }
+
+        /** A driver buffer that receives a gradient of {@code length} floats from an executor. */
+        private record Received(int length) {
+        }
+
+        /** Frees the driver's pooled receive buffers of {@code length} floats. */
+        static void dropReceiveBuffers(int length) {
+            ExecutorStates.clear(new Received(length));
+        }
+
+        /** The gradients are in buffers the driver gives back: it may keep them as its sums until then. */
         boolean holdsBuffers() {
             return buffers != null;
         }
 
-        /** After the driver used the gradients: the task's buffers go back to the pool (local mode). */
+        /** After the driver used the gradients: their buffers go back to their pool. */
         void releaseBuffers() {
             if (buffers != null) {
-                buffers.release();
+                buffers.run();
                 buffers = null;
             }
         }

@@ -81,7 +81,7 @@ public interface Exchange extends AutoCloseable {
     String kind();
 
     /**
-     * Model m's current parameters for a step's tasks (the driver's: the caller's array, broadcast
+     * Model m's current parameters for a step's tasks (the driver's: the caller's array, offered or broadcast
      * on a cluster; the sharded one: its executors' shards). The caller releases them when the step is over.
      */
     Params params(int model);
@@ -201,7 +201,7 @@ public interface Exchange extends AutoCloseable {
      * @param optimizerSeconds the optimizer's time (on executors: the slowest shard's)
      * @param driverInBytes    parameter payload that reached the driver (none, in both exchanges)
      * @param executorOut      payload bytes each executor sent (replicas of the new state and parameter shards), by executor id
-     * @param paramsFromDriver the step's parameters were broadcast from the driver (not gathered from the executors)
+     * @param paramsFromDriver the step's parameters came from the driver (not gathered from the executors)
      */
     record Update(double optimizerSeconds, long driverInBytes, Map<String, Long> executorOut, boolean paramsFromDriver) {
     }

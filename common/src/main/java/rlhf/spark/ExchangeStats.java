@@ -16,7 +16,8 @@ import java.util.Set;
  * gradients, and keeping the new shards.
  *
  * <p>Bytes are payloads, counted where they are made. Every executor that ran a task needs the
- * whole parameters once. Driver exchange: they are broadcast (Spark's torrent broadcast takes the
+ * whole parameters once. Driver exchange: each executor reads them from the driver (the direct
+ * transfer: {@code executors} copies), or they are broadcast (Spark's torrent broadcast takes the
  * pieces from the driver or from executors that already have them, so the driver sends between
  * one and {@code executors} copies: {@code driverOutBytesMax}), and every partition that held
  * examples of the batch sends one whole gradient to the driver. Sharded exchange: the driver

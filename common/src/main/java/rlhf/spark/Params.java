@@ -14,8 +14,8 @@ import org.apache.spark.storage.TempLocalBlockId;
 import scala.reflect.ClassTag$;
 
 /**
- * A model's parameters as the tasks of a training step read them: a broadcast of the driver's
- * array ({@link DriverExchange}), or the shards the executors keep after the optimizer ran there
+ * A model's parameters as the tasks of a training step read them: the driver's array
+ * ({@link DriverExchange}: fetched directly by each executor, or broadcast), or the shards the executors keep after the optimizer ran there
  * ({@link ShardedExchange}), gathered once per executor and step. The exchange makes them
  * ({@link Exchange#params}); the step's code reads {@link #value()} in its tasks and calls
  * {@link #release()} on the driver when the step is over.
@@ -56,6 +56,16 @@ public interface Params extends Serializable {
         return broadcast(sc, values);
     }
 
+    /**
+     * Version {@code version} of model {@code model}'s parameters of exchange {@code exchange},
+     * offered by the driver for the executors to fetch directly ({@link DirectTransfer}), each into
+     * the copy of an older version it keeps. Not copied: unchanged until released.
+     */
+    static Params direct(String exchange, int model, long version, float[] values) {
+        return new Direct(exchange, model, version, values.length,
+                DirectTransfer.server().offer(new float[][] {values}, false, null));
+    }
+
     /** Each model's parameters (null for null: a model the step does not train), in a task. */
     static float[][] values(List<Params> params) {
         float[][] v = new float[params.size()][];
@@ -80,6 +90,19 @@ public interface Params extends Serializable {
         @Override
         public void release() {
             SparkEnv.get().blockManager().removeBlock(block, false);
+        }
+    }
+
+    /** Parameters the driver offers for a direct fetch ({@link #direct}). */
+    record Direct(String exchange, int model, long version, int length, DirectTransfer.Address at) implements Params {
+        @Override
+        public float[] value() {
+            return DirectTransfer.params(exchange, model, version, length, at);
+        }
+
+        @Override
+        public void release() {
+            DirectTransfer.server().withdraw(at);
         }
     }
 

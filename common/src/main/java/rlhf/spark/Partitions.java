@@ -109,7 +109,7 @@ public final class Partitions {
                     }
                     block = blocks[p];
                 }
-                R value = take(block);
+                R value = take(block, description);
                 for (int retry = 1; value == null; retry++) {
                     if (retry > RESULT_RETRIES) {
                         throw new IllegalStateException(description + ": the result of partition " + p + " was lost "
@@ -117,7 +117,7 @@ public final class Partitions {
                     }
                     LOG.warn("{}: the result of partition {} was lost with its executor; computing it again",
                             description, p);
-                    value = take(rerun(sc, rdd, task, p, description));
+                    value = take(rerun(sc, rdd, task, p, description), description);
                 }
                 synchronized (blocks) {
                     taken[p] = true;
@@ -229,14 +229,29 @@ public final class Partitions {
         return block[0];
     }
 
-    /** The result stored under {@code block}, removed from the block manager; null if it is gone. */
-    private static <R> R take(long block) {
+    /**
+     * A partition result whose bulk its executor keeps until the driver fetches it, once the
+     * result itself was taken ({@link DirectTransfer}).
+     */
+    public interface Remote {
+        /** Fetches the bulk; false if it is gone (with its executor): the partition runs again. */
+        boolean fetch(String description);
+    }
+
+    /**
+     * The result stored under {@code block}, removed from the block manager, with its bulk if it
+     * is {@link Remote}; null if it is gone.
+     */
+    private static <R> R take(long block, String description) {
         BlockId id = new TaskResultBlockId(block);
         Box<R> box = singleValue(SparkEnv.get().blockManager().get(id, ClassTag$.MODULE$.apply(Box.class)));
         if (box == null) {
             return null;
         }
         removeResult(block);
+        if (box.value instanceof Remote r && !r.fetch(description)) {
+            return null;
+        }
         return box.value;
     }
 

@@ -2,7 +2,10 @@
  * Data-parallel training on Spark: the executors hold the cached examples and compute gradients,
  * and an exchange turns them into the update, on the driver (which holds the parameters and the
  * optimizer state) or shard by shard on the executors (which then keep both, and the driver only
- * the caller's array, brought up to date by a pull) (docs/ARCHITECTURE.md).
+ * the caller's array, brought up to date by a pull) (docs/ARCHITECTURE.md). On a cluster the
+ * driver's exchange moves the parameters and the gradients as raw floats over TCP connections of
+ * its own ({@code DirectTransfer}; {@code spark.rlhf.transfer=spark} sends them through Spark's
+ * broadcast and block manager); Spark schedules, retries and reruns the tasks either way.
  *
  * <p>A job plugs in with a {@link rlhf.spark.PartitionLoss} (forward + backward of its loss on a
  * micro-batch, summed, not averaged) and an {@link rlhf.optim.ElementwiseOptimizer}:

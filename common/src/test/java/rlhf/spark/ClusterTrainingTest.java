@@ -21,6 +21,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,8 +31,9 @@ import rlhf.spark.SoftmaxRegression.Work;
 
 /**
  * Real executor JVMs ({@code local-cluster[2,1,1024]}): training there with the sharded exchange
- * (the optimizer state on the executors, one replica) ends bit-identical to local[2] (the driver's
- * exchange) with the same two partitions, also when an executor JVM dies mid-training.
+ * (the optimizer state on the executors, one replica) or the driver's (over direct connections,
+ * the default transfer) ends bit-identical to local[2] (the driver's exchange in one JVM) with the
+ * same two partitions, also when an executor JVM dies mid-training.
  */
 class ClusterTrainingTest {
 
@@ -62,7 +64,18 @@ class ClusterTrainingTest {
                 EXECUTORS_REMOVED.incrementAndGet();
             }
         });
-        // Executors register asynchronously; the driver's block manager counts as one.
+        awaitTwoExecutors();
+    }
+
+    /** The executor replacing one an earlier test killed may not be there yet. */
+    @BeforeEach
+    void bothExecutorsUp() throws InterruptedException {
+        awaitTwoExecutors();
+    }
+
+    /** Executors register asynchronously. */
+    static void awaitTwoExecutors() throws InterruptedException {
+        // the driver's block manager counts as one
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (sc.sc().getExecutorMemoryStatus().size() < 3 && System.nanoTime() < deadline) {
             Thread.sleep(200);
@@ -83,17 +96,16 @@ class ClusterTrainingTest {
      * makes the next task of partition 1 kill its executor JVM (first attempt only).
      */
     static float[] train(JavaSparkContext sc, PartitionLoss<Seq, Work> loss, int markAt, Path marker) {
-        return train(sc, loss, markAt, marker, new java.util.ArrayList<>());
+        return train(sc, TrainerConfig.ExchangeMode.SHARDED, loss, markAt, marker, new java.util.ArrayList<>());
     }
 
-    /** {@link #train}, collecting each step's exchange statistics in {@code exchanges}. */
-    static float[] train(JavaSparkContext sc, PartitionLoss<Seq, Work> loss, int markAt, Path marker,
-            List<ExchangeStats> exchanges) {
+    /** {@link #train} through {@code exchange}, collecting each step's exchange statistics in {@code exchanges}. */
+    static float[] train(JavaSparkContext sc, TrainerConfig.ExchangeMode exchange, PartitionLoss<Seq, Work> loss,
+            int markAt, Path marker, List<ExchangeStats> exchanges) {
         IndexedData<Seq> d = IndexedData.cache(sc.parallelize(DATA, 2), StorageLevel.MEMORY_ONLY(), "toy");
         try {
             float[] p = SoftmaxRegression.initParams(7);
-            var trainer = new DataParallelTrainer<>(sc, DataParallelTrainerTest.withExchange(
-                    TrainerConfig.ExchangeMode.SHARDED), loss, p,
+            var trainer = new DataParallelTrainer<>(sc, DataParallelTrainerTest.withExchange(exchange), loss, p,
                     new SoftmaxRegression.Momentum(0.5f, 0.9f), d);
             for (int s = 0; s < STEPS; s++) {
                 if (s == markAt) {
@@ -115,7 +127,7 @@ class ClusterTrainingTest {
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void clusterRunEqualsLocalRunBitForBit() {
         List<ExchangeStats> exchanges = new java.util.ArrayList<>();
-        float[] p = train(sc, new SoftmaxRegression(), -1, null, exchanges);
+        float[] p = train(sc, TrainerConfig.ExchangeMode.SHARDED, new SoftmaxRegression(), -1, null, exchanges);
         assertArrayEquals(localResult, p, SoftmaxRegression.diff(localResult, p));
         // The sharded exchange: the driver received neither gradients nor parameters (the
         // executors keep the parameter shards and gather them from each other), and the executors
@@ -126,6 +138,34 @@ class ClusterTrainingTest {
             assertTrue(x.executorOutBytes() >= 4L * p.length, x.toString());
         }
         assertTrue(exchanges.stream().anyMatch(x -> x.executors() == 2), exchanges.toString());
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void driverExchangeOverDirectConnectionsEqualsLocalRunBitForBit() {
+        assertTrue(DirectTransfer.enabled(sc.getConf()), "the direct transfer is the default on a cluster");
+        List<ExchangeStats> exchanges = new java.util.ArrayList<>();
+        float[] p = train(sc, TrainerConfig.ExchangeMode.DRIVER, new SoftmaxRegression(), -1, null, exchanges);
+        assertArrayEquals(localResult, p, SoftmaxRegression.diff(localResult, p));
+        // every step, one whole gradient per partition reached the driver
+        for (ExchangeStats x : exchanges) {
+            assertEquals(2L * 4 * p.length, x.driverInBytes(), x.toString());
+        }
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void driverExchangeWithAnExecutorKilledMidTrainingEndsBitIdentical(@TempDir Path dir) throws InterruptedException {
+        Path marker = dir.resolve("kill-next-attempt-0");
+        int removedBefore = EXECUTORS_REMOVED.get();
+        float[] p = train(sc, TrainerConfig.ExchangeMode.DRIVER, new HaltingLoss(marker.toString()), 4, marker,
+                new java.util.ArrayList<>());
+        assertFalse(Files.exists(marker), "no task consumed the kill marker");
+        for (int i = 0; i < 100 && EXECUTORS_REMOVED.get() == removedBefore; i++) {
+            Thread.sleep(100); // listener events arrive asynchronously
+        }
+        assertTrue(EXECUTORS_REMOVED.get() > removedBefore, "the driver saw no executor removed");
+        assertArrayEquals(localResult, p, SoftmaxRegression.diff(localResult, p));
     }
 
     @Test

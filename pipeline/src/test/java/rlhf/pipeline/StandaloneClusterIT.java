@@ -124,6 +124,9 @@ class StandaloneClusterIT {
         }
         // the first application on this cluster: each Worker started an executor JVM for it
         assertEquals(List.of("worker-1", "worker-2"), workersThatRanAnExecutor(), "executor logs under " + clusterDir);
+        // and the driver's exchange moved parameters and gradients over direct connections (the default)
+        assertEquals(List.of("worker-1", "worker-2"), workersWhoseExecutorLogSays("direct transfer: serving on"),
+                "executor logs under " + clusterDir);
     }
 
     @Test
@@ -313,6 +316,23 @@ class StandaloneClusterIT {
             return s.filter(f -> f.getFileName().toString().equals("stderr"))
                     .map(f -> clusterDir.relativize(f).getName(0).toString())
                     .distinct().sorted().toList();
+        }
+    }
+
+    /** The Workers with an executor whose log has a line containing {@code text}. */
+    static List<String> workersWhoseExecutorLogSays(String text) throws IOException {
+        try (Stream<Path> s = Files.walk(clusterDir, 4)) {
+            return s.filter(f -> f.getFileName().toString().equals("stderr") && logSays(f, text))
+                    .map(f -> clusterDir.relativize(f).getName(0).toString())
+                    .distinct().sorted().toList();
+        }
+    }
+
+    private static boolean logSays(Path log, String text) {
+        try {
+            return Files.readString(log).contains(text);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
