@@ -39,8 +39,9 @@ public interface Exchange extends AutoCloseable {
      * Executors from which {@code AUTO} takes the sharded exchange. Measured on one 2-core host
      * (bench/RESULTS.md), the sharded exchange costs more than the driver's at 1, 2 and 4
      * executors (shuffle files, replicas, four jobs a step); the cost model fed by those figures
-     * (bench/cost_model.py) has it ahead from about 6 (GPT-2 124M) to 19 (a 45M model) executors
-     * on 10 Gb/s links, where the driver's inbound link carries one gradient per partition.
+     * (bench/cost_model.py, the driver's exchange over direct connections) has it ahead for GPT-2
+     * 124M from 15 executors on 10 Gb/s links and 26 on 25 Gb/s, where the driver's inbound link
+     * carries one gradient per partition.
      */
     int AUTO_SHARDED_EXECUTORS = 16;
 
