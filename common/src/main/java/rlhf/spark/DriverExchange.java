@@ -58,7 +58,7 @@ final class DriverExchange implements Exchange {
         for (int m = 0; m < params.length; m++) {
             sizes[m] = params[m].length;
         }
-        this.direct = !sc.isLocal() && DirectTransfer.enabled(sc.getConf());
+        this.direct = DirectTransfer.enabled(sc.getConf()) && !sc.isLocal();   // checks the setting in local mode too
         this.versions = new long[sizes.length];
         this.states = new OptimizerState[sizes.length];
         for (int m = 0; m < sizes.length; m++) {
