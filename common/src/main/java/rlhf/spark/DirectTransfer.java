@@ -11,9 +11,6 @@ import java.io.Serializable;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
@@ -194,19 +191,11 @@ final class DirectTransfer {
             }
             float[][] arrays = new float[count][];
             byte[] block = new byte[4 * BLOCK_FLOATS];
-            FloatBuffer view = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
             for (int i = 0; i < count; i++) {
-                if (lengths[i] < 0) {
-                    continue;
+                if (lengths[i] >= 0) {
+                    arrays[i] = into.apply(lengths[i]);
+                    Floats.read(in, arrays[i], block);
                 }
-                float[] a = into.apply(lengths[i]);
-                for (int from = 0; from < a.length; from += BLOCK_FLOATS) {
-                    int n = Math.min(BLOCK_FLOATS, a.length - from);
-                    in.readFully(block, 0, 4 * n);
-                    view.clear();
-                    view.get(a, from, n);
-                }
-                arrays[i] = a;
             }
             return arrays;
         } catch (IOException e) {
@@ -329,16 +318,9 @@ final class DirectTransfer {
                 out.flush();
                 OutputStream direct = s.getOutputStream();
                 byte[] block = new byte[4 * BLOCK_FLOATS];
-                FloatBuffer view = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
                 for (float[] a : o.arrays) {
-                    if (a == null) {
-                        continue;
-                    }
-                    for (int from = 0; from < a.length; from += BLOCK_FLOATS) {
-                        int n = Math.min(BLOCK_FLOATS, a.length - from);
-                        view.clear();
-                        view.put(a, from, n);
-                        direct.write(block, 0, 4 * n);
+                    if (a != null) {
+                        Floats.write(direct, a, block);
                     }
                 }
                 direct.flush();

@@ -1,8 +1,10 @@
 package rlhf.spark;
 
+import java.io.DataInput;
 import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
+import java.io.OutputStream;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -48,13 +50,34 @@ public final class Floats implements Serializable {
 
     private void writeObject(ObjectOutputStream out) throws IOException {
         out.writeInt(values.length);
-        byte[] block = new byte[4 * Math.min(BLOCK_FLOATS, values.length)];
+        write(out, values, new byte[4 * Math.min(BLOCK_FLOATS, Math.max(1, values.length))]);
+    }
+
+    /**
+     * Writes {@code values} as little-endian bytes, {@code block.length / 4} floats at a time
+     * through {@code block} (scratch, a multiple of 4 bytes): Java serialization here, the direct
+     * transfer's sockets ({@link DirectTransfer}).
+     */
+    static void write(OutputStream out, float[] values, byte[] block) throws IOException {
+        int chunk = block.length / 4;
         FloatBuffer view = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-        for (int from = 0; from < values.length; from += BLOCK_FLOATS) {
-            int n = Math.min(BLOCK_FLOATS, values.length - from);
+        for (int from = 0; from < values.length; from += chunk) {
+            int n = Math.min(chunk, values.length - from);
             view.clear();
             view.put(values, from, n);
             out.write(block, 0, 4 * n);
+        }
+    }
+
+    /** Fills {@code values} from little-endian bytes written by {@link #write}, through {@code block}. */
+    static void read(DataInput in, float[] values, byte[] block) throws IOException {
+        int chunk = block.length / 4;
+        FloatBuffer view = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        for (int from = 0; from < values.length; from += chunk) {
+            int n = Math.min(chunk, values.length - from);
+            in.readFully(block, 0, 4 * n);
+            view.clear();
+            view.get(values, from, n);
         }
     }
 
@@ -64,13 +87,6 @@ public final class Floats implements Serializable {
             throw new IOException("a serialized float array with negative length " + n);
         }
         values = new float[n];
-        byte[] block = new byte[4 * Math.min(BLOCK_FLOATS, n)];
-        FloatBuffer view = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-        for (int from = 0; from < n; from += BLOCK_FLOATS) {
-            int k = Math.min(BLOCK_FLOATS, n - from);
-            in.readFully(block, 0, 4 * k);
-            view.clear();
-            view.get(values, from, k);
-        }
+        read(in, values, new byte[4 * Math.min(BLOCK_FLOATS, Math.max(1, n))]);
     }
 }
