@@ -142,6 +142,37 @@ public final class IndexedData<E> implements Serializable {
         return out;
     }
 
+    /** Maps an example, knowing its global index; runs on the executors. */
+    @FunctionalInterface
+    public interface IndexedMapper<E, F> extends Serializable {
+        F map(long index, E example);
+    }
+
+    /**
+     * Every example mapped with its global index, in the same partitions, cached at {@code level}
+     * and materialised (one job). The indices and the count stay; this data stays cached too, as
+     * the caller decides (unpersisting it makes a lost partition of the result recompute through
+     * this data's own lineage).
+     */
+    public <F> IndexedData<F> mapExamples(IndexedMapper<E, F> mapper, StorageLevel level, String what) {
+        JavaRDD<Shard<F>> mapped = shards.map(shard -> {
+            List<F> out = new ArrayList<>(shard.size());
+            for (int j = 0; j < shard.size(); j++) {
+                out.add(mapper.map(shard.index[j], shard.examples.get(j)));
+            }
+            return new Shard<>(shard.index, out);
+        });
+        mapped.setName("indexed " + what).persist(level);
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(shards.context());
+        sc.setJobDescription("cache " + what);
+        try {
+            mapped.count();
+        } finally {
+            sc.setJobDescription(null);
+        }
+        return new IndexedData<>(mapped, count);
+    }
+
     /** The cached shards, one per partition (PPO runs its own passes over them). */
     public JavaRDD<Shard<E>> shards() {
         return shards;

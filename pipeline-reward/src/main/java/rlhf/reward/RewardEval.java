@@ -2,6 +2,7 @@ package rlhf.reward;
 
 import org.apache.spark.api.java.JavaSparkContext;
 
+import rlhf.data.PromptGroup;
 import rlhf.spark.EvalPass;
 import rlhf.spark.IndexedData;
 import rlhf.spark.LossStats;

@@ -16,6 +16,7 @@ import rlhf.cli.Cli;
 import rlhf.config.Args;
 import rlhf.data.DatasetSource;
 import rlhf.data.Examples;
+import rlhf.data.PreferenceGroups;
 import rlhf.data.PromptTemplate;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
@@ -75,7 +76,8 @@ public final class RewardJob {
      * @param trainStats reward statistics over the training answers at the end (null if stopped early)
      * @param finalDir   the reward model, or null when the run stopped early
      */
-    public record Result(float[] params, int step, int totalSteps, RewardData.Report train, RewardData.Report eval,
+    public record Result(float[] params, int step, int totalSteps, PreferenceGroups.Report train,
+            PreferenceGroups.Report eval,
             List<Double> losses, List<EvalPoint> evals, RewardEval.Result trainStats, String finalDir,
             ModelConfigJson config) {
 
@@ -108,7 +110,7 @@ public final class RewardJob {
 
         // 1. preference rows, and the model + tokenizer we start from
         PromptTemplate template = DatasetSource.template(s.config(), spark);
-        Examples<RewardData.TextGroup> trainRows = RewardData.read(spark, s.trainPath(), s, template);
+        Examples<PreferenceGroups.TextGroup> trainRows = PreferenceGroups.read(spark, s.trainPath(), s.preferences(), template);
         StageStart start = resume
                 ? StageStart.resume("reward", checkpoints, hconf, config -> config.model().scoreHead() ? null : "score head")
                 : fresh(s, checkpoints, trainRows, hconf);
@@ -120,14 +122,15 @@ public final class RewardJob {
                 resume ? " (resumed at step " + start.trainerState().path("step").asInt() + ")" : "");
 
         // 2. tokenized prompt groups, cached on the executors
-        RewardData.Prepared train = RewardData.prepare(sc,
-                s.offPromptPairs() ? RewardData.withOffPromptAnswers(trainRows, s.training().seed()) : trainRows,
-                start.tokenizer(), s, "reward train data " + s.trainPath());
-        RewardData.Prepared eval = null;
+        PreferenceGroups.Prepared train = PreferenceGroups.prepare(sc,
+                s.offPromptPairs() ? PreferenceGroups.withOffPromptAnswers(trainRows, s.training().seed()) : trainRows,
+                start.tokenizer(), s.preferences(), "reward train data " + s.trainPath());
+        PreferenceGroups.Prepared eval = null;
         try {
             if (s.evalPath().isPresent()) {
-                eval = RewardData.prepare(sc, RewardData.read(spark, s.evalPath().get(), s, template), start.tokenizer(),
-                        s, "reward eval data " + s.evalPath().get());
+                eval = PreferenceGroups.prepare(sc,
+                        PreferenceGroups.read(spark, s.evalPath().get(), s.preferences(), template), start.tokenizer(),
+                        s.preferences(), "reward eval data " + s.evalPath().get());
             }
             return train(sc, s, start, train, eval, checkpoints);
         } finally {
@@ -138,8 +141,8 @@ public final class RewardJob {
         }
     }
 
-    private static Result train(JavaSparkContext sc, RewardSettings s, StageStart start, RewardData.Prepared train,
-            RewardData.Prepared eval, RunCheckpoints checkpoints) throws IOException {
+    private static Result train(JavaSparkContext sc, RewardSettings s, StageStart start, PreferenceGroups.Prepared train,
+            PreferenceGroups.Prepared eval, RunCheckpoints checkpoints) throws IOException {
         // 3. the ranking loss through the stage loop: step, log, evaluate, checkpoint
         int maxK = Math.max(train.report().maxK(), eval == null ? 2 : eval.report().maxK());
         int maxT = Math.max(train.report().maxLength(), eval == null ? 1 : eval.report().maxLength());
@@ -167,8 +170,8 @@ public final class RewardJob {
     }
 
     /** What is the reward model's own in the stage loop: its metrics, evaluation and run description. */
-    private record RewardStage(JavaSparkContext sc, RewardSettings s, RewardData.Report train,
-            RewardData.Prepared eval, RewardLoss loss)
+    private record RewardStage(JavaSparkContext sc, RewardSettings s, PreferenceGroups.Report train,
+            PreferenceGroups.Prepared eval, RewardLoss loss)
             implements StageLoop.Job<EvalPoint>, StageLoop.Evaluation<EvalPoint> {
 
         @Override
@@ -254,11 +257,11 @@ public final class RewardJob {
 
     /** The model with a score head: the SFT or pretrained model gets one drawn at random. */
     private static StageStart fresh(RewardSettings s, RunCheckpoints checkpoints,
-            Examples<RewardData.TextGroup> trainRows, Configuration hconf) throws IOException {
+            Examples<PreferenceGroups.TextGroup> trainRows, Configuration hconf) throws IOException {
         StageStart.refuseToOverwrite(checkpoints, s.training().outputDir());
         ModelStart.Model m = ModelStart.load(new ModelStart.Spec("reward", s.modelInit(), s.tokenizerPath(),
                 s.tokenizerVocabSize(), s.dropout(), s.randomPositions(), s.nLayer(), s.nHead(), s.nEmbd(),
-                s.training().seed()), () -> RewardData.corpus(trainRows), hconf);
+                s.training().seed()), () -> PreferenceGroups.corpus(trainRows), hconf);
         ModelConfigJson config = m.config();
         float[] params = m.params();
         GptConfig lm = config.model();

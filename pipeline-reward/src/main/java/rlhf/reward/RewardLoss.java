@@ -3,11 +3,12 @@ package rlhf.reward;
 import java.util.Arrays;
 import java.util.List;
 
+import rlhf.data.PromptGroup;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
-import rlhf.spark.LossStats;
 import rlhf.spark.EvalLoss;
+import rlhf.spark.LossStats;
 import rlhf.tensor.Rng;
 
 /**
@@ -227,22 +228,9 @@ public final class RewardLoss implements EvalLoss<PromptGroup, RewardLoss.State>
 
     /** Fills (R, T) from the groups, T = their longest answer (kept in s.T); returns R. */
     private int layout(State s, List<PromptGroup> batch) {
-        if (batch.isEmpty() || batch.size() > microBatch) {
-            throw new IllegalArgumentException("micro-batch of " + batch.size() + " prompt groups, expected 1.." + microBatch);
-        }
-        int T = 1;
-        int R = 0;
-        for (PromptGroup g : batch) {
-            if (g.answers() > maxK) {
-                throw new IllegalArgumentException(g.where() + ": " + g.answers() + " answers, more than the " + maxK
-                        + " this loss was sized for");
-            }
-            R += g.answers();
-            T = Math.max(T, g.maxLength());
-        }
-        if (T > maxT) {
-            throw new IllegalArgumentException("an answer of " + T + " tokens exceeds the context of " + maxT);
-        }
+        PromptGroup.BatchShape shape = PromptGroup.shape(batch, microBatch, maxK, maxT);
+        int T = shape.longest();
+        int R = shape.rows();
         int row = 0;
         for (PromptGroup g : batch) {
             for (int[] seq : g.sequences()) {

@@ -5,6 +5,7 @@ import java.util.Optional;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.data.DatasetSource;
+import rlhf.data.PreferenceGroups;
 import rlhf.spark.TrainingSettings;
 
 /** Every key of conf/reward.properties, read and checked once. */
@@ -18,7 +19,7 @@ public record RewardSettings(
         Optional<String> fewShotPath,
         int fewShotCount,
         int contextLength,
-        Overlong overlong,
+        PreferenceGroups.Overlong overlong,
         int partitions,
         // model and tokenizer
         Optional<String> modelInit,
@@ -34,9 +35,6 @@ public record RewardSettings(
         double centerCoef,
         boolean offPromptPairs,
         TrainingSettings training) {
-
-    /** A prompt group with an answer longer than the context. */
-    public enum Overlong { DROP, FAIL }
 
     /** Reads and checks every key of conf/reward.properties. */
     public static RewardSettings from(JobConfig c) {
@@ -55,7 +53,7 @@ public record RewardSettings(
                 c.getOptional("data.few_shot.path"),
                 fewShot,
                 (int) c.requireIn("data.context_length", 2, 1 << 20),
-                c.getEnum("data.overlong", Overlong.class),
+                c.getEnum("data.overlong", PreferenceGroups.Overlong.class),
                 (int) c.requireIn("data.partitions", 0, 1 << 20),
                 c.getOptional("model.init"),
                 c.getOptional("model.score_init_std").map(v -> (float) c.requireIn("model.score_init_std", 0, 100)),
@@ -74,6 +72,11 @@ public record RewardSettings(
                     + s.nHead);
         }
         return s;
+    }
+
+    /** How the preference rows are read and prepared. */
+    public PreferenceGroups.Options preferences() {
+        return new PreferenceGroups.Options(config, contextLength, overlong, onBadRow, partitions);
     }
 
     /** Positions of a random model: model.n_positions, or the context length when 0. */

@@ -82,33 +82,6 @@ final class RewardFixtures {
         return ScoreHead.extend(cfg.withScoreHead(false), lm, 0.5f, seed);
     }
 
-    /** Writes JSON lines, one object per row. */
-    static String writeJsonl(Path file, List<Map<String, Object>> rows) throws IOException {
-        List<String> lines = new ArrayList<>();
-        for (Map<String, Object> r : rows) {
-            lines.add(JSON.writeValueAsString(r));
-        }
-        Files.createDirectories(file.getParent());
-        Files.write(file, lines);
-        return file.toString();
-    }
-
-    static Map<String, Object> pair(String prompt, String chosen, String rejected) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("prompt", prompt);
-        m.put("chosen", chosen);
-        m.put("rejected", rejected);
-        return m;
-    }
-
-    static Map<String, Object> ranking(String prompt, List<String> responses, int... order) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("prompt", prompt);
-        m.put("responses", responses);
-        m.put("ranking", order);
-        return m;
-    }
-
     static RewardSettings settings(String... sets) {
         JobConfig c = JobConfig.defaults("reward");
         c.applySets(Arrays.asList(sets));

@@ -32,7 +32,11 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import rlhf.data.Examples;
+import rlhf.data.PreferenceGroups;
+import rlhf.data.PreferenceRows;
+import rlhf.data.PromptGroup;
 import rlhf.data.PromptTemplate;
+import rlhf.data.Rankings;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RewardScale;
@@ -97,7 +101,7 @@ class RewardJobTest {
                 a.add(w == null ? "yes" : w);
                 b.add(w == null ? "no" : w);
             }
-            rows.add(RewardFixtures.pair(prompt, " " + String.join(" ", a), " " + String.join(" ", b)));
+            rows.add(PreferenceRows.pair(prompt, " " + String.join(" ", a), " " + String.join(" ", b)));
         }
         return rows;
     }
@@ -113,8 +117,8 @@ class RewardJobTest {
 
     @Test
     void learnsAPreferenceDecidableFromTheTextToAtLeast90PercentHeldOut() throws Exception {
-        String train = RewardFixtures.writeJsonl(tmp.resolve("learn/train.jsonl"), keywordPairs(256, 1));
-        String eval = RewardFixtures.writeJsonl(tmp.resolve("learn/eval.jsonl"), keywordPairs(100, 2));
+        String train = PreferenceRows.writeJsonl(tmp.resolve("learn/train.jsonl"), keywordPairs(256, 1));
+        String eval = PreferenceRows.writeJsonl(tmp.resolve("learn/eval.jsonl"), keywordPairs(100, 2));
         String tok = RewardFixtures.writeByteTokenizer(tmp.resolve("learn/tok"));
         String out = tmp.resolve("learn/run").toString();
         long t0 = System.nanoTime();
@@ -219,9 +223,9 @@ class RewardJobTest {
             for (int k = 0; k < 3; k++) {
                 order[k] = (k - shift + 3) % 3; // answer k sits at index (k - shift) mod 3
             }
-            rows.add(RewardFixtures.ranking((String) pair.get("prompt"), shuffled, order));
+            rows.add(PreferenceRows.ranking((String) pair.get("prompt"), shuffled, order));
         }
-        String train = RewardFixtures.writeJsonl(tmp.resolve("det/train.jsonl"), rows);
+        String train = PreferenceRows.writeJsonl(tmp.resolve("det/train.jsonl"), rows);
         String init = sftCheckpoint(tmp.resolve("det/sft"));
         String[] common = {"data.train=" + train, "model.init=" + init, "data.template=plain", "data.context_length=48",
                 "train.global_batch=8", "train.micro_batch=3", "train.steps=6", "optim.lr=1e-3", "optim.warmup_steps=2",
@@ -267,16 +271,16 @@ class RewardJobTest {
 
     @Test
     void badRowsAreNamedCountedAndDroppedOrFailed() throws Exception {
-        String pairs = RewardFixtures.writeJsonl(tmp.resolve("bad/pairs.jsonl"), List.of(
-                RewardFixtures.pair("p1", " good", " bad"),
-                RewardFixtures.pair("p2", " same", " same"),
-                RewardFixtures.pair("p3", " fine", ""),
-                withMargin(RewardFixtures.pair("p4", " ok", " not ok"), 0.5)));
-        String ranks = RewardFixtures.writeJsonl(tmp.resolve("bad/ranks.jsonl"), List.of(
-                RewardFixtures.ranking("r1", List.of(" a", " b", " c"), 2, 0, 1),
-                RewardFixtures.ranking("r2", List.of(" a", " b", " c"), 0, 0, 1),
-                RewardFixtures.ranking("r3", List.of(" a", " b", " a"), 1, 0, 2),
-                RewardFixtures.ranking("r4", List.of(" x", " y"), 1, 0)));
+        String pairs = PreferenceRows.writeJsonl(tmp.resolve("bad/pairs.jsonl"), List.of(
+                PreferenceRows.pair("p1", " good", " bad"),
+                PreferenceRows.pair("p2", " same", " same"),
+                PreferenceRows.pair("p3", " fine", ""),
+                withMargin(PreferenceRows.pair("p4", " ok", " not ok"), 0.5)));
+        String ranks = PreferenceRows.writeJsonl(tmp.resolve("bad/ranks.jsonl"), List.of(
+                PreferenceRows.ranking("r1", List.of(" a", " b", " c"), 2, 0, 1),
+                PreferenceRows.ranking("r2", List.of(" a", " b", " c"), 0, 0, 1),
+                PreferenceRows.ranking("r3", List.of(" a", " b", " a"), 1, 0, 2),
+                PreferenceRows.ranking("r4", List.of(" x", " y"), 1, 0)));
         BpeTokenizer tok = RewardFixtures.byteTokenizer();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
 
@@ -284,7 +288,8 @@ class RewardJobTest {
         RewardSettings drop = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=16",
                 "data.max_bad_fraction=1");
         PromptTemplate plain = PromptTemplate.plain();
-        RewardData.Prepared p = RewardData.prepare(sc, RewardData.read(spark, pairs, drop, plain), tok, drop, "pairs");
+        PreferenceGroups.Prepared p = PreferenceGroups.prepare(sc,
+                PreferenceGroups.read(spark, pairs, drop.preferences(), plain), tok, drop.preferences(), "pairs");
         assertEquals(4, p.report().rows());
         assertEquals(2, p.report().badRows(), "chosen == rejected and an empty rejected: " + p.report().firstBad());
         assertEquals(2, p.report().groups());
@@ -296,7 +301,8 @@ class RewardJobTest {
                 : Arrays.toString(x.margin())).sorted().toList(), "the optional margin column, where given");
         p.release();
 
-        RewardData.Prepared q = RewardData.prepare(sc, RewardData.read(spark, ranks, drop, plain), tok, drop, "ranks");
+        PreferenceGroups.Prepared q = PreferenceGroups.prepare(sc,
+                PreferenceGroups.read(spark, ranks, drop.preferences(), plain), tok, drop.preferences(), "ranks");
         assertEquals(1, q.report().badRows(), "[0, 0, 1] is not a permutation: " + q.report().firstBad());
         assertEquals(Map.of(Rankings.Reason.IDENTICAL_RESPONSES, 1L), q.report().badByReason(),
                 "two equal answers inside a ranking");
@@ -319,7 +325,8 @@ class RewardJobTest {
         RewardSettings mapped = RewardFixtures.settings("data.train=" + parquet, "data.template=plain",
                 "data.context_length=16", "data.columns.prompt=question", "data.columns.chosen=good",
                 "data.columns.rejected=bad", "data.max_bad_fraction=1");
-        RewardData.Prepared pq = RewardData.prepare(sc, RewardData.read(spark, parquet, mapped, plain), tok, mapped,
+        PreferenceGroups.Prepared pq = PreferenceGroups.prepare(sc,
+                PreferenceGroups.read(spark, parquet, mapped.preferences(), plain), tok, mapped.preferences(),
                 "parquet pairs");
         assertEquals(2, pq.report().groups());
         assertEquals(2, pq.report().badRows(), String.join("; ", pq.report().firstBad()));
@@ -328,28 +335,29 @@ class RewardJobTest {
         // over-long: dropped and counted, or failed
         // data.partitions equal to the rows' own: no shuffle cuts the cached groups' lineage, which
         // holds the tokenizer broadcast (once destroyed here, the first training step failed on it)
-        Examples<RewardData.TextGroup> rows = RewardData.read(spark, pairs, drop, plain);
+        Examples<PreferenceGroups.TextGroup> rows = PreferenceGroups.read(spark, pairs, drop.preferences(), plain);
         RewardSettings same = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=16",
                 "data.max_bad_fraction=1", "data.partitions=" + rows.rdd().getNumPartitions());
-        RewardData.Prepared unshuffled = RewardData.prepare(sc, rows, tok, same, "pairs");
+        PreferenceGroups.Prepared unshuffled = PreferenceGroups.prepare(sc, rows, tok, same.preferences(), "pairs");
         assertEquals(2, unshuffled.data().shards().map(x -> x.size()).fold(0, Integer::sum));
         unshuffled.release();
 
         RewardSettings tight = RewardFixtures.settings("data.train=" + pairs, "data.template=plain", "data.context_length=9",
                 "data.max_bad_fraction=1");
-        RewardData.Prepared o = RewardData.prepare(sc, RewardData.read(spark, pairs, tight, plain), tok, tight, "pairs");
+        PreferenceGroups.Prepared o = PreferenceGroups.prepare(sc,
+                PreferenceGroups.read(spark, pairs, tight.preferences(), plain), tok, tight.preferences(), "pairs");
         assertEquals(1, o.report().overlong(), "p4 ' not ok' + EOS is 10 tokens: " + o.report().firstOverlong());
         o.release();
 
         RewardSettings fail = RewardFixtures.settings("data.train=" + pairs, "data.on_bad_row=fail", "data.template=plain");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> RewardData.read(spark, pairs, fail, plain));
+                () -> PreferenceGroups.read(spark, pairs, fail.preferences(), plain));
         assertTrue(e.getMessage().contains("pairs.jsonl row 2") && e.getMessage().contains("identical"), e.getMessage());
-        String sameInRanking = RewardFixtures.writeJsonl(tmp.resolve("bad/same.jsonl"), List.of(
-                RewardFixtures.ranking("r1", List.of(" a", " b"), 1, 0),
-                RewardFixtures.ranking("r3", List.of(" a", " b", " a"), 1, 0, 2)));
-        e = assertThrows(IllegalArgumentException.class, () -> RewardData.prepare(sc,
-                RewardData.read(spark, sameInRanking, fail, plain), tok, fail, "same"));
+        String sameInRanking = PreferenceRows.writeJsonl(tmp.resolve("bad/same.jsonl"), List.of(
+                PreferenceRows.ranking("r1", List.of(" a", " b"), 1, 0),
+                PreferenceRows.ranking("r3", List.of(" a", " b", " a"), 1, 0, 2)));
+        e = assertThrows(IllegalArgumentException.class, () -> PreferenceGroups.prepare(sc,
+                PreferenceGroups.read(spark, sameInRanking, fail.preferences(), plain), tok, fail.preferences(), "same"));
         assertTrue(e.getMessage().contains("same.jsonl row 2: IDENTICAL_RESPONSES") && e.getMessage().contains("data.on_bad_row=fail"),
                 e.getMessage());
     }

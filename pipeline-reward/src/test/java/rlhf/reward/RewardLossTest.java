@@ -11,6 +11,9 @@ import java.util.stream.IntStream;
 
 import org.junit.jupiter.api.Test;
 
+import rlhf.data.PreferenceGroups;
+import rlhf.data.PromptGroup;
+import rlhf.data.Rankings;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
@@ -108,7 +111,7 @@ class RewardLossTest {
     /** A pair (0 > 1) with an off-prompt third answer ranked below answer 0. */
     static PromptGroup pairWithOffPromptAnswer() {
         SplittableRandom r = new SplittableRandom(8);
-        return new PromptGroup(new int[][] {randomSeq(r, 6), randomSeq(r, 5), randomSeq(r, 8)}, new int[] {0, 0},
+        return new PromptGroup(new int[][] {randomSeq(r, 6), randomSeq(r, 5), randomSeq(r, 8)}, 0, new int[] {0, 0},
                 new int[] {1, 2}, null, "pair with an off-prompt answer", true);
     }
 
@@ -281,9 +284,9 @@ class RewardLossTest {
     void trainingSequencesAreScoredAsTheSharedScorerScores() throws Exception {
         float[] params = RewardFixtures.tinyModel(CFG, 8);
         BpeTokenizer tok = RewardFixtures.byteTokenizer();
-        RewardData.TextGroup text = new RewardData.TextGroup("Q: 2+2\nA:", List.of(" 4", " five", " 22"),
+        PreferenceGroups.TextGroup text = new PreferenceGroups.TextGroup("Q: 2+2\nA:", List.of(" 4", " five", " 22"),
                 new int[] {0, 2, 1}, 0, "test row 1");
-        RewardData.Outcome o = RewardData.convert(tok, text, 24);
+        PreferenceGroups.Outcome o = PreferenceGroups.convert(tok, text, 24);
         PromptGroup g = o.group();
         assertEquals("Q: 2+2\nA: 4".length() + 1, g.sequences()[0].length, "prompt + response + EOS");
         assertEquals(EOS, g.sequences()[0][g.sequences()[0].length - 1]);

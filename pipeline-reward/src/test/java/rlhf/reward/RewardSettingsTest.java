@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.data.PreferenceGroups;
 
 class RewardSettingsTest {
 
@@ -21,7 +22,7 @@ class RewardSettingsTest {
         assertEquals("prefs.jsonl", s.trainPath());
         assertEquals("runs/reward/metrics.jsonl", s.training().metricsPath());
         assertTrue(s.scoreInitStd().isEmpty(), "empty: 1/sqrt(n_embd + 1)");
-        assertEquals(RewardSettings.Overlong.DROP, s.overlong());
+        assertEquals(PreferenceGroups.Overlong.DROP, s.overlong());
         for (JobConfig.Key k : JobConfig.defaults("reward").keys().values()) {
             assertTrue(!k.doc().isEmpty(), "key " + k.name() + " has a comment saying what it means");
         }

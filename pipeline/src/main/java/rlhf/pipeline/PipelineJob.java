@@ -8,12 +8,14 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 
+import rlhf.bestofn.BestOfNJob;
 import rlhf.cli.Cli;
 import rlhf.cli.InputPaths;
-import rlhf.bestofn.BestOfNJob;
 import rlhf.config.Args;
 import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
+import rlhf.dpo.DpoJob;
+import rlhf.dpo.DpoSettings;
 import rlhf.ppo.PpoJob;
 import rlhf.reward.RewardJob;
 import rlhf.reward.RewardSettings;
@@ -21,7 +23,7 @@ import rlhf.sft.SftJob;
 import rlhf.sft.SftSettings;
 
 /**
- * The chain SFT -> reward model [-> best-of-n] -> PPO as one Spark application:
+ * The chain SFT -> reward model [-> DPO] [-> best-of-n] -> PPO as one Spark application:
  * {@code bin/rlhf pipeline --config FILE [--set k=v ...] [--resume]}, or
  * {@code spark-submit --class rlhf.pipeline.PipelineJob rlhf-pipeline.jar --config FILE}.
  * Keys: conf/pipeline.properties.
@@ -92,6 +94,7 @@ public final class PipelineJob {
             case "sft" -> SftJob.run(spark, SftSettings.from(config), resume).summary();
             case "reward" -> RewardJob.run(spark, RewardSettings.from(config), resume).summary();
             case "ppo" -> PpoJob.run(spark, config, resume, null).summary();
+            case PipelinePlan.DPO -> DpoJob.run(spark, DpoSettings.from(config), resume).summary();
             case PipelinePlan.BEST_OF_N -> BestOfNJob.run(spark, config).summary(); // one pass: nothing to resume
             default -> throw new IllegalArgumentException("unknown stage " + stage);
         };

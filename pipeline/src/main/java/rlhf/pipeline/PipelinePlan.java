@@ -18,14 +18,14 @@ import rlhf.io.RunCheckpoints;
 import rlhf.io.TextFiles;
 
 /**
- * How the chain SFT -> reward model -> PPO runs in one directory: the configuration of each stage
+ * How the chain SFT -> reward model -> PPO (and the optional DPO and best-of-n) runs in one directory: the configuration of each stage
  * and whether it runs, resumes or is already done. {@link PipelineJob} then runs the stages, one
  * after the other, in one Spark application.
  *
  * <p>A chain configuration ({@code conf/pipeline.properties}, {@code conf/demo.properties}) has
  * its own declared keys, shared keys copied into every stage that declares them
  * ({@link #SHARED_PREFIXES}), {@code spark.*} keys (the application's), and stage keys:
- * {@code sft.K}, {@code reward.K}, {@code ppo.K} set key K of that stage, declared in the chain file
+ * {@code sft.K}, {@code reward.K}, {@code dpo.K}, {@code best-of-n.K}, {@code ppo.K} set key K of that stage, declared in the chain file
  * or not. A stage's effective keys, lowest precedence first: the wiring (its output directory, the
  * previous stages' final models, the data the caller provides), the shared keys, the stage keys.
  * Each is checked against the stage's own defaults ({@code conf/<stage>.properties}) when
@@ -36,10 +36,17 @@ import rlhf.io.TextFiles;
 public final class PipelinePlan {
 
     /** Every stage, in the order they run. */
-    public static final List<String> STAGES = List.of("sft", "reward", "best-of-n", "ppo");
+    public static final List<String> STAGES = List.of("sft", "reward", "dpo", "best-of-n", "ppo");
 
-    /** The stages that run when the configuration does not list them: best-of-n is optional. */
+    /** The stages that run when the configuration does not list them: DPO and best-of-n are optional. */
     public static final List<String> DEFAULT_STAGES = List.of("sft", "reward", "ppo");
+
+    /** The stages whose final model each stage starts from or scores with. */
+    static final Map<String, List<String>> NEEDS = Map.of("sft", List.of(), "reward", List.of("sft"),
+            "dpo", List.of("sft"), "best-of-n", List.of("sft", "reward"), "ppo", List.of("sft", "reward"));
+
+    /** The optional stage that trains the SFT model on the reward stage's preferences, without a reward model. */
+    public static final String DPO = "dpo";
 
     /** The optional stage that samples like PPO: n responses per prompt of the SFT model, the best kept. */
     public static final String BEST_OF_N = "best-of-n";
@@ -111,7 +118,8 @@ public final class PipelinePlan {
                 own.set(k, e.getValue().value(), e.getValue().source());
             } else if (stageOf(k) == null && !k.startsWith("spark.") && !isShared(k)) {
                 throw new ConfigException("unknown key '" + k + "' in " + e.getValue().source() + ": conf/" + job
-                        + ".properties does not declare it, and it is not a stage key (sft.KEY, reward.KEY, best-of-n.KEY, ppo.KEY),"
+                        + ".properties does not declare it, and it is not a stage key (sft.KEY, reward.KEY, dpo.KEY,"
+                        + " best-of-n.KEY, ppo.KEY),"
                         + " a key for every stage (" + String.join("*, ", SHARED_PREFIXES) + "*) or a spark.* key");
             }
             raw.put(k, e.getValue());
@@ -177,8 +185,8 @@ public final class PipelinePlan {
             }
             if (!someone) {
                 throw new ConfigException("key '" + k + "' (" + s.shared().get(k).source() + ") is declared by none of the"
-                        + " stages (conf/sft.properties, conf/reward.properties, conf/best-of-n.properties, "
-                        + "conf/ppo.properties)");
+                        + " stages (conf/sft.properties, conf/reward.properties, conf/dpo.properties, "
+                        + "conf/best-of-n.properties, conf/ppo.properties)");
             }
         }
         String base = out.replaceAll("/+$", "");
@@ -216,6 +224,16 @@ public final class PipelinePlan {
         keys.put("output.dir", new Value(base + "/" + stage, "the pipeline: <output>/" + stage));
         switch (stage) {
             case "reward" -> keys.put("model.init", new Value(finals.get("sft"), "the pipeline: SFT's final model"));
+            case DPO -> {
+                keys.put("model.init", new Value(finals.get("sft"), "the pipeline: SFT's final model"));
+                // the reward stage's preferences, unless dpo.data.* says otherwise
+                for (String k : List.of("data.train", "data.eval")) {
+                    Value v = s.stage("reward").get(k);
+                    if (v != null) {
+                        keys.put(k, new Value(v.value(), "the pipeline: reward." + k + " (" + v.source() + ")"));
+                    }
+                }
+            }
             case "ppo", BEST_OF_N -> {
                 keys.put(PPO_POLICY_KEY, new Value(finals.get("sft"), "the pipeline: SFT's final model"));
                 keys.put(PPO_REWARD_KEY, new Value(finals.get("reward"), "the pipeline: the reward model"));
@@ -361,9 +379,8 @@ public final class PipelinePlan {
             throws IOException {
         List<String> warnings = new ArrayList<>();
         for (String st : STAGES) {
-            if (st.equals(BEST_OF_N) || stages.contains(st)
-                    || stages.stream().noneMatch(x -> STAGES.indexOf(x) > STAGES.indexOf(st))) {
-                continue; // no stage needs best-of-n's output
+            if (stages.contains(st) || stages.stream().noneMatch(x -> NEEDS.get(x).contains(st))) {
+                continue; // no planned stage starts from this one's model
             }
             Map<String, Value> keys = stageKeys(s, st, out.replaceAll("/+$", ""), Map.of(), Map.of());
             Path fin = new Path(keys.get("output.dir").value().replaceAll("/+$", "") + "/" + FINAL);

@@ -48,6 +48,7 @@ class JobJarsIT {
         "pipeline-reward, rlhf.reward.RewardJob, true",
         "pipeline-ppo, rlhf.ppo.PpoJob, true",
         "pipeline-best-of-n, rlhf.bestofn.BestOfNJob, true",
+        "pipeline-dpo, rlhf.dpo.DpoJob, true",
         "pipeline, rlhf.pipeline.PipelineJob, true"})
     void theJarAndSparkAloneRunTheMainClass(String module, String mainClass, boolean runHelp) throws Exception {
         Path jar = Launcher.ROOT.resolve(module).resolve("target/rlhf-" + module + "-0.1.0.jar");

@@ -135,6 +135,38 @@ class PipelinePlanTest {
     }
 
     @Test
+    void dpoStartsFromSftOnTheRewardStagesPreferencesAndNeedsNoRewardModel() throws IOException {
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("reward.data.train=/data/prefs.jsonl",
+                "reward.data.eval=/data/prefs_eval.jsonl", "dpo.dpo.beta=0.2", "data.template=plain",
+                "stages=sft,dpo"));
+        String out = tmp.resolve("run-dpo").toString();
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, s.own().getList("stages"), Map.of(), false, hconf);
+        assertEquals(List.of("sft", "dpo"), steps.stream().map(PipelinePlan.Step::stage).toList());
+        JobConfig dpo = written(out, PipelinePlan.DPO);
+        assertEquals(out + "/sft/final", dpo.getString("model.init"));
+        assertEquals("/data/prefs.jsonl", dpo.getString("data.train"));
+        assertEquals("/data/prefs_eval.jsonl", dpo.getString("data.eval"));
+        assertEquals("0.2", dpo.getString("dpo.beta"));
+        assertEquals("plain", dpo.getString("data.template"));
+        assertEquals(out + "/dpo", dpo.getString("output.dir"));
+        assertEquals(List.of(), PipelinePlan.missingInputs(s, out, List.of("dpo"), hconf).stream()
+                .filter(w -> w.contains("reward")).toList(), "DPO does not need the reward model");
+        assertEquals(1, PipelinePlan.missingInputs(s, out, List.of("dpo"), hconf).size(), "but it needs SFT's");
+
+        PipelinePlan.Settings own = PipelinePlan.load("pipeline", null, List.of("reward.data.train=/data/prefs.jsonl",
+                "dpo.data.train=/data/other.jsonl", "stages=dpo", "dpo.model.init=/models/sft"));
+        PipelinePlan.plan(own, tmp.resolve("run-dpo2").toString(), List.of("dpo"), Map.of(), false, hconf);
+        JobConfig mine = written(tmp.resolve("run-dpo2").toString(), PipelinePlan.DPO);
+        assertEquals("/data/other.jsonl", mine.getString("data.train"), "dpo's own data wins");
+        assertEquals("/models/sft", mine.getString("model.init"));
+
+        PipelinePlan.Settings typo = PipelinePlan.load("pipeline", null, List.of("dpo.dpo.betta=0.2", "stages=dpo"));
+        ConfigException e = assertThrows(ConfigException.class, () -> PipelinePlan.plan(typo,
+                tmp.resolve("run-dpo3").toString(), List.of("dpo"), Map.of(), false, hconf));
+        assertTrue(e.getMessage().contains("stage dpo") && e.getMessage().contains("dpo.betta"), e.getMessage());
+    }
+
+    @Test
     void unknownKeysAreErrorsNamingFileAndLine() throws IOException {
         Path f = userFile("# mine", "output.dir = x", "sft_steps = 3");
         ConfigException e = assertThrows(ConfigException.class,

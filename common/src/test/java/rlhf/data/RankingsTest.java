@@ -1,4 +1,4 @@
-package rlhf.reward;
+package rlhf.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

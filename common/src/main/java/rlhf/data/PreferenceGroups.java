@@ -1,4 +1,4 @@
-package rlhf.reward;
+package rlhf.data;
 
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -19,12 +19,7 @@ import org.slf4j.LoggerFactory;
 
 import scala.Tuple2;
 
-import rlhf.data.DatasetSource;
-import rlhf.data.Examples;
-import rlhf.data.Preference;
-import rlhf.data.PreferencePair;
-import rlhf.data.PromptTemplate;
-import rlhf.data.Ranking;
+import rlhf.config.JobConfig;
 import rlhf.model.RewardScorer;
 import rlhf.spark.IndexRanges;
 import rlhf.spark.IndexedData;
@@ -33,7 +28,8 @@ import rlhf.tensor.Rng;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
- * Spark glue from a preference dataset to cached prompt groups: read pairs or rankings
+ * Spark glue from a preference dataset to cached prompt groups, for every job trained on
+ * preferences (the reward model, DPO): read pairs or rankings
  * ({@link DatasetSource}: formats, column mapping, file and row of every example), format the
  * prompt with the SFT template, check each row ({@link Rankings#check}), tokenize on the
  * executors, drop or fail on bad and over-long rows, spread over partitions by index range, cache.
@@ -44,9 +40,23 @@ import rlhf.tokenizer.BpeTokenizer;
  * malformed JSON) are counted and named by it; the rest pass {@link Rankings#check}, whose
  * failures (e.g. two equal answers inside a ranking) are counted per {@link Rankings.Reason}.
  */
-public final class RewardData {
+public final class PreferenceGroups {
 
-    private static final Logger LOG = LoggerFactory.getLogger(RewardData.class);
+    private static final Logger LOG = LoggerFactory.getLogger(PreferenceGroups.class);
+
+    /** A prompt group with an answer longer than the context. */
+    public enum Overlong { DROP, FAIL }
+
+    /**
+     * What reading and preparing take from a job's settings.
+     *
+     * @param config        the job's configuration (data.format, data.columns.*, data.max_bad_fraction)
+     * @param contextLength every answer (prompt + response + end-of-text) must fit in this many tokens
+     * @param partitions    partitions of the cached groups (0: Spark's default parallelism)
+     */
+    public record Options(JobConfig config, int contextLength, Overlong overlong, DatasetSource.OnBadRow onBadRow,
+            int partitions) implements Serializable {
+    }
 
     /** Bad or over-long rows named in messages. */
     static final int FIRST_NAMED = 5;
@@ -54,7 +64,7 @@ public final class RewardData {
     /** Random stream of the off-prompt pairing, apart from the streams of init, shuffles and dropout. */
     private static final long OFF_PROMPT_STREAM = -7;
 
-    private RewardData() {
+    private PreferenceGroups() {
     }
 
     /**
@@ -136,7 +146,7 @@ public final class RewardData {
      * Preference rows of a dataset (pairs, rankings or both, each row by its columns), prompts
      * formatted by the template.
      */
-    public static Examples<TextGroup> read(SparkSession spark, String path, RewardSettings s, PromptTemplate template) {
+    public static Examples<TextGroup> read(SparkSession spark, String path, Options s, PromptTemplate template) {
         Examples<Preference> ex = DatasetSource.fromConfig(path, s.config()).preferences(spark);
         return ex.with(ex.rdd().map(p -> group(p, template)));
     }
@@ -187,14 +197,14 @@ public final class RewardData {
     }
 
     /** What became of one row: a group, or why not. */
-    record Outcome(PromptGroup group, Rankings.Reason bad, boolean overlong, String message) implements Serializable {
+    public record Outcome(PromptGroup group, Rankings.Reason bad, boolean overlong, String message) implements Serializable {
     }
 
     /**
      * The group of one row, or why it cannot be used: a failed {@link Rankings#check}, or an answer
      * longer than {@code contextLength} tokens (prompt + response + EOS). Pure; runs on executors.
      */
-    static Outcome convert(BpeTokenizer tok, TextGroup g, int contextLength) {
+    public static Outcome convert(BpeTokenizer tok, TextGroup g, int contextLength) {
         Rankings.Problem p = Rankings.check(g.responses(), g.order());
         if (p != null) {
             return new Outcome(null, p.reason(), false, g.where() + ": " + p.reason() + ": " + p.message());
@@ -227,7 +237,7 @@ public final class RewardData {
             better[P] = g.order()[0];
             worse[P] = K;
         }
-        return new Outcome(new PromptGroup(seqs, better, worse, margin, g.where(), withOffPrompt), null, false, null);
+        return new Outcome(new PromptGroup(seqs, prompt.length, better, worse, margin, g.where(), withOffPrompt), null, false, null);
     }
 
     /** prompt ++ response ++ EOS (when the response does not end with it), as the reward model reads an answer. */
@@ -252,7 +262,7 @@ public final class RewardData {
      * @param what names the data in messages ("reward train data data/prefs.jsonl")
      */
     public static Prepared prepare(JavaSparkContext sc, Examples<TextGroup> ex, BpeTokenizer tokenizer,
-            RewardSettings s, String what) {
+            Options s, String what) {
         Broadcast<BpeTokenizer> tok = sc.broadcast(tokenizer);
         int T = s.contextLength();
         JavaRDD<Outcome> outcomes = ex.rdd().map(g -> convert(tok.value(), g, T));
@@ -262,7 +272,7 @@ public final class RewardData {
         boolean ok = false;
         try {
             Counts c = new Counts();
-            for (Counts part : outcomes.mapPartitions(RewardData::count).collect()) { // partition order
+            for (Counts part : outcomes.mapPartitions(PreferenceGroups::count).collect()) { // partition order
                 c = c.plus(part);
             }
             long bad = c.bad.values().stream().mapToLong(Long::longValue).sum();
@@ -270,7 +280,7 @@ public final class RewardData {
                 throw new IllegalArgumentException(what + ": " + bad + " bad row(s) " + c.bad
                         + " (data.on_bad_row=fail; set drop to skip them); first: " + String.join("; ", c.firstBad));
             }
-            if (c.overlong > 0 && s.overlong() == RewardSettings.Overlong.FAIL) {
+            if (c.overlong > 0 && s.overlong() == Overlong.FAIL) {
                 throw new IllegalArgumentException(what + ": " + c.overlong + " prompt group(s) have an answer longer "
                         + "than data.context_length=" + T + " tokens (prompt + response + end-of-text), e.g. "
                         + String.join(", ", c.firstOverlong) + "; set data.overlong=drop or raise data.context_length");

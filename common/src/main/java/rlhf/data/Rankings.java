@@ -1,4 +1,4 @@
-package rlhf.reward;
+package rlhf.data;
 
 import java.util.Arrays;
 import java.util.List;

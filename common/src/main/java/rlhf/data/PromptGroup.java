@@ -1,14 +1,17 @@
-package rlhf.reward;
+package rlhf.data;
 
 import java.io.Serializable;
+import java.util.List;
 
 /**
- * One training example of the reward model: the K tokenized answers to one prompt and the pairs
- * among them. A chosen/rejected row is K = 2 with the single pair (0 > 1); a ranking of K answers
+ * One preference example of the reward model and DPO: the K tokenized answers to one prompt and
+ * the pairs among them. A chosen/rejected row is K = 2 with the single pair (0 > 1); a ranking of K answers
  * gives all K·(K-1)/2 pairs ({@link Rankings#pairs}). The group is never split: all its answers
  * go through one forward pass together and its loss is the mean over its pairs.
  *
  * @param sequences (K) token ids of prompt ++ response ++ EOS for each answer, 1..T tokens each
+ * @param promptLength the prompt's tokens at the start of every answer (DPO scores the tokens after
+ *                  them); every answer is longer
  * @param better    (P) index of the preferred answer of each pair
  * @param worse     (P) index of the other answer
  * @param margin    (P) required reward gap of each pair, or null (all 0)
@@ -17,12 +20,12 @@ import java.io.Serializable;
  *                  the last pair ranks this group's best answer above it (train.off_prompt_pairs):
  *                  a term of the loss of its own, kept out of the accuracy and reward statistics
  */
-public record PromptGroup(int[][] sequences, int[] better, int[] worse, double[] margin, String where,
-        boolean offPrompt) implements Serializable {
+public record PromptGroup(int[][] sequences, int promptLength, int[] better, int[] worse, double[] margin,
+        String where, boolean offPrompt) implements Serializable {
 
-    /** A group of the dataset's own answers only. */
+    /** A group of the dataset's own answers only, without a prompt (every token is an answer token). */
     public PromptGroup(int[][] sequences, int[] better, int[] worse, double[] margin, String where) {
-        this(sequences, better, worse, margin, where, false);
+        this(sequences, 0, better, worse, margin, where, false);
     }
 
     public PromptGroup {
@@ -43,8 +46,9 @@ public record PromptGroup(int[][] sequences, int[] better, int[] worse, double[]
                     + " last pair ranking an answer above it");
         }
         for (int[] s : sequences) {
-            if (s.length == 0) {
-                throw new IllegalArgumentException(where + ": an answer has no tokens");
+            if (s.length <= promptLength) {
+                throw new IllegalArgumentException(where + ": an answer of " + s.length
+                        + " tokens has none after the prompt's " + promptLength);
             }
         }
     }
@@ -76,5 +80,33 @@ public record PromptGroup(int[][] sequences, int[] better, int[] worse, double[]
             n = Math.max(n, s.length);
         }
         return n;
+    }
+
+    /** The answers of a micro-batch of groups (its rows) and its longest answer in tokens. */
+    public record BatchShape(int rows, int longest) {
+    }
+
+    /**
+     * The shape of a micro-batch, checked against what a loss was sized for: 1..microBatch groups,
+     * at most maxK answers each, none longer than maxLength tokens.
+     */
+    public static BatchShape shape(List<PromptGroup> batch, int microBatch, int maxK, int maxLength) {
+        if (batch.isEmpty() || batch.size() > microBatch) {
+            throw new IllegalArgumentException("micro-batch of " + batch.size() + " prompt groups, expected 1.." + microBatch);
+        }
+        int rows = 0;
+        int longest = 1;
+        for (PromptGroup g : batch) {
+            if (g.answers() > maxK) {
+                throw new IllegalArgumentException(g.where() + ": " + g.answers() + " answers, more than the " + maxK
+                        + " this loss was sized for");
+            }
+            rows += g.answers();
+            longest = Math.max(longest, g.maxLength());
+        }
+        if (longest > maxLength) {
+            throw new IllegalArgumentException("an answer of " + longest + " tokens exceeds the context of " + maxLength);
+        }
+        return new BatchShape(rows, longest);
     }
 }
