@@ -73,6 +73,11 @@ public record PromptGroup(int[][] sequences, int promptLength, int[] better, int
         return offPrompt ? better.length - 1 : better.length;
     }
 
+    /** The answer ranked first: the better answer of the first pair (pairs are listed best first). */
+    public int best() {
+        return better[0];
+    }
+
     /** Longest answer sequence in tokens. */
     public int maxLength() {
         int n = 0;

@@ -136,7 +136,7 @@ public final class DpoJob {
         int maxK = Math.max(train.report().maxK(), eval == null ? 2 : eval.report().maxK());
         int maxT = Math.max(train.report().maxLength(), eval == null ? 2 : eval.report().maxLength());
         DpoLoss loss = new DpoLoss(start.config().model(), s.training().microBatch(), maxK, Math.max(2, maxT),
-                start.tokenizer().eosId(), s.preferenceLoss());
+                start.tokenizer().eosId(), s.preferenceLoss(), s.nllCoef());
         ReferencePass ref = ReferencePass.run(sc, s, start, loss, train, eval);
         ReferenceLogprobs.Computed trainData = ref.train();
         ReferenceLogprobs.Computed evalData = ref.eval();
@@ -203,6 +203,7 @@ public final class DpoJob {
                     .value("rejected_reward", r.sums().extra(4) / pairs)
                     .value("chosen_logp", r.sums().extra(5) / pairs)
                     .value("rejected_logp", r.sums().extra(6) / pairs)
+                    .value("best_nll", r.sums().extra(8) / r.weight())
                     .perSecond("pairs", pairs)
                     .perSecond("tokens", tokens)
                     .count("groups_seen", (long) r.weight())
@@ -249,6 +250,7 @@ public final class DpoJob {
             n.put("dpo_loss", s.loss().name().toLowerCase(Locale.ROOT));
             n.put("dpo_beta", s.beta());
             n.put("dpo_label_smoothing", s.labelSmoothing());
+            n.put("dpo_nll_coef", s.nllCoef());
             n.put("reference_hash", Long.toHexString(referenceHash));
         }
 
@@ -256,7 +258,7 @@ public final class DpoJob {
         public void checkSameRun(ObjectNode st, String dir) {
             ObjectNode now = st.objectNode();
             describeRun(now);
-            for (String key : List.of("dpo_loss", "dpo_beta", "dpo_label_smoothing", "reference_hash")) {
+            for (String key : List.of("dpo_loss", "dpo_beta", "dpo_label_smoothing", "dpo_nll_coef", "reference_hash")) {
                 if (!st.path(key).asText().equals(now.path(key).asText())) {
                     throw new IllegalArgumentException("--resume: checkpoint " + dir + " was trained with " + key + " = "
                             + st.path(key).asText() + ", this run has " + now.path(key).asText()

@@ -26,6 +26,7 @@ public record DpoSettings(
         PreferenceLoss.Kind loss,
         double beta,
         double labelSmoothing,
+        double nllCoef,
         TrainingSettings training) {
 
     /** Reads and checks every key of conf/dpo.properties. */
@@ -59,6 +60,7 @@ public record DpoSettings(
                 kind,
                 c.requireIn("dpo.beta", 1e-6, 1e6),
                 smoothing,
+                c.requireIn("dpo.nll_coef", 0, 1e3),
                 TrainingSettings.from(c));
     }
 

@@ -168,7 +168,7 @@ class DpoJobTest {
                     "data.context_length=16", "data.partitions=" + parts);
             PreferenceGroups.Prepared p = PreferenceGroups.prepare(sc, PreferenceGroups.read(spark, train,
                     s.preferences(), PromptTemplate.of("plain")), tok, s.preferences(), "ref test");
-            DpoLoss loss = new DpoLoss(cfg, 2, 3, 16, tok.eosId(), s.preferenceLoss());
+            DpoLoss loss = new DpoLoss(cfg, 2, 3, 16, tok.eosId(), s.preferenceLoss(), s.nllCoef());
             ReferenceLogprobs.Computed c = ReferenceLogprobs.compute(sc, p.data(), ref, loss, 2, "ref test");
             List<IndexedData.Shard<DpoExample>> shards = c.data().shards().collect();
             double[][] table = new double[(int) c.data().count()][];

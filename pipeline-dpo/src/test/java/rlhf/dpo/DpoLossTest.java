@@ -103,7 +103,8 @@ class DpoLossTest {
         float[] ref = model(12);
         List<DpoExample> batch = withReference(twoGroups(), ref);
         double beta = 0.7;
-        DpoLoss loss = new DpoLoss(CFG, 2, 3, 24, EOS, new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, beta, 0));
+        double alpha = 0.4;
+        DpoLoss loss = new DpoLoss(CFG, 2, 3, 24, EOS, new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, beta, 0), alpha);
         LossStats stats = new LossStats(DpoLoss.STATS.length);
         loss.evaluate(loss.newState(), policy, batch, stats);
 
@@ -119,7 +120,13 @@ class DpoLossTest {
         double[] q = ratio[1]; // ranking [2, 0, 1]: pairs 2>0, 2>1, 0>1
         double lb = (softplus(-beta * (q[2] - q[0])) + softplus(-beta * (q[2] - q[1])) + softplus(-beta * (q[0] - q[1])))
                 / 3;
-        assertEquals(la + lb, stats.loss(), 1e-5, "sum of group losses");
+        // the best answers' mean NLL per token: answer 0 of the pair (3 + EOS after the prompt), answer 2 of the ranking
+        PromptGroup pair = batch.get(0).group();
+        PromptGroup rank = batch.get(1).group();
+        double nllA = -alone(policy, pair.sequences()[0], 4) / (pair.sequences()[0].length - 4);
+        double nllB = -alone(policy, rank.sequences()[2], 2) / (rank.sequences()[2].length - 2);
+        assertEquals(la + lb + alpha * (nllA + nllB), stats.loss(), 1e-5, "sum of group losses");
+        assertEquals(nllA + nllB, stats.extra(8), 1e-5, "Σ best-answer NLL");
         assertEquals(2, stats.weight(), "one weight unit per prompt group");
         assertEquals(4, stats.extra(0), "pairs: 1 + 3");
         int correct = (ratio[0][0] > ratio[0][1] ? 1 : 0) + (q[2] > q[0] ? 1 : 0) + (q[2] > q[1] ? 1 : 0)
@@ -139,7 +146,7 @@ class DpoLossTest {
     @Test
     void whenThePolicyIsTheReferenceEveryGroupCostsLogTwo() {
         float[] policy = model(4);
-        DpoLoss loss = new DpoLoss(CFG, 2, 3, 24, EOS, new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.1, 0));
+        DpoLoss loss = new DpoLoss(CFG, 2, 3, 24, EOS, new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.1, 0), 0);
         DpoLoss.State s = loss.newState();
         List<PromptGroup> groups = twoGroups();
         double[] sums = new double[5];
@@ -158,7 +165,7 @@ class DpoLossTest {
     @Test
     void sumsDoNotDependOnThePaddingOfTheMicroBatch() {
         float[] policy = model(6);
-        DpoLoss loss = new DpoLoss(CFG, 3, 3, 24, EOS, new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.1, 0));
+        DpoLoss loss = new DpoLoss(CFG, 3, 3, 24, EOS, new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.1, 0), 0);
         DpoLoss.State s = loss.newState();
         List<PromptGroup> groups = twoGroups();
         SplittableRandom r = new SplittableRandom(3);
@@ -176,14 +183,15 @@ class DpoLossTest {
 
     @Test
     void gradientMatchesCentralFiniteDifferences() {
-        assertGradientMatchesFiniteDifferences(new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.5, 0.1));
-        assertGradientMatchesFiniteDifferences(new PreferenceLoss(PreferenceLoss.Kind.IPO, 0.5, 0));
+        assertGradientMatchesFiniteDifferences(new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.5, 0.1), 0);
+        assertGradientMatchesFiniteDifferences(new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.5, 0), 0.7);
+        assertGradientMatchesFiniteDifferences(new PreferenceLoss(PreferenceLoss.Kind.IPO, 0.5, 0), 0.3);
     }
 
-    private static void assertGradientMatchesFiniteDifferences(PreferenceLoss preference) {
+    private static void assertGradientMatchesFiniteDifferences(PreferenceLoss preference, double nllCoef) {
         float[] params = model(3);
         List<DpoExample> batch = withReference(twoGroups(), model(8));
-        DpoLoss loss = new DpoLoss(CFG, 2, 3, 24, EOS, preference);
+        DpoLoss loss = new DpoLoss(CFG, 2, 3, 24, EOS, preference, nllCoef);
         DpoLoss.State s = loss.newState();
         float[] grads = new float[params.length];
         loss.accumulate(s, params, batch, new long[] {1, 2}, grads, new LossStats(DpoLoss.STATS.length));
@@ -210,7 +218,7 @@ class DpoLossTest {
             worst = Math.max(worst, Math.abs(fd - grads[i]) / (1e-3 + 1e-2 * Math.abs(fd)));
             report.append(String.format("%d: fd %.6f grad %.6f; ", i, fd, grads[i]));
         }
-        assertTrue(worst < 1, preference + ": gradient vs central differences (h=1e-3) within 1e-3 + 1e-2 |fd|"
+        assertTrue(worst < 1, preference + " nll " + nllCoef + ": gradient vs central differences (h=1e-3) within 1e-3 + 1e-2 |fd|"
                 + " (worst ratio " + worst + "): " + report);
         assertTrue(Math.abs(grads[check.get(0)]) > 1e-3, "the gradient is not trivially zero");
     }
@@ -225,9 +233,9 @@ class DpoLossTest {
     void aRewardModelOrAnOversizedBatchIsRefused() {
         PreferenceLoss l = new PreferenceLoss(PreferenceLoss.Kind.SIGMOID, 0.1, 0);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new DpoLoss(CFG.withScoreHead(true), 2, 3, 24, EOS, l));
+                () -> new DpoLoss(CFG.withScoreHead(true), 2, 3, 24, EOS, l, 0));
         assertTrue(e.getMessage().contains("score head"), e.getMessage());
-        DpoLoss loss = new DpoLoss(CFG, 1, 3, 24, EOS, l);
+        DpoLoss loss = new DpoLoss(CFG, 1, 3, 24, EOS, l, 0);
         List<DpoExample> two = withReference(twoGroups(), model(1));
         e = assertThrows(IllegalArgumentException.class,
                 () -> loss.evaluate(loss.newState(), model(1), two, new LossStats(DpoLoss.STATS.length)));
