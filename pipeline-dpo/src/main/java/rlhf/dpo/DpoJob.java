@@ -109,7 +109,7 @@ public final class DpoJob {
         LOG.info("dpo policy: {} layers, {} heads, width {}, vocabulary {}, {} parameters{}; reference {}; loss {}",
                 model.nLayer(), model.nHead(), model.nEmbd(), model.vocabSize(), start.params().length,
                 resume ? " (resumed at step " + start.trainerState().path("step").asInt() + ")" : "", s.reference(),
-                s.preferenceLoss());
+                s.preferenceLoss() + (s.nllCoef() > 0 ? " + " + s.nllCoef() + " x NLL of the preferred answers" : ""));
 
         // 2. tokenized prompt groups, cached on the executors
         PreferenceGroups.Prepared train = PreferenceGroups.prepare(sc, trainRows, start.tokenizer(), s.preferences(),

@@ -8,6 +8,8 @@ import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import rlhf.data.PromptGroup;
 import rlhf.spark.ExecutorStates;
@@ -27,6 +29,8 @@ import rlhf.spark.Partitions;
  * without dropout, through the very layout the loss uses ({@link DpoLoss#sequenceLogprobs}).
  */
 public final class ReferenceLogprobs {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ReferenceLogprobs.class);
 
     private ReferenceLogprobs() {
     }
@@ -50,6 +54,7 @@ public final class ReferenceLogprobs {
     public static Computed compute(JavaSparkContext sc, IndexedData<PromptGroup> groups, float[] reference,
             DpoLoss loss, int microBatch, String what) {
         String key = "ref-" + loss.stateKey();
+        long t0 = System.nanoTime();
         Broadcast<Floats> weights = Floats.broadcast(sc, reference);
         List<Part> parts;
         try {
@@ -79,6 +84,8 @@ public final class ReferenceLogprobs {
         Broadcast<double[][]> shipped = sc.broadcast(table);
         IndexedData<DpoExample> data = groups.mapExamples((i, g) -> new DpoExample(g, shipped.value()[(int) i]),
                 StorageLevel.MEMORY_AND_DISK(), what + " with reference log-probabilities");
+        LOG.info(String.format(java.util.Locale.ROOT, "%s: the reference model's log-probabilities of %d answers in %.1f s",
+                what, java.util.Arrays.stream(table).mapToLong(t -> t.length).sum(), (System.nanoTime() - t0) / 1e9));
         return new Computed(data, shipped);
     }
 

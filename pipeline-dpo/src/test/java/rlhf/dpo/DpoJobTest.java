@@ -94,11 +94,12 @@ class DpoJobTest {
         return TinyCheckpoints.save(tmp, name, cfg, TinyCheckpoints.init(cfg, seed), tok);
     }
 
-    /** The whole dataset ({@code rows} groups) in every step, 250 steps. */
+    /** The whole dataset ({@code rows} groups) in every step, 250 steps, the preference loss alone (no NLL term). */
     private static String[] closedFormRun(String train, int rows, String init, String out, String... more) {
         List<String> sets = new ArrayList<>(List.of("data.train=" + train, "model.init=" + init,
                 "data.template=plain", "data.context_length=8", "train.global_batch=" + rows, "train.micro_batch=9",
                 "train.steps=250", "optim.lr=0.01", "optim.min_lr=1e-4", "optim.warmup_steps=0", "checkpoint.every=0",
+                "dpo.nll_coef=0",
                 "eval.every=0", "output.dir=" + out));
         sets.addAll(Arrays.asList(more));
         return sets.toArray(new String[0]);

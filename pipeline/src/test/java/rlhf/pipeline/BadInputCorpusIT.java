@@ -179,6 +179,15 @@ class BadInputCorpusIT {
                         .with("prefs.jsonl", PREFS, "{\"prompt\":\"p\u00ff\",\"chosen\":\"a\",\"rejected\":\"b\"}")
                         .says("prefs.jsonl row 2: invalid UTF-8: byte 12 of the line (0xff)"),
 
+                // ---------------------------------------------------------------- dpo
+                c("dpo", "an empty model.init is named", "--set data.train=prefs.jsonl")
+                        .says("config key 'model.init' is empty: set it to the policy DPO starts from"),
+                c("dpo", "label smoothing with IPO is refused", "--set model.init=@lm --set data.train=prefs.jsonl --set dpo.loss=ipo --set dpo.label_smoothing=0.1")
+                        .says("is a term of the sigmoid loss; IPO (dpo.loss=ipo) has none"),
+                c("dpo", "a reward model as the policy is refused", "--set model.init=@rm --set data.train=prefs.jsonl " + TINY)
+                        .with("prefs.jsonl", PREFS, PREFS)
+                        .says("is a reward model (it has a score head); DPO trains a policy"),
+
                 // ---------------------------------------------------------------- ppo
                 c("ppo", "an empty model.reward with a model reward is named", "--set model.policy=@lm --set data.prompts=p.jsonl")
                         .says("config key 'model.reward' is empty but reward.kind = model"),
