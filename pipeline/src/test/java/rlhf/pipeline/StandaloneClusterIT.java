@@ -43,8 +43,8 @@ import rlhf.cli.Launcher;
  * the same two partitions, by the SHA-256 of the final model files:
  *
  * <ul>
- *   <li>the pipeline jar (one application: SFT -> reward -> best-of-n -> PPO) on the cluster (the
- *       driver's exchange, as local mode; best-of-n's files byte for byte);</li>
+ *   <li>the pipeline jar (one application: SFT -> reward -> DPO -> best-of-n -> PPO) on the cluster
+ *       (the driver's exchange, as local mode; best-of-n's files byte for byte);</li>
  *   <li>the SFT, reward and PPO jars submitted one by one, SFT and PPO with the sharded exchange
  *       (AdamW shards on the executors), with an executor JVM killed (SIGKILL, by its process id)
  *       in the middle of an SFT step and in the middle of a PPO update: Spark reruns the lost tasks
@@ -105,7 +105,7 @@ class StandaloneClusterIT {
         Launcher.Result r = launcher.rlhf(600, "pipeline", "--config", "pipeline.properties",
                 "--set", "output.dir=" + out, "--master", master);
         assertTrue(r.ok(), "the pipeline on the cluster:\n" + Launcher.tail(r.stderr()));
-        for (String stage : PipelinePlan.DEFAULT_STAGES) {
+        for (String stage : List.of("sft", "reward", PipelinePlan.DPO, "ppo")) {
             assertSameModel(ref.resolve(stage), out.resolve(stage));
         }
         for (String f : List.of("samples.jsonl", "chosen.jsonl", "report.json")) {
@@ -399,7 +399,7 @@ class StandaloneClusterIT {
                 "sft.data.train = " + dir.resolve("sft.jsonl"),
                 "reward.data.train = " + dir.resolve("prefs.jsonl"),
                 "ppo.data.prompts = " + dir.resolve("prompts.jsonl"),
-                "stages = sft,reward,best-of-n,ppo",
+                "stages = sft,reward,dpo,best-of-n,ppo",
                 "data.template = plain",
                 "data.context_length = 32",
                 "data.partitions = 2",
@@ -419,6 +419,11 @@ class StandaloneClusterIT {
                 "reward.eval.every = 0",
                 "reward.checkpoint.every = 0",
                 "reward.optim.lr = 1e-3",
+                "dpo.train.steps = 6",
+                "dpo.train.global_batch = 8",
+                "dpo.train.micro_batch = 4",
+                "dpo.checkpoint.every = 0",
+                "dpo.optim.lr = 1e-3",
                 "ppo.ppo.iterations = " + PPO_ITERATIONS,
                 "ppo.ppo.rollouts = 64",
                 "ppo.ppo.minibatches = 2",
