@@ -74,7 +74,7 @@ public final class DatasetSource {
 
     /** Our column names, each of which {@code data.columns.<name>} may map. */
     public static final List<String> COLUMNS = List.of("prompt", "response", "instruction", "input", "output",
-            "messages", "chosen", "rejected", "margin", "responses", "ranking");
+            "messages", "chosen", "rejected", "margin", "responses", "ranking", "reference");
 
     public enum Format { AUTO, JSON, PARQUET, TABLE }
 
@@ -346,19 +346,38 @@ public final class DatasetSource {
         return convert(in, List.of("prompt", "response"), new PromptResponseConverter(template));
     }
 
-    /** PPO prompts from {@code prompt} or Alpaca {@code instruction}/{@code input} rows, formatted by {@code template}. */
+    /**
+     * PPO prompts from {@code prompt} or Alpaca {@code instruction}/{@code input} rows, formatted by
+     * {@code template}, each with its {@code reference} (a string, null where the row has none) when
+     * the dataset has that column.
+     */
     public Examples<Prompt> prompts(SparkSession spark, PromptTemplate template) {
         Loaded in = load(spark);
         Dataset<Row> df = in.df();
         Set<String> cols = Set.of(df.columns());
+        List<String> use = new ArrayList<>();
         if (!cols.contains("prompt") && cols.contains("instruction")) {
-            List<String> use = cols.contains("input") ? List.of("instruction", "input") : List.of("instruction");
-            requireStrings(in, use);
-            return convert(in, use, new PromptConverter(template));
+            use.add("instruction");
+            if (cols.contains("input")) {
+                use.add("input");
+            }
+        } else {
+            requireColumns(df, "prompt (or Alpaca instruction/input)", "prompt");
+            use.add("prompt");
         }
-        requireColumns(df, "prompt (or Alpaca instruction/input)", "prompt");
-        requireStrings(in, List.of("prompt"));
-        return convert(in, List.of("prompt"), new PromptConverter(template));
+        int inputAt = use.indexOf("input");
+        int referenceAt = -1;
+        if (cols.contains("reference")) {
+            referenceAt = use.size();
+            use.add("reference");
+        }
+        requireStrings(in, use);
+        return convert(in, use, new PromptConverter(template, inputAt, referenceAt));
+    }
+
+    /** Whether the dataset has a {@code reference} column (after the column mapping). */
+    public boolean hasReferences(SparkSession spark) {
+        return Set.of(load(spark).df().columns()).contains("reference");
     }
 
     /** Which preference format the dataset has: chosen/rejected pairs or K-wise rankings. */
@@ -835,13 +854,14 @@ public final class DatasetSource {
         }
     }
 
-    /** Columns: prompt, or instruction[, input]. */
-    private record PromptConverter(PromptTemplate template) implements Converter<Prompt> {
+    /** Columns: prompt, or instruction[, input]; then [reference]. -1: no such column. */
+    private record PromptConverter(PromptTemplate template, int inputAt, int referenceAt) implements Converter<Prompt> {
         @Override
         public Prompt convert(Row r, String source, long row) throws BadRow {
             String first = r.schema().fieldNames()[0];
-            String in = first.equals("instruction") && r.length() > 3 && !r.isNullAt(1) ? r.getString(1) : "";
-            return new Prompt(template.format(text(r, 0, first), in), source, row);
+            String in = inputAt >= 0 && !r.isNullAt(inputAt) ? r.getString(inputAt) : "";
+            String reference = referenceAt >= 0 && !r.isNullAt(referenceAt) ? r.getString(referenceAt) : null;
+            return new Prompt(template.format(text(r, 0, first), in), source, row, reference);
         }
     }
 

@@ -20,6 +20,15 @@ public interface RuleReward {
     double score(String prompt, String response);
 
     /**
+     * The reward of {@code response} given also the prompt row's reference answer (its
+     * {@code reference} column, {@code data.columns.reference}; null when the row has none). A
+     * rule that checks against a reference overrides this; by default the reference is not used.
+     */
+    default double score(String prompt, String response, String reference) {
+        return score(prompt, response);
+    }
+
+    /**
      * A new instance of the rule class {@code className}, loaded through the thread's context class
      * loader (on an executor: the one holding the application's jars).
      *

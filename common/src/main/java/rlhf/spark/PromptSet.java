@@ -12,6 +12,7 @@ import org.slf4j.LoggerFactory;
 
 import rlhf.data.Examples;
 import rlhf.data.Prompt;
+import rlhf.rules.RewardSource;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -29,8 +30,29 @@ public final class PromptSet {
     private PromptSet() {
     }
 
-    /** A prompt (template applied) and its tokens. */
-    public record Tokenized(String text, int[] ids) implements Serializable {
+    /**
+     * When a term of {@code reward} compares with a reference answer (exact, number): refuses
+     * prompts none of which has one, and warns how many have none (their responses score 0 by it).
+     */
+    public static void requireReferences(IndexedData<Tokenized> prompts, RewardSource reward, String what) {
+        if (!reward.needsReference()) {
+            return;
+        }
+        long missing = prompts.shards().map(sh -> sh.examples.stream().filter(t -> t.reference() == null).count())
+                .fold(0L, Long::sum);
+        if (missing == prompts.count()) {
+            throw new IllegalArgumentException(what + ": the reward " + reward.describe() + " compares each response "
+                    + "with its prompt's reference answer, but no prompt has one: add a 'reference' column (or map "
+                    + "yours with data.columns.reference)");
+        }
+        if (missing > 0) {
+            LOG.warn("{}: {} of {} prompts have no reference answer; the reward {} "
+                    + "scores their responses 0 on its reference terms", what, missing, prompts.count(), reward.describe());
+        }
+    }
+
+    /** A prompt (template applied), its tokens, and its row's reference answer (null without one). */
+    public record Tokenized(String text, int[] ids, String reference) implements Serializable {
     }
 
     /**
@@ -44,7 +66,7 @@ public final class PromptSet {
             int maxTokens, int partitions, String what) {
         Broadcast<BpeTokenizer> bt = sc.broadcast(tok);
         JavaRDD<Tokenized> t = rows.rdd()
-                .map(p -> new Tokenized(p.prompt(), bt.value().encode(p.prompt())))
+                .map(p -> new Tokenized(p.prompt(), bt.value().encode(p.prompt()), p.reference()))
                 .filter(p -> p.ids().length >= 1 && p.ids().length <= maxTokens);
         if (partitions > 0) {
             // index ranges, not repartition(): a recomputed partition gets back the same prompts

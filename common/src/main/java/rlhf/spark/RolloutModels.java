@@ -12,7 +12,7 @@ import rlhf.config.JobConfig;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.model.GptConfig;
-import rlhf.rules.RewardKind;
+import rlhf.rules.RewardSource;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -42,7 +42,8 @@ public final class RolloutModels {
         int policy = positions("model.policy", cfg.getPath("model.policy"), hconf);
         int room = policy - newTokens;
         String why = "model.policy's n_positions " + policy + " - gen.max_new_tokens";
-        if (cfg.getEnum("reward.kind", RewardKind.class) == RewardKind.MODEL && !cfg.getString("model.reward").isEmpty()) {
+        if (cfg.getEnum("reward.kind", RewardSource.Kind.class) != RewardSource.Kind.RULE
+                && !cfg.getString("model.reward").isEmpty()) {
             int reward = positions("model.reward", cfg.getPath("model.reward"), hconf);
             if (reward - newTokens - 1 < room) {
                 room = reward - newTokens - 1;

@@ -25,6 +25,7 @@ import rlhf.config.JobConfig;
 import rlhf.data.DatasetSource;
 import rlhf.io.Checkpoint;
 import rlhf.io.TextFiles;
+import rlhf.rules.RewardSource;
 import rlhf.spark.IndexedData;
 import rlhf.spark.Params;
 import rlhf.spark.PromptSet;
@@ -91,7 +92,7 @@ public final class BestOfNJob {
         }
 
         RolloutModels.Policy policy = RolloutModels.policy("model.policy", s.policyPath(), s.maxPromptTokens(), hconf);
-        Checkpoint rm = s.ruleReward() ? null : RolloutModels.rewardModel("model.reward", s.rewardPath(),
+        Checkpoint rm = !s.rewardSource().needsModel() ? null : RolloutModels.rewardModel("model.reward", s.rewardPath(),
                 policy.config(), s.maxPromptTokens(), s.maxNewTokens(), hconf);
         Broadcast<BpeTokenizer> tokenizer = sc.broadcast(policy.tokenizer());
         BestOfNWorker.Spec spec = new BestOfNWorker.Spec(s, policy.checkpoint().config(),
@@ -99,6 +100,7 @@ public final class BestOfNJob {
         IndexedData<PromptSet.Tokenized> prompts = PromptSet.load(sc, DatasetSource.fromConfig(s.promptsPath(), cfg)
                 .prompts(spark, DatasetSource.template(cfg, spark)), policy.tokenizer(), s.maxPromptTokens(),
                 s.partitions(), "data.prompts " + s.promptsPath());
+        PromptSet.requireReferences(prompts, s.rewardSource(), "data.prompts " + s.promptsPath());
         Params policyParams = Params.of(sc, policy.checkpoint().params());
         Params rewardParams = rm == null ? null : Params.of(sc, rm.params());
         JavaRDD<BestOfNWorker.PromptSamples> samples = prompts.shards().mapPartitions(shards -> BestOfNWorker.sample(
@@ -122,8 +124,10 @@ public final class BestOfNJob {
         }
         ObjectNode header = JSON.createObjectNode();
         header.put("policy", s.policyPath());
-        header.put("reward", s.ruleReward() ? "rule " + s.rewardRule() : s.rewardPath());
-        header.put("score_scale", s.ruleReward() ? "rule" : spec.scale.isRaw() ? "raw reward-model score"
+        RewardSource reward = s.rewardSource();
+        header.put("reward", !reward.needsModel() ? reward.describe() : !reward.hasRules() ? s.rewardPath()
+                : reward.describe() + " (model " + s.rewardPath() + ")");
+        header.put("score_scale", !reward.needsModel() ? "rule" : spec.scale.isRaw() ? "raw reward-model score"
                 : String.format(Locale.ROOT, "(reward - %s) / %s, the reward model's recorded mean and std",
                         spec.scale.mean(), spec.scale.std()));
         header.put("missing_eos_penalty", s.missingEosPenalty());

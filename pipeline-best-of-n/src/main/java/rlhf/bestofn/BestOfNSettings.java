@@ -6,7 +6,7 @@ import java.util.Optional;
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.model.GenerationConfig;
-import rlhf.rules.RewardKind;
+import rlhf.rules.RewardSource;
 import rlhf.rules.RuleReward;
 
 /**
@@ -22,8 +22,7 @@ public record BestOfNSettings(
         String policyPath,
         String rewardPath,
         // reward
-        RewardKind rewardKind,
-        String rewardRule,
+        RewardSource rewardSource,
         boolean rewardNormalize,
         double missingEosPenalty,
         // generation
@@ -38,14 +37,9 @@ public record BestOfNSettings(
         String goldRule,
         String outputDir) implements Serializable {
 
-    /** Whether a rule (reward.kind = rule) scores the responses. */
-    public boolean ruleReward() {
-        return rewardKind == RewardKind.RULE;
-    }
-
     /** Reads and checks every key of conf/best-of-n.properties. */
     public static BestOfNSettings from(JobConfig c) {
-        RewardKind kind = RewardKind.read(c);
+        RewardSource reward = RewardSource.read(c);
         String gold = c.getString("eval.gold_rule");
         if (!gold.isEmpty()) {
             RuleReward.byName(gold);
@@ -58,8 +52,7 @@ public record BestOfNSettings(
                 c.getOptional("model.policy").orElseThrow(() -> new ConfigException("config key 'model.policy' is "
                         + "empty: set it to the policy (an SFT checkpoint) whose samples are ranked")),
                 c.getString("model.reward"),
-                kind,
-                c.getString("reward.rule"),
+                reward,
                 c.getBoolean("reward.normalize"),
                 c.requireIn("reward.missing_eos_penalty", 0, 1e12),
                 (int) c.requireIn("gen.n", 1, BestOfNWorker.MAX_N),

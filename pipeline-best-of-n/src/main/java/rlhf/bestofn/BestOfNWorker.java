@@ -16,6 +16,7 @@ import rlhf.model.Generation;
 import rlhf.model.GenerationConfig;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
+import rlhf.rules.RewardSource;
 import rlhf.rules.RuleReward;
 import rlhf.spark.ExecutorStates;
 import rlhf.spark.IndexedData;
@@ -122,10 +123,11 @@ public final class BestOfNWorker {
             Iterator<IndexedData.Shard<PromptSet.Tokenized>> shards) {
         Partitions.useTaskCpus();
         BestOfNSettings s = spec.s;
-        RuleReward rule = s.ruleReward() ? RuleReward.byName(s.rewardRule()) : null;
+        RewardSource.Scorer scorer = s.rewardSource().scorer();
+        boolean model = s.rewardSource().needsModel();
         RuleReward gold = s.gold().map(RuleReward::byName).orElse(null);
         BpeTokenizer tok = spec.tokenizer.value();
-        String scorer = rule == null ? "the reward model" : "reward.rule " + s.rewardRule();
+        String scorerName = s.rewardSource().describe();
         String goldScorer = "eval.gold_rule " + s.goldRule();
         List<PromptSamples> out = new ArrayList<>();
         while (shards.hasNext()) {
@@ -136,7 +138,7 @@ public final class BestOfNWorker {
             boolean[] eos = new boolean[P * n];
             generate(spec, policy, shard, responses, eos);
             float[] rewards = new float[P * n];
-            if (rule == null) {
+            if (model) {
                 scoreWithModel(spec, rewardParams, shard, responses, rewards);
             }
             for (int p = 0; p < P; p++) {
@@ -152,11 +154,13 @@ public final class BestOfNWorker {
                     ids[j] = eos[r] ? Arrays.copyOf(responses[r], responses[r].length - 1) : responses[r];
                     texts[j] = tok.decode(ids[j]);
                     ended[j] = eos[r];
-                    raw[j] = rule == null ? rewards[r] : rule.score(prompt.text(), texts[j]);
-                    scores[j] = (rule == null ? spec.scale.apply(raw[j]) : raw[j]) - (eos[r] ? 0 : s.missingEosPenalty());
-                    requireFinite(raw[j], scorer, shard, p);
+                    double rules = scorer.hasRules() ? scorer.rules(prompt.text(), texts[j], prompt.reference()) : 0;
+                    raw[j] = scorer.combine(model ? rewards[r] : 0, rules);
+                    scores[j] = scorer.combine(model ? spec.scale.apply(rewards[r]) : 0, rules)
+                            - (eos[r] ? 0 : s.missingEosPenalty());
+                    requireFinite(raw[j], scorerName, shard, p);
                     if (g != null) {
-                        g[j] = gold.score(prompt.text(), texts[j]);
+                        g[j] = gold.score(prompt.text(), texts[j], prompt.reference());
                         requireFinite(g[j], goldScorer, shard, p);
                     }
                 }

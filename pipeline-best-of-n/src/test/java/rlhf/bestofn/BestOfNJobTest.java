@@ -179,14 +179,23 @@ class BestOfNJobTest {
         assertTrue(distinct.size() > 30, "samples of a prompt must differ: " + distinct.size() + " distinct of 40");
     }
 
+    /** A tiny reward model over the byte tokenizer. */
+    static final GptConfig REWARD_MODEL = GptConfig.gpt2(257, 32, 1, 2, 16).withScoreHead(true);
+
+    /** Saves a reward model that records mean 0.25 and std 2 and appends EOS; returns its directory. */
+    static String saveRewardModel(Path dir, float[] params) throws Exception {
+        String rm = dir.resolve("rm").toString();
+        new rlhf.io.Checkpoint(ModelConfigJson.of(REWARD_MODEL, tok.eosId()).withExtra(RewardScorer.APPENDS_EOS_KEY,
+                true).withExtra(RewardScale.MEAN_KEY, 0.25).withExtra(RewardScale.STD_KEY, 2.0), params,
+                TinyCheckpoints.files(tok), null).save(rm, new org.apache.hadoop.conf.Configuration());
+        return rm;
+    }
+
     @Test
     void aRewardModelScoresPromptPlusResponsePlusEosOnItsRecordedScale(@TempDir Path dir) throws Exception {
-        GptConfig rc = GptConfig.gpt2(tok.vocabSize(), 32, 1, 2, 16).withScoreHead(true);
+        GptConfig rc = REWARD_MODEL;
         float[] rp = TinyCheckpoints.init(rc, 11);
-        String rm = dir.resolve("rm").toString();
-        new rlhf.io.Checkpoint(ModelConfigJson.of(rc, tok.eosId()).withExtra(RewardScorer.APPENDS_EOS_KEY, true)
-                .withExtra(RewardScale.MEAN_KEY, 0.25).withExtra(RewardScale.STD_KEY, 2.0), rp,
-                TinyCheckpoints.files(tok), null).save(rm, new org.apache.hadoop.conf.Configuration());
+        String rm = saveRewardModel(dir, rp);
         BestOfNJob.run(spark, config(tok, dir, "rm-run", Map.of("reward.kind", "model", "model.reward", rm,
                 "reward.missing_eos_penalty", "1.5")));
         RewardScorer scorer = new RewardScorer(rc, 1, 32);
@@ -207,6 +216,71 @@ class BestOfNJobTest {
             assertEquals(r[0], s.get("reward").asDouble(), 1e-6);
             assertEquals((r[0] - 0.25) / 2.0 - (eos ? 0 : 1.5), s.get("score").asDouble(), 1e-6);
         }
+    }
+
+    /** The length of the prompt row's reference answer (-1 without one): proves the reference reaches the rules. */
+    public static final class ReferenceLength implements RuleReward {
+        @Override
+        public double score(String prompt, String response) {
+            return -1;
+        }
+
+        @Override
+        public double score(String prompt, String response, String reference) {
+            return reference == null ? -1 : reference.length();
+        }
+    }
+
+    @Test
+    void aWeightedSumAddsTheModelOnItsScaleAndRulesThatReadTheReferenceColumn(@TempDir Path dir) throws Exception {
+        GptConfig rc = REWARD_MODEL;
+        float[] rp = TinyCheckpoints.init(rc, 12);
+        String rm = saveRewardModel(dir, rp);
+        StringBuilder rows = new StringBuilder();
+        for (int i = 0; i < PROMPTS.size(); i++) {
+            rows.append("{\"prompt\": \"").append(PROMPTS.get(i)).append("\", \"answer\": \"ref-").append(i)
+                    .append("\"}\n");
+        }
+        Path prompts = dir.resolve("with-answers.jsonl");
+        Files.writeString(prompts, rows.toString());
+        BestOfNJob.run(spark, config(tok, dir, "sum-run", Map.of("data.prompts", prompts.toString(),
+                "data.columns.reference", "answer", "reward.kind", "sum", "model.reward", rm,
+                "reward.sum", "model:2, exact:1, length:0.5", "reward.length_target", "2",
+                "eval.gold_rule", ReferenceLength.class.getName())));
+        RewardScorer scorer = new RewardScorer(rc, 1, 32);
+        float[] r = new float[1];
+        int checked = 0;
+        for (JsonNode s : lines(dir.resolve("sum-run").resolve(BestOfNJob.SAMPLES))) {
+            String prompt = s.get("prompt").asText();
+            String reference = "ref-" + PROMPTS.indexOf(prompt);
+            assertEquals(reference.length(), s.get("gold").asDouble(), 0, "the gold rule saw the row's reference");
+            JsonNode ids = s.get("response_ids");
+            boolean eos = s.get("ended_with_eos").asBoolean();
+            int[] response = new int[ids.size() + (eos ? 1 : 0)];
+            for (int t = 0; t < ids.size(); t++) {
+                response[t] = ids.get(t).asInt();
+            }
+            if (eos) {
+                response[ids.size()] = tok.eosId();
+            }
+            scorer.score(rp, new int[][] {tok.encode(prompt)}, new int[][] {response}, 1, true, tok.eosId(), r);
+            String text = s.get("response").asText();
+            double exact = text.strip().equals(reference) ? 1 : 0;
+            double length = -Math.max(0, text.length() - 2) / 2.0;
+            assertEquals(2 * r[0] + exact + 0.5 * length, s.get("reward").asDouble(), 1e-5, "raw: the model unscaled");
+            assertEquals(2 * (r[0] - 0.25) / 2.0 + exact + 0.5 * length, s.get("score").asDouble(), 1e-5,
+                    "score: the model on its recorded scale");
+            checked++;
+        }
+        assertEquals(PROMPTS.size() * 4, checked);
+        JsonNode report = JSON.readTree(dir.resolve("sum-run").resolve(BestOfNJob.REPORT).toFile());
+        assertEquals("2.0 x model + 1.0 x exact + 0.5 x length (model " + rm + ")", report.get("reward").asText());
+
+        // a reference rule on prompts without references is refused, naming the column
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BestOfNJob.run(spark,
+                config(tok, dir, "no-refs", Map.of("reward.rule", "exact"))));
+        assertTrue(e.getMessage().contains("no prompt has one") && e.getMessage().contains("data.columns.reference"),
+                e.getMessage());
     }
 
     @Test

@@ -42,7 +42,7 @@ import rlhf.spark.NonFiniteLossException;
 import rlhf.spark.PromptSet;
 import rlhf.spark.RolloutModels;
 import rlhf.spark.TrainerState;
-import rlhf.rules.RewardKind;
+import rlhf.rules.RewardSource;
 import rlhf.rules.RuleReward;
 import rlhf.tokenizer.BpeTokenizer;
 
@@ -163,7 +163,8 @@ public final class PpoJob {
         GptConfig pc = policy.config();
         int maxInputs = Math.min(pc.maxSeqLen(), s.maxPromptTokens() + s.maxNewTokens() - 1);
 
-        Checkpoint rewardModel = rule == null && s.rewardKind() == RewardKind.MODEL
+        RewardSource rewardSource = rule != null ? RewardSource.ofRule(rule) : s.rewardSource();
+        Checkpoint rewardModel = rewardSource.needsModel()
                 ? RolloutModels.rewardModel("model.reward", s.rewardPath(), pc, s.maxPromptTokens(), s.maxNewTokens(), hconf)
                 : null;
         ModelConfigJson criticConfig;
@@ -198,6 +199,7 @@ public final class PpoJob {
         PromptTemplate template = DatasetSource.template(cfg, spark);
         IndexedData<PromptSet.Tokenized> prompts = PromptSet.load(sc, DatasetSource.fromConfig(s.promptsPath(), cfg)
                 .prompts(spark, template), tok, s.maxPromptTokens(), s.partitions(), "data.prompts " + s.promptsPath());
+        PromptSet.requireReferences(prompts, rewardSource, "data.prompts " + s.promptsPath());
         IndexedData<PpoWorker.PtxExample> ptx = null;
         if (s.ptx().isPresent() && s.ptxCoef() > 0) {
             if (s.ptxMaxTokens() - 1 > pc.maxSeqLen()) {
@@ -207,7 +209,7 @@ public final class PpoJob {
             ptx = ptx(sc, DatasetSource.fromConfig(s.ptxPath(), cfg).demonstrations(spark, template), tok, s);
         }
         PpoTrainer trainer = new PpoTrainer(sc, spec, prompts, ptx, sft.params().clone(),
-                rewardModel == null ? null : rewardModel.params(), tok, rule, sft.params().clone(), critic);
+                rewardModel == null ? null : rewardModel.params(), tok, rewardSource, sft.params().clone(), critic);
         return new Setup(s, trainer, prompts, ptx, sft.config(), criticConfig, sft.tokenizer(), frontier);
     }
 

@@ -7,7 +7,7 @@ import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
 import rlhf.optim.AdamWSettings;
 import rlhf.spark.TrainerConfig;
-import rlhf.rules.RewardKind;
+import rlhf.rules.RewardSource;
 import rlhf.rules.RuleReward;
 
 /**
@@ -26,8 +26,7 @@ public record PpoSettings(
         String rewardPath,
         String criticPath,
         // reward
-        RewardKind rewardKind,
-        String rewardRule,
+        RewardSource rewardSource,
         boolean rewardNormalize,
         double rewardClip,
         double missingEosPenalty,
@@ -87,7 +86,7 @@ public record PpoSettings(
     /** Reads and checks every key of conf/ppo.properties. */
     public static PpoSettings from(JobConfig c) {
         String out = c.getPath("output.dir");
-        RewardKind kind = RewardKind.read(c);
+        RewardSource reward = RewardSource.read(c);
         double rewardClip = c.requireIn("reward.clip", 0, 1e12);
         PpoSettings s = new PpoSettings(
                 c.getOptional("data.prompts").orElseThrow(() -> new ConfigException("config key 'data.prompts' is "
@@ -99,8 +98,7 @@ public record PpoSettings(
                         + "empty: set it to the SFT checkpoint (the reference, and where the policy starts)")),
                 c.getString("model.reward"),
                 c.getString("model.critic"),
-                kind,
-                c.getString("reward.rule"),
+                reward,
                 c.getBoolean("reward.normalize"),
                 rewardClip == 0 ? Double.POSITIVE_INFINITY : rewardClip,
                 c.requireIn("reward.missing_eos_penalty", 0, 1e12),

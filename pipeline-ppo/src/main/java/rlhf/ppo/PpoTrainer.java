@@ -16,7 +16,7 @@ import rlhf.model.ParamLayout;
 import rlhf.optim.AdamWUpdate;
 import rlhf.optim.GradClip;
 import rlhf.optim.OptimizerState;
-import rlhf.rules.RuleReward;
+import rlhf.rules.RewardSource;
 import rlhf.spark.Exchange;
 import rlhf.spark.Floats;
 import rlhf.spark.IndexedData;
@@ -60,7 +60,7 @@ public final class PpoTrainer {
     private final Broadcast<Floats> ref;
     private final Broadcast<Floats> reward;
     private final Broadcast<BpeTokenizer> tok;
-    private final RuleReward rule;
+    private final RewardSource rewardSource;
 
     final float[] policy;
     final float[] critic;
@@ -71,11 +71,11 @@ public final class PpoTrainer {
     /**
      * @param ptx      demonstrations for PPO-ptx, or null
      * @param reward   the reward model's parameters, or null with a rule
-     * @param rule     a serializable rule reward replacing reward.kind (tests), or null
+     * @param rewardSource where scores come from: the settings' reward.*, or a rule given in code
      */
     public PpoTrainer(JavaSparkContext sc, PpoWorker.Spec spec, IndexedData<PromptSet.Tokenized> prompts,
             IndexedData<PpoWorker.PtxExample> ptx, float[] refParams, float[] rewardParams, BpeTokenizer tokenizer,
-            RuleReward rule, float[] policy, float[] critic) {
+            RewardSource rewardSource, float[] policy, float[] critic) {
         this.sc = sc;
         this.s = spec.settings();
         this.spec = spec;
@@ -84,7 +84,7 @@ public final class PpoTrainer {
         this.ref = Floats.broadcast(sc, refParams);
         this.reward = rewardParams == null ? null : Floats.broadcast(sc, rewardParams);
         this.tok = sc.broadcast(tokenizer);
-        this.rule = rule;
+        this.rewardSource = rewardSource;
         this.policy = policy;
         this.critic = critic;
         PpoSettings settings = s;
@@ -150,17 +150,17 @@ public final class PpoTrainer {
         Broadcast<Floats> r = ref;
         Broadcast<Floats> rm = reward;
         Broadcast<BpeTokenizer> t = tok;
-        RuleReward rr = rule;
+        RewardSource rs = rewardSource;
         return Partitions.mapCached(sc, "ppo iteration " + (iteration + 1) + ": scoring", rollouts, criticParams,
                 (p, c, rows) -> PpoWorker.score(sp, r.value().values(), c, Floats.valueOf(rm),
-                        rr != null ? rr : PpoWorker.configuredRule(sp.s), t.value(), beta, rows).iterator(),
+                        rs, t.value(), beta, rows).iterator(),
                 StorageLevel.MEMORY_AND_DISK());
     }
 
     /** {@link #score} computed in this process (tests, benchmarks). */
     List<Rollout.Scored> scoreInProcess(List<Rollout> rollouts, float[] criticParams, double beta) {
         return PpoWorker.score(spec, ref.value().values(), criticParams, Floats.valueOf(reward),
-                rule != null ? rule : PpoWorker.configuredRule(s), tok.value(), beta, rollouts.iterator());
+                rewardSource, tok.value(), beta, rollouts.iterator());
     }
 
     // ---------------------------------------------------------------- one iteration

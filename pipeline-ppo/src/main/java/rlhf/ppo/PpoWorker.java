@@ -17,7 +17,7 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.Losses;
 import rlhf.model.RewardScorer;
-import rlhf.rules.RewardKind;
+import rlhf.rules.RewardSource;
 import rlhf.rules.RuleReward;
 import rlhf.spark.EpochPermutation;
 import rlhf.spark.Exchange;
@@ -165,7 +165,7 @@ public final class PpoWorker {
                     int len = g.length(b);
                     float[] logp = Arrays.copyOfRange(g.logprobs(), b * g.stride(), b * g.stride() + len);
                     out.add(new Rollout(x.id, x.promptIndex, x.prompt.text(), x.prompt.ids(), g.completion(b),
-                            g.endedWithEos(b), logp));
+                            g.endedWithEos(b), logp, x.prompt.reference()));
                 }
             }
         } finally {
@@ -177,23 +177,15 @@ public final class PpoWorker {
     // ---------------------------------------------------------------- scoring
 
     /**
-     * The rule of {@code reward.kind = rule}, made where it is used (the executor) from its class
-     * name, so that a rule need not be serializable; null with a reward model.
-     */
-    public static RuleReward configuredRule(PpoSettings s) {
-        return s.rewardKind() == RewardKind.RULE ? RuleReward.byName(s.rewardRule()) : null;
-    }
-
-    /**
      * Scores rollouts (in their order): log π_ref and the critic's values of the response tokens
-     * (one forward each over prompt + response), the score of the reward model or rule, the
-     * per-token rewards -β·KL + score at the last token, and GAE per rollout.
+     * (one forward each over prompt + response), the score of {@code reward} (the reward model,
+     * rules, or a weighted sum), the per-token rewards -β·KL + score at the last token, and GAE
+     * per rollout.
      *
-     * @param rewardParams null with a rule reward
-     * @param rule         null with a reward model
+     * @param rewardParams null without a reward model term
      */
     public static List<Rollout.Scored> score(Spec spec, float[] refParams, float[] criticParams, float[] rewardParams,
-            RuleReward rule, BpeTokenizer tok, double beta, Iterator<Rollout> rows) {
+            RewardSource reward, BpeTokenizer tok, double beta, Iterator<Rollout> rows) {
         Partitions.useTaskCpus();
         List<Rollout> rs = new ArrayList<>();
         rows.forEachRemaining(rs::add);
@@ -207,6 +199,8 @@ public final class PpoWorker {
         String key = "ppo-score:" + spec.policy() + ":" + spec.critic() + ":" + spec.reward() + ":" + B + "x" + T;
         ScoreState st = ExecutorStates.borrow(key, () -> new ScoreState(spec, B, T));
         RuleReward gold = s.gold().map(RuleReward::byName).orElse(null);
+        RewardSource.Scorer scorer = reward.scorer();
+        boolean model = reward.needsModel();
         try {
             for (int from = 0; from < rs.size(); from += B) {
                 int n = Math.min(B, rs.size() - from);
@@ -216,7 +210,7 @@ public final class PpoWorker {
                 st.ref.lmHeadForward(refParams, st.targets, s.temperature(), st.logp, null);
                 st.critic.forward(criticParams, st.tokens, null, null, n, t, false, 0L);
                 st.critic.scoreHeadForward(criticParams, st.values);
-                if (rule == null) {
+                if (model) {
                     for (int b = 0; b < n; b++) {
                         st.promptArr[b] = chunk.get(b).promptIds();
                         st.responseArr[b] = chunk.get(b).response();
@@ -226,10 +220,13 @@ public final class PpoWorker {
                 }
                 for (int b = 0; b < n; b++) {
                     Rollout r = chunk.get(b);
-                    String text = rule == null && gold == null ? null : responseText(tok, r, spec.eosId);
-                    double raw = rule == null ? st.scores[b] : rule.score(r.prompt(), text);
-                    double g = gold == null ? Double.NaN : gold.score(r.prompt(), text);
-                    out.add(finish(spec, r, st, b * t + r.promptIds().length - 1, raw, g, beta));
+                    String text = !scorer.hasRules() && gold == null ? null : responseText(tok, r, spec.eosId);
+                    double modelScore = model ? st.scores[b] : 0;
+                    double rules = scorer.hasRules() ? scorer.rules(r.prompt(), text, r.reference()) : 0;
+                    double raw = scorer.combine(modelScore, rules);
+                    double score = scorer.combine(model ? spec.rewardScale.apply(modelScore) : 0, rules);
+                    double g = gold == null ? Double.NaN : gold.score(r.prompt(), text, r.reference());
+                    out.add(finish(spec, r, st, b * t + r.promptIds().length - 1, raw, score, g, beta));
                 }
             }
         } finally {
@@ -238,9 +235,12 @@ public final class PpoWorker {
         return out;
     }
 
-    /** Per-token rewards and GAE of one rollout whose response tokens sit at [off, off+n) of st's arrays. */
-    private static Rollout.Scored finish(Spec spec, Rollout r, ScoreState st, int off, double raw, double gold,
-            double beta) {
+    /**
+     * Per-token rewards and GAE of one rollout whose response tokens sit at [off, off+n) of st's
+     * arrays; {@code score} is reward.kind's, the model's term on its recorded scale.
+     */
+    private static Rollout.Scored finish(Spec spec, Rollout r, ScoreState st, int off, double raw, double score,
+            double gold, double beta) {
         PpoSettings s = spec.s;
         int n = r.response().length;
         float[] ref = Arrays.copyOfRange(st.logp, off, off + n);
@@ -253,7 +253,6 @@ public final class PpoWorker {
             logpRef[j] = ref[j];
             v[j] = values[j];
         }
-        double score = spec.rewardScale.apply(raw);
         if (!r.endedWithEos()) {
             score -= s.missingEosPenalty();
         }

@@ -14,9 +14,10 @@ import java.io.Serializable;
  * @param endedWithEos whether the response stopped on EOS (else it hit the length limit)
  * @param logp         (n) log-probability of each response token under the sampling policy, at
  *                     the sampling temperature
+ * @param reference    the prompt row's reference answer, for rules that compare with it; null without one
  */
 public record Rollout(long id, long promptIndex, String prompt, int[] promptIds, int[] response, boolean endedWithEos,
-        float[] logp) implements Serializable {
+        float[] logp, String reference) implements Serializable {
 
     /** Input tokens of a forward over prompt + response (the last token is never an input). */
     public int inputLength() {
@@ -28,7 +29,7 @@ public record Rollout(long id, long promptIndex, String prompt, int[] promptIds,
      *
      * @param refLogp    log π_ref of each response token at the sampling temperature
      * @param values     the critic's value of the state each token was sampled in
-     * @param rawScore   the reward model's (or rule's) score
+     * @param rawScore   the score of reward.kind, the reward model's term unscaled
      * @param score      the score added at the last token: normalised, EOS-penalised (unclipped)
      * @param kl         KL estimate summed over the response tokens
      * @param rewardSum  sum of the per-token rewards (score - β·KL, the score clipped)

@@ -38,6 +38,7 @@ import rlhf.io.TinyCheckpoints;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
+import rlhf.rules.RewardSource;
 import rlhf.rules.RuleReward;
 import rlhf.spark.Floats;
 import rlhf.spark.NonFiniteLossException;
@@ -143,7 +144,8 @@ class PpoSparkTest {
             float[] ref = TinyCheckpoints.init(cfg, 77);
             double beta = 0.3;
             List<Rollout> rs = tr.rolloutsInProcess(0, tr.policy);
-            List<Rollout.Scored> scored = PpoWorker.score(tr.spec(), ref, tr.critic, null, RULE, tok, beta, rs.iterator());
+            List<Rollout.Scored> scored = PpoWorker.score(tr.spec(), ref, tr.critic, null, RewardSource.ofRule(RULE), tok,
+                    beta, rs.iterator());
             for (Rollout.Scored x : scored) {
                 Rollout r = x.r();
                 int P = r.promptIds().length;

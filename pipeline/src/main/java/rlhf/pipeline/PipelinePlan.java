@@ -379,7 +379,7 @@ public final class PipelinePlan {
             throws IOException {
         List<String> warnings = new ArrayList<>();
         for (String st : STAGES) {
-            if (stages.contains(st) || stages.stream().noneMatch(x -> NEEDS.get(x).contains(st))) {
+            if (stages.contains(st) || stages.stream().noneMatch(x -> NEEDS.getOrDefault(x, List.of()).contains(st))) {
                 continue; // no planned stage starts from this one's model
             }
             Map<String, Value> keys = stageKeys(s, st, out.replaceAll("/+$", ""), Map.of(), Map.of());
