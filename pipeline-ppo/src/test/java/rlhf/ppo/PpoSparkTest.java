@@ -38,6 +38,7 @@ import rlhf.io.TinyCheckpoints;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.RewardScorer;
+import rlhf.rules.BuiltinRules;
 import rlhf.rules.RewardSource;
 import rlhf.rules.RuleReward;
 import rlhf.spark.Floats;
@@ -214,6 +215,47 @@ class PpoSparkTest {
                 assertEquals(oracle.score(x.r().prompt(), response), x.rawScore());
                 assertEquals(gold.score(x.r().prompt(), response), x.gold(), "the gold rule, made on the executors too");
             }
+            scored.unpersist();
+            rdd.unpersist();
+            policy.destroy();
+            critic.destroy();
+        }
+    }
+
+    @Test
+    void builtInRulesReadEachPromptsReferenceColumnOnTheExecutors(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        Path prompts = dir.resolve("refs.jsonl");
+        StringBuilder rows = new StringBuilder();
+        for (int i = 0; i < PROMPTS.size(); i++) {
+            rows.append("{\"prompt\": \"").append(PROMPTS.get(i)).append("\", \"gold\": \"").append(i % 10)
+                    .append("\"}\n");
+        }
+        Files.writeString(prompts, rows.toString());
+        o.put("data.prompts", prompts.toString());
+        o.put("data.columns.reference", "gold");
+        o.put("reward.kind", "sum");
+        o.put("reward.sum", "number:2, length:1");
+        o.put("reward.length_target", "2");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+            PpoTrainer tr = setup.trainer;
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
+            Broadcast<Floats> critic = Floats.broadcast(sc, tr.critic.clone());
+            JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
+            JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
+            RuleReward number = new BuiltinRules.NumberMatch(1e-6, false);
+            RuleReward length = new BuiltinRules.LengthPenalty(2);
+            int n = 0;
+            for (Rollout.Scored x : scored.collect()) {
+                String expected = String.valueOf(PROMPTS.indexOf(x.r().prompt()) % 10);
+                assertEquals(expected, x.r().reference(), "the prompt row's reference travelled with its rollout");
+                String response = PpoWorker.responseText(tok, x.r(), tok.eosId());
+                assertEquals(2 * number.score(x.r().prompt(), response, expected)
+                        + length.score(x.r().prompt(), response), x.rawScore(), 1e-12);
+                n++;
+            }
+            assertEquals(24, n);
             scored.unpersist();
             rdd.unpersist();
             policy.destroy();
