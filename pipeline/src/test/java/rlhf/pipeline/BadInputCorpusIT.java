@@ -205,6 +205,14 @@ class BadInputCorpusIT {
                         .with("p.jsonl", "{\"prompt\":\"a long prompt\"}", "{\"prompt\":\"another long one\"}")
                         .says("data.prompts p.jsonl: all 2 prompts are empty or longer than data.max_prompt_tokens = 3 tokens"),
 
+                c("ppo", "a regular expression that does not compile is named", "--set model.policy=@lm --set data.prompts=p.jsonl --set reward.kind=rule --set reward.rule=regex --set reward.regex=(a")
+                        .says("config key 'reward.regex' = \"(a\" is not a regular expression"),
+                c("ppo", "a weighted sum without terms is named", "--set model.policy=@lm --set data.prompts=p.jsonl --set reward.kind=sum")
+                        .says("config key 'reward.sum' is empty but reward.kind = sum"),
+                c("ppo", "an exact-match reward on prompts without references is refused", "--set model.policy=@lm --set data.prompts=p.jsonl --set reward.kind=rule --set reward.rule=exact " + TINY + " --set gen.max_new_tokens=4")
+                        .with("p.jsonl", "{\"prompt\":\"a\"}")
+                        .says("compares each response with its prompt's reference answer, but no prompt has one"),
+
                 // ---------------------------------------------------------------- best-of-n
                 c("best-of-n", "--set without '=' is named", "--set gen.n")
                         .says("--set expects key=value, found 'gen.n'"),
