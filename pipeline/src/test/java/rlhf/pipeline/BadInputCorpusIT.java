@@ -209,7 +209,7 @@ class BadInputCorpusIT {
                         .says("config key 'reward.regex' = \"(a\" is not a regular expression"),
                 c("ppo", "a weighted sum without terms is named", "--set model.policy=@lm --set data.prompts=p.jsonl --set reward.kind=sum")
                         .says("config key 'reward.sum' is empty but reward.kind = sum"),
-                c("ppo", "an exact-match reward on prompts without references is refused", "--set model.policy=@lm --set data.prompts=p.jsonl --set reward.kind=rule --set reward.rule=exact " + TINY + " --set gen.max_new_tokens=4")
+                c("ppo", "an exact-match reward on prompts without references is refused", "--set model.policy=@lm --set data.prompts=p.jsonl --set reward.kind=rule --set reward.rule=exact --set data.template=plain --set gen.max_new_tokens=4")
                         .with("p.jsonl", "{\"prompt\":\"a\"}")
                         .says("compares each response with its prompt's reference answer, but no prompt has one"),
 
