@@ -32,6 +32,7 @@ public final class EvalPass {
         try {
             List<LossStats> parts = Partitions.runOnEach(sc, description, data.shards(), snapshot,
                     (partition, p, shards) -> {
+                        Partitions.useTaskCpus(); // an evaluation before any step may be the JVM's first task
                         S s = ExecutorStates.borrow(key, loss::newState);
                         try {
                             return evaluate(loss, s, p, shards, microBatch, limit);

@@ -2,6 +2,8 @@ package rlhf.reward;
 
 import java.io.Serializable;
 
+import rlhf.model.Losses;
+
 /**
  * Pairwise ranking loss of the reward model for one prompt group (InstructGPT, Bradley-Terry).
  *
@@ -49,10 +51,10 @@ public final class RankingLoss {
             double rw = r[rOff + w];
             double x = rb - rw - (margin == null ? 0 : margin[p]);
             double s = rb + rw;
-            sumPair += softplus(-x);
+            sumPair += Losses.softplus(-x);
             sumCenter += s * s;
             if (dr != null) {
-                double g = sigmoid(-x) * inv;              // d softplus(-x) / dx = -σ(-x)
+                double g = Losses.sigmoid(-x) * inv;              // d softplus(-x) / dx = -σ(-x)
                 double gc = 2 * center * s * inv;
                 dr[drOff + b] += gc - g;
                 dr[drOff + w] += gc + g;
@@ -73,20 +75,6 @@ public final class RankingLoss {
             sumMargin += gap;
         }
         return new Stats(P, correct, sumMargin);
-    }
-
-    /** log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|). */
-    static double softplus(double z) {
-        return Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
-    }
-
-    /** 1 / (1 + e^-z) without overflow for either sign. */
-    static double sigmoid(double z) {
-        if (z >= 0) {
-            return 1 / (1 + Math.exp(-z));
-        }
-        double e = Math.exp(z);
-        return e / (1 + e);
     }
 
     /**
