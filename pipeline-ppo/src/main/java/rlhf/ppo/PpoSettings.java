@@ -39,6 +39,7 @@ public record PpoSettings(
         // PPO
         int iterations,
         int rollouts,
+        int samplesPerPrompt,
         int epochs,
         int minibatches,
         int microBatch,
@@ -109,6 +110,7 @@ public record PpoSettings(
                 (int) c.requireIn("gen.batch", 1, 1 << 16),
                 (int) c.requireIn("ppo.iterations", 1, Integer.MAX_VALUE),
                 (int) c.requireIn("ppo.rollouts", 1, 1 << 24),
+                (int) c.requireIn("ppo.samples_per_prompt", 1, 1 << 16),
                 (int) c.requireIn("ppo.epochs", 1, 1 << 16),
                 (int) c.requireIn("ppo.minibatches", 1, 1 << 24),
                 (int) c.requireIn("ppo.micro_batch", 1, 1 << 16),
@@ -148,6 +150,11 @@ public record PpoSettings(
                 c.getString("eval.gold_rule"),
                 (int) c.requireIn("eval.watch_iterations", 0, 1 << 20));
         s.gold().ifPresent(RuleReward::byName); // fails now, on the driver, with the class named
+        if (s.rollouts % s.samplesPerPrompt != 0) {
+            throw new ConfigException("config key 'ppo.rollouts' = " + s.rollouts + " is not a multiple of "
+                    + "ppo.samples_per_prompt = " + s.samplesPerPrompt + ": the rollouts come in whole groups of "
+                    + s.samplesPerPrompt + " samples of one prompt");
+        }
         if (s.minibatches > s.rollouts) {
             throw new ConfigException("config key 'ppo.minibatches' = " + s.minibatches + " exceeds ppo.rollouts = "
                     + s.rollouts + ": every minibatch needs at least one rollout");

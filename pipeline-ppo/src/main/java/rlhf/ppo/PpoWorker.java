@@ -121,20 +121,24 @@ public final class PpoWorker {
     }
 
     /**
-     * The rollouts of iteration {@code iteration} whose prompts lie in these shards: prompt i, at
-     * position p of the iteration's permutation of the N prompts, makes rollouts p, p+N, p+2N, ...
-     * below R. Returned in rollout id order.
+     * The rollouts of iteration {@code iteration} whose prompts lie in these shards. Rollout k is
+     * sample k mod G of group k / G (G = ppo.samples_per_prompt), whose prompt is the one at
+     * position (k / G) mod N of the iteration's permutation of the N prompts: with G = 1, prompt i
+     * at position p makes rollouts p, p+N, p+2N, ... below R. A group's samples differ by their
+     * rollout ids (the sampling keys) and are all made by the task holding the prompt. Returned in
+     * rollout id order.
      */
     public static List<Rollout> generate(Spec spec, float[] policy, int iteration, long nPrompts,
             Iterator<IndexedData.Shard<PromptSet.Tokenized>> shards) {
         Partitions.useTaskCpus();
         long R = spec.s.rollouts();
+        int G = spec.s.samplesPerPrompt();
         EpochPermutation perm = new EpochPermutation(nPrompts, promptSeed(spec.s.seed()), iteration);
-        // rollout k's prompt is the one at position k mod N: looked up, not searched for (O(R))
+        // rollout k's prompt is the one at position (k / G) mod N: looked up, not searched for (O(R))
         List<IndexedData.Shard<PromptSet.Tokenized>> held = IndexedData.list(shards);
         List<Selected> sel = new ArrayList<>();
         for (long k = 0; k < R; k++) {
-            long i = perm.index(k % nPrompts);
+            long i = perm.index((k / G) % nPrompts);
             PromptSet.Tokenized prompt = IndexedData.find(held, i);
             if (prompt != null) {
                 sel.add(new Selected(k, i, prompt));

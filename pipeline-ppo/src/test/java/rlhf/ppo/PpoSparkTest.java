@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import rlhf.config.ConfigException;
 import rlhf.io.Checkpoint;
 import rlhf.io.ModelConfigJson;
 import rlhf.io.RewardScale;
@@ -125,6 +126,39 @@ class PpoSparkTest {
             }
             policy.destroy();
             critic.destroy();
+        }
+    }
+
+    @Test
+    void samplesPerPromptMakeWholeGroupsOfDistinctDrawsInTheTaskHoldingThePrompt(@TempDir Path dir) throws Exception {
+        Map<String, String> o = base(dir, "run");
+        o.put("ppo.samples_per_prompt", "4");
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
+            PpoTrainer tr = setup.trainer;
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
+            JavaRDD<Rollout> rdd = tr.rollouts(1, policy);
+            List<List<Rollout>> byPartition = rdd.glom().collect();
+            rdd.unpersist();
+            policy.destroy();
+            List<Rollout> all = byPartition.stream().flatMap(List::stream)
+                    .sorted(Comparator.comparingLong(Rollout::id)).toList();
+            assertEquals(24, all.size(), "6 groups of 4");
+            for (int g = 0; g < 6; g++) {
+                List<Rollout> group = all.subList(4 * g, 4 * g + 4);
+                assertEquals(1, group.stream().mapToLong(Rollout::promptIndex).distinct().count(),
+                        "group " + g + " is one prompt");
+                long first = group.get(0).id() / 4;
+                assertEquals(1, byPartition.stream().filter(p -> p.stream().anyMatch(r -> r.id() / 4 == first)).count(),
+                        "group " + g + " is made by one task");
+            }
+            assertEquals(6, all.stream().mapToLong(Rollout::promptIndex).distinct().count(), "six different prompts");
+            assertTrue(all.stream().map(r -> java.util.Arrays.toString(r.response())).distinct().count() > 6,
+                    "the samples of a group are distinct draws");
+            ConfigException e = assertThrows(ConfigException.class, () -> PpoSettings.from(
+                    PpoFixtures.config(Map.of("data.prompts", "p.jsonl", "model.policy", "m", "ppo.rollouts", "10",
+                            "ppo.samples_per_prompt", "4"))));
+            assertTrue(e.getMessage().contains("not a multiple of ppo.samples_per_prompt = 4"), e.getMessage());
         }
     }
 
