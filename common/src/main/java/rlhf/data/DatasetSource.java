@@ -375,10 +375,6 @@ public final class DatasetSource {
         return convert(in, use, new PromptConverter(template, inputAt, referenceAt));
     }
 
-    /** Whether the dataset has a {@code reference} column (after the column mapping). */
-    public boolean hasReferences(SparkSession spark) {
-        return Set.of(load(spark).df().columns()).contains("reference");
-    }
 
     /** Which preference format the dataset has: chosen/rejected pairs or K-wise rankings. */
     public PreferenceFormat preferenceFormat(SparkSession spark) {

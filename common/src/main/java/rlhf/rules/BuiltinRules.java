@@ -16,6 +16,8 @@ public final class BuiltinRules {
     /** Characters of a response (and of a reference) a built-in rule reads. */
     public static final int MAX_CHARS = 4096;
 
+    private static final Pattern WHITESPACE_RUN = Pattern.compile("\\s+");
+
     private BuiltinRules() {
     }
 
@@ -25,7 +27,7 @@ public final class BuiltinRules {
 
     /** Whitespace at the ends dropped, inner runs of whitespace as one space. */
     static String normalise(String s) {
-        return head(s).strip().replaceAll("\\s+", " ");
+        return WHITESPACE_RUN.matcher(head(s).strip()).replaceAll(" ");
     }
 
     /** 1 when the response equals the reference (ends stripped, inner whitespace runs as one space), else 0. */

@@ -9,6 +9,7 @@ import java.util.regex.PatternSyntaxException;
 
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.io.RewardScale;
 
 /**
  * Where the score of a response comes from, read from a job's {@code reward.*} keys, the same for
@@ -23,8 +24,8 @@ import rlhf.config.JobConfig;
  *       each term {@code model}, a built-in or a class name.</li>
  * </ul>
  *
- * <p>The reward model's term is read on the model's recorded scale ({@code reward.normalize}) by
- * the caller, which passes it in; the rules' terms are computed here ({@link Rules}). The source
+ * <p>The caller scores with the reward model and passes its score in, with the model's recorded
+ * scale ({@code reward.normalize}); the rules' terms are computed here ({@link Scorer}). The source
  * is small and serializable and travels with the tasks; the rules themselves are made on each
  * executor ({@link #rules}), so a class-named rule need not be serializable.
  */
@@ -40,6 +41,10 @@ public final class RewardSource implements Serializable {
 
     /** The built-in rules by name. */
     public static final List<String> BUILTINS = List.of("exact", "regex", "number", "length");
+
+    /** A response's score as logged (the model's term unscaled) and as trained on (on the model's recorded scale). */
+    public record Scored(double raw, double score) {
+    }
 
     /** One term: {@link #MODEL}, a built-in rule's name or a rule class, and its weight. */
     public record Term(String name, double weight) implements Serializable {
@@ -222,7 +227,7 @@ public final class RewardSource implements Serializable {
     }
 
     /**
-     * A response's score from its terms: {@link #rules} computes the rules' part, {@link #combine}
+     * A response's score from its terms: {@link #rules} computes the rules' part, {@link #score}
      * adds the reward model's term. One per task: the rules need not be thread-safe across tasks.
      */
     public static final class Scorer {
@@ -256,16 +261,21 @@ public final class RewardSource implements Serializable {
         }
 
         /**
-         * The score: the model's term (its score as the caller reads it: raw, or on the model's
-         * recorded scale) times its weight, plus the rules' part. With the model alone or the rules
-         * alone, that score unchanged.
+         * A response's score, as logged ({@code raw}: the model's term as the model gave it) and as
+         * trained on ({@code score}: the model's term on its recorded {@code scale}), each the
+         * model's term times its weight plus the rules' part; with the model alone or the rules
+         * alone, that term unchanged.
+         *
+         * @param modelRaw the reward model's score (unread without a model term)
+         * @param rules    {@link #rules} of the response (0 without rules)
          */
-        public double combine(double modelScore, double rulesScore) {
+        public Scored score(double modelRaw, RewardScale scale, double rules) {
             if (!model) {
-                return rulesScore;
+                return new Scored(rules, rules);
             }
-            double m = modelWeight == 1 ? modelScore : modelWeight * modelScore;
-            return rules.length > 0 ? m + rulesScore : m;
+            double raw = modelWeight * modelRaw;
+            double scaled = modelWeight * scale.apply(modelRaw);
+            return this.rules.length > 0 ? new Scored(raw + rules, scaled + rules) : new Scored(raw, scaled);
         }
     }
 }

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 
 import rlhf.config.ConfigException;
 import rlhf.config.JobConfig;
+import rlhf.io.RewardScale;
 
 /** reward.kind, reward.rule and reward.sum as the jobs read them: the terms, the score they add up to, and the errors. */
 class RewardSourceTest {
@@ -41,14 +42,15 @@ class RewardSourceTest {
         assertFalse(model.hasRules());
         assertEquals("the reward model", model.describe());
         RewardSource.Scorer m = model.scorer();
-        assertEquals(0.1 + 0.2, m.combine(0.1 + 0.2, 0), 0, "bit for bit");
+        assertEquals(new RewardSource.Scored(0.1 + 0.2, 0.1 + 0.2), m.score(0.1 + 0.2, RewardScale.RAW, 0), "bit for bit");
 
         RewardSource exact = read("reward.kind=rule", "reward.rule=exact");
         assertFalse(exact.needsModel());
         assertTrue(exact.needsReference());
         RewardSource.Scorer e = exact.scorer();
-        assertEquals(1, e.combine(0, e.rules("q", "yes", "yes")));
-        assertEquals(0, e.combine(0, e.rules("q", "no", "yes")));
+        assertEquals(new RewardSource.Scored(1, 1), e.score(Double.NaN, RewardScale.RAW, e.rules("q", "yes", "yes")),
+                "no model term: its score is not read");
+        assertEquals(0, e.rules("q", "no", "yes"));
 
         RewardSource cls = read("reward.kind=rule", "reward.rule=" + Shortest.class.getName());
         assertEquals(-3, cls.scorer().rules("q", "abc", null));
@@ -66,7 +68,9 @@ class RewardSourceTest {
         // "A 12345678" vs reference "A 12345678": exact 1, regex 1, 10 chars at target 4: length -1.5
         double rules = s.rules("q", "A 12345678", "A 12345678");
         assertEquals(0.5 + 1 - 0.25 * 1.5, rules, 1e-15);
-        assertEquals(2 * 0.7 + rules, s.combine(0.7, rules), 1e-15);
+        RewardSource.Scored sc = s.score(0.7, RewardScale.RAW, rules);
+        assertEquals(2 * 0.7 + rules, sc.raw(), 1e-15);
+        assertEquals(sc.raw(), sc.score(), 0, "a raw scale changes nothing");
     }
 
     @Test

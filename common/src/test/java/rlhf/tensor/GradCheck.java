@@ -2,7 +2,12 @@ package rlhf.tensor;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.function.DoubleSupplier;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * Central finite differences in float against an analytic gradient. A coordinate passes when
@@ -73,5 +78,38 @@ public final class GradCheck {
             fail(String.format("%s: %d of %d coordinates differ beyond rel %.1g + abs %.1g (vector rel err %.3g, max diff %.3g)%n%s",
                     name, nBad, to - from, relTol, absTol, rel, maxDiff, bad));
         }
+    }
+
+    /**
+     * Central differences (step h, in float) at chosen coordinates of a whole model's parameters,
+     * for spot checks where a full sweep would take too long: each must satisfy
+     * |fd - analytic| <= absTol + relTol * |fd|. Failures list every checked coordinate.
+     */
+    public static void checkAt(String name, float[] x, List<Integer> coords, float[] analytic, DoubleSupplier loss,
+                               double h, double absTol, double relTol) {
+        double worst = 0;
+        StringBuilder report = new StringBuilder();
+        for (int i : coords) {
+            float keep = x[i];
+            x[i] = (float) (keep + h);
+            double up = loss.getAsDouble();
+            x[i] = (float) (keep - h);
+            double down = loss.getAsDouble();
+            x[i] = keep;
+            double fd = (up - down) / (2 * h);
+            worst = Math.max(worst, Math.abs(fd - analytic[i]) / (absTol + relTol * Math.abs(fd)));
+            report.append(String.format("%d: fd %.6f grad %.6f; ", i, fd, analytic[i]));
+        }
+        if (!(worst < 1)) {
+            fail(String.format("%s: gradient vs central differences (h=%s) beyond %s + %s |fd| (worst ratio %.3g): %s",
+                    name, h, absTol, relTol, worst, report));
+        }
+    }
+
+    /** The {@code n} coordinates of largest |grads|, largest first. */
+    public static List<Integer> largest(float[] grads, int n) {
+        return IntStream.range(0, grads.length).boxed()
+                .sorted(Comparator.comparingDouble(i -> -Math.abs(grads[i]))).limit(n)
+                .collect(Collectors.toCollection(ArrayList::new));
     }
 }

@@ -155,9 +155,9 @@ public final class BestOfNWorker {
                     texts[j] = tok.decode(ids[j]);
                     ended[j] = eos[r];
                     double rules = scorer.hasRules() ? scorer.rules(prompt.text(), texts[j], prompt.reference()) : 0;
-                    raw[j] = scorer.combine(model ? rewards[r] : 0, rules);
-                    scores[j] = scorer.combine(model ? spec.scale.apply(rewards[r]) : 0, rules)
-                            - (eos[r] ? 0 : s.missingEosPenalty());
+                    RewardSource.Scored sc = scorer.score(model ? rewards[r] : 0, spec.scale, rules);
+                    raw[j] = sc.raw();
+                    scores[j] = sc.score() - (eos[r] ? 0 : s.missingEosPenalty());
                     requireFinite(raw[j], scorerName, shard, p);
                     if (g != null) {
                         g[j] = gold.score(prompt.text(), texts[j], prompt.reference());

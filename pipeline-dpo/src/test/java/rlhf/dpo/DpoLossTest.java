@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 
 import org.junit.jupiter.api.Test;
 
@@ -18,6 +16,7 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.spark.LossStats;
+import rlhf.tensor.GradCheck;
 
 /**
  * The DPO loss through a tiny model (2 layers, 8 wide, byte vocabulary): log-probabilities against
@@ -197,29 +196,13 @@ class DpoLossTest {
         loss.accumulate(s, params, batch, new long[] {1, 2}, grads, new LossStats(DpoLoss.STATS.length));
 
         // the 12 largest gradients and 12 random ones of the blocks, ln_f and the embeddings
-        List<Integer> check = new ArrayList<>();
-        IntStream.range(0, params.length).boxed()
-                .sorted(Comparator.comparingDouble(i -> -Math.abs(grads[i]))).limit(12).forEach(check::add);
+        List<Integer> check = GradCheck.largest(grads, 12);
         SplittableRandom r = new SplittableRandom(9);
         while (check.size() < 24) {
             check.add(r.nextInt(params.length));
         }
-        double h = 1e-3;
-        double worst = 0;
-        StringBuilder report = new StringBuilder();
-        for (int i : check) {
-            float keep = params[i];
-            params[i] = (float) (keep + h);
-            double up = total(loss, s, params, batch);
-            params[i] = (float) (keep - h);
-            double down = total(loss, s, params, batch);
-            params[i] = keep;
-            double fd = (up - down) / (2 * h);
-            worst = Math.max(worst, Math.abs(fd - grads[i]) / (1e-3 + 1e-2 * Math.abs(fd)));
-            report.append(String.format("%d: fd %.6f grad %.6f; ", i, fd, grads[i]));
-        }
-        assertTrue(worst < 1, preference + " nll " + nllCoef + ": gradient vs central differences (h=1e-3) within 1e-3 + 1e-2 |fd|"
-                + " (worst ratio " + worst + "): " + report);
+        GradCheck.checkAt(preference + " nll " + nllCoef, params, check, grads, () -> total(loss, s, params, batch),
+                1e-3, 1e-3, 1e-2);
         assertTrue(Math.abs(grads[check.get(0)]) > 1e-3, "the gradient is not trivially zero");
     }
 

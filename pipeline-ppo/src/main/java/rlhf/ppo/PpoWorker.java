@@ -225,12 +225,10 @@ public final class PpoWorker {
                 for (int b = 0; b < n; b++) {
                     Rollout r = chunk.get(b);
                     String text = !scorer.hasRules() && gold == null ? null : responseText(tok, r, spec.eosId);
-                    double modelScore = model ? st.scores[b] : 0;
                     double rules = scorer.hasRules() ? scorer.rules(r.prompt(), text, r.reference()) : 0;
-                    double raw = scorer.combine(modelScore, rules);
-                    double score = scorer.combine(model ? spec.rewardScale.apply(modelScore) : 0, rules);
+                    RewardSource.Scored sc = scorer.score(model ? st.scores[b] : 0, spec.rewardScale, rules);
                     double g = gold == null ? Double.NaN : gold.score(r.prompt(), text, r.reference());
-                    out.add(finish(spec, r, st, b * t + r.promptIds().length - 1, raw, score, g, beta));
+                    out.add(finish(spec, r, st, b * t + r.promptIds().length - 1, sc.raw(), sc.score(), g, beta));
                 }
             }
         } finally {

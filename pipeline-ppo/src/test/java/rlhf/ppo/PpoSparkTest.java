@@ -225,6 +225,23 @@ class PpoSparkTest {
         }
     }
 
+    /** Iteration 0's rollouts of the trainer's policy, generated and scored by Spark tasks. */
+    private static List<Rollout.Scored> scoredThroughSpark(PpoTrainer tr) {
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
+        Broadcast<Floats> critic = Floats.broadcast(sc, tr.critic.clone());
+        JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
+        JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
+        try {
+            return scored.collect();
+        } finally {
+            scored.unpersist();
+            rdd.unpersist();
+            policy.destroy();
+            critic.destroy();
+        }
+    }
+
     /** reward.kind=rule: the class named in reward.rule is made on the executors (it is not serializable). */
     @Test
     void ruleNamedByClassScoresOnTheExecutors(@TempDir Path dir) throws Exception {
@@ -236,23 +253,14 @@ class PpoSparkTest {
         o.put("ppo.minibatches", "1");
         o.put("eval.gold_rule", GoldFirstChar.class.getName());
         try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
-            PpoTrainer tr = setup.trainer;
-            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
-            Broadcast<Floats> critic = Floats.broadcast(sc, tr.critic.clone());
-            JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
-            JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
+            List<Rollout.Scored> scored = scoredThroughSpark(setup.trainer);
             RuleReward oracle = new PpoFixtures.ResponseLength();
             RuleReward gold = new GoldFirstChar();
-            for (Rollout.Scored x : scored.collect()) {
+            for (Rollout.Scored x : scored) {
                 String response = PpoWorker.responseText(tok, x.r(), tok.eosId());
                 assertEquals(oracle.score(x.r().prompt(), response), x.rawScore());
                 assertEquals(gold.score(x.r().prompt(), response), x.gold(), "the gold rule, made on the executors too");
             }
-            scored.unpersist();
-            rdd.unpersist();
-            policy.destroy();
-            critic.destroy();
         }
     }
 
@@ -272,16 +280,11 @@ class PpoSparkTest {
         o.put("reward.sum", "number:2, length:1");
         o.put("reward.length_target", "2");
         try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
-            PpoTrainer tr = setup.trainer;
-            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
-            Broadcast<Floats> critic = Floats.broadcast(sc, tr.critic.clone());
-            JavaRDD<Rollout> rdd = tr.rollouts(0, policy);
-            JavaRDD<Rollout.Scored> scored = tr.score(0, rdd, critic, 0.1);
+            List<Rollout.Scored> scored = scoredThroughSpark(setup.trainer);
             RuleReward number = new BuiltinRules.NumberMatch(1e-6, false);
             RuleReward length = new BuiltinRules.LengthPenalty(2);
             int n = 0;
-            for (Rollout.Scored x : scored.collect()) {
+            for (Rollout.Scored x : scored) {
                 String expected = String.valueOf(PROMPTS.indexOf(x.r().prompt()) % 10);
                 assertEquals(expected, x.r().reference(), "the prompt row's reference travelled with its rollout");
                 String response = PpoWorker.responseText(tok, x.r(), tok.eosId());
@@ -290,10 +293,6 @@ class PpoSparkTest {
                 n++;
             }
             assertEquals(24, n);
-            scored.unpersist();
-            rdd.unpersist();
-            policy.destroy();
-            critic.destroy();
         }
     }
 

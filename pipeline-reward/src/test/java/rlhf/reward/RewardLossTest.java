@@ -3,11 +3,8 @@ package rlhf.reward;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 
 import org.junit.jupiter.api.Test;
 
@@ -19,6 +16,7 @@ import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.model.RewardScorer;
 import rlhf.spark.LossStats;
+import rlhf.tensor.GradCheck;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
@@ -145,9 +143,7 @@ class RewardLossTest {
         loss.accumulate(s, params, groups, new long[] {1, 2}, grads, new LossStats(RewardLoss.STATS.length));
 
         // the 12 largest gradients, 3 of the score head, 12 random ones of the blocks and ln_f
-        List<Integer> check = new ArrayList<>();
-        IntStream.range(0, params.length).boxed()
-                .sorted(Comparator.comparingDouble(i -> -Math.abs(grads[i]))).limit(12).forEach(check::add);
+        List<Integer> check = GradCheck.largest(grads, 12);
         SplittableRandom r = new SplittableRandom(9);
         ParamLayout layout = ParamLayout.of(CFG);
         int trunk = layout.offset("h.0.ln_1.weight");
@@ -157,25 +153,7 @@ class RewardLossTest {
         while (check.size() < 27) {
             check.add(trunk + r.nextInt(params.length - trunk));
         }
-        double h = 1e-3;
-        double worst = 0;
-        StringBuilder report = new StringBuilder();
-        for (int i : check) {
-            float keep = params[i];
-            params[i] = (float) (keep + h);
-            double up = total(loss, s, params, groups);
-            params[i] = (float) (keep - h);
-            double down = total(loss, s, params, groups);
-            params[i] = keep;
-            double fd = (up - down) / (2 * h);
-            double err = Math.abs(fd - grads[i]) / (1e-3 + 1e-2 * Math.abs(fd));
-            if (err > worst) {
-                worst = err;
-            }
-            report.append(String.format("%d: fd %.6f grad %.6f; ", i, fd, grads[i]));
-        }
-        assertTrue(worst < 1, "gradient vs central differences (h=1e-3) within 1e-3 + 1e-2 |fd| (float noise of"
-                + " the differences; worst ratio " + worst + "): " + report);
+        GradCheck.checkAt("reward loss", params, check, grads, () -> total(loss, s, params, groups), 1e-3, 1e-3, 1e-2);
         assertTrue(Math.abs(grads[check.get(0)]) > 1e-3, "the gradient is not trivially zero");
     }
 

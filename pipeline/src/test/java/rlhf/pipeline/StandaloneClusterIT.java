@@ -44,7 +44,8 @@ import rlhf.cli.Launcher;
  *
  * <ul>
  *   <li>the pipeline jar (one application: SFT -> reward -> DPO -> best-of-n -> PPO) on the cluster
- *       (the driver's exchange, as local mode; best-of-n's files byte for byte);</li>
+ *       (the driver's exchange, as local mode; best-of-n's files byte for byte, its score a
+ *       weighted sum of the reward model and built-in rules that read each prompt's answer);</li>
  *   <li>the SFT, reward and PPO jars submitted one by one, SFT and PPO with the sharded exchange
  *       (AdamW shards on the executors), with an executor JVM killed (SIGKILL, by its process id)
  *       in the middle of an SFT step and in the middle of a PPO update: Spark reruns the lost tasks
@@ -363,7 +364,8 @@ class StandaloneClusterIT {
 
     /**
      * Additions written out ("add 3 and 4" -> "7"): demonstrations, preferences (the right sum over
-     * one off by one), and prompts. Made here, seeded, independent of the project's demo.
+     * one off by one), and prompts with their answers. Made here, seeded, independent of the
+     * project's demo.
      */
     static void writeData(Path dir) throws IOException {
         Random rnd = new Random(7);
@@ -378,7 +380,7 @@ class StandaloneClusterIT {
             String wrong = Integer.toString(a + b + (rnd.nextBoolean() ? 1 : -1));
             sft.append(row("prompt", prompt, "response", right));
             prefs.append(row("prompt", prompt, "chosen", right, "rejected", wrong));
-            prompts.append(row("prompt", prompt));
+            prompts.append(row("prompt", prompt, "answer", right));
         }
         Files.writeString(dir.resolve("sft.jsonl"), sft, StandardCharsets.UTF_8);
         Files.writeString(dir.resolve("prefs.jsonl"), prefs, StandardCharsets.UTF_8);
@@ -419,6 +421,11 @@ class StandaloneClusterIT {
                 "reward.eval.every = 0",
                 "reward.checkpoint.every = 0",
                 "reward.optim.lr = 1e-3",
+                // best-of-n scores with the reward model plus built-in rules, one reading each prompt's answer
+                "best-of-n.data.columns.reference = answer",
+                "best-of-n.reward.kind = sum",
+                "best-of-n.reward.sum = model:1, number:0.5, length:0.1",
+                "best-of-n.reward.length_target = 4",
                 "dpo.train.steps = 6",
                 "dpo.train.global_batch = 8",
                 "dpo.train.micro_batch = 4",
