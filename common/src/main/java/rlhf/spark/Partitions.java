@@ -363,11 +363,12 @@ public final class Partitions {
      *
      * <p>{@code params} must stay alive (not destroyed) until the result is unpersisted: a lost
      * executor's partitions are recomputed from it. Use a snapshot broadcast, not the trainer's
-     * per-step one.
+     * per-step one. Null: the mapper is given null (a step without a model's parameters).
      */
     public static <T, U> JavaRDD<U> mapCached(JavaSparkContext sc, String description, JavaRDD<T> rdd,
             Broadcast<Floats> params, Mapper<T, U> mapper, StorageLevel level) {
-        JavaRDD<U> out = rdd.mapPartitionsWithIndex((i, rows) -> mapper.map(i, params.value().values(), rows), true);
+        JavaRDD<U> out = rdd.mapPartitionsWithIndex((i, rows) -> mapper.map(i,
+                params == null ? null : params.value().values(), rows), true);
         out.setName(description).persist(level);
         sc.setJobDescription(description);
         try {

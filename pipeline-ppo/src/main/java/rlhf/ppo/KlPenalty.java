@@ -61,6 +61,26 @@ public final class KlPenalty {
     }
 
     /**
+     * β·k3 as a loss term on the policy being trained (GRPO's KL to the reference, instead of a
+     * penalty in the reward), per response token: returns scale·β·Σ k3_t and adds its gradient
+     * scale·β·(1 - ρ_t), ρ_t = exp(logp_ref_t - logp_t), to dlogp. Under samples of π its
+     * expectation is the gradient of β·KL(π ‖ π_ref) (k1's expected gradient is 0: it cannot be
+     * the loss).
+     */
+    public static double lossTerm(double[] logp, double[] logpRef, int[] offsets, int[] lengths, int B, double beta,
+                                  double scale, double[] dlogp) {
+        double sum = 0;
+        double g = scale * beta;
+        for (int b = 0; b < B; b++) {
+            for (int t = offsets[b]; t < offsets[b] + lengths[b]; t++) {
+                sum += k3(logp[t], logpRef[t]);
+                dlogp[t] += g * -Math.expm1(logpRef[t] - logp[t]);
+            }
+        }
+        return g * sum;
+    }
+
+    /**
      * B responses at {@code offsets[b]} of {@code lengths[b]} tokens with scores (B); returns the
      * sum over responses of each response's summed KL (divide by B for the mean the
      * {@link KlController} takes). {@code seqKl} (B), when not null, receives each response's KL.

@@ -61,6 +61,10 @@ import rlhf.tokenizer.BpeTokenizer;
  * older checkpoints pruned only after the policy's is written, so a complete policy checkpoint
  * always has its critic, wherever the driver dies. Every random draw derives from (seed,
  * iteration, rollout id): a resumed run ends with exactly the weights of an uninterrupted one.
+ *
+ * <p>The same recipe runs GRPO and RLOO ({@link GrpoJob}, {@link RlooJob}: {@link Algorithm}
+ * chooses the defaults file and key prefix); without a critic there is no critic to start, and a
+ * checkpoint is the policy's directory alone, its trainer_state.json naming the method.
  */
 public final class PpoJob {
 
@@ -71,23 +75,30 @@ public final class PpoJob {
     }
 
     public static void main(String[] argv) {
-        Cli.job("ppo", Args.command("ppo", "PPO of an SFT policy against a reward model or a rule"), argv,
-                PpoSettings::from, (args, settings, cfg, spark) ->
-                        System.err.println(run(spark, cfg, args.resume(), null).summary()));
+        main(Algorithm.PPO, "PPO of an SFT policy against a reward model or a rule", argv);
+    }
+
+    /** The main of the job of {@code method} (PPO, GRPO, RLOO): the same recipe, its own defaults file. */
+    static void main(Algorithm method, String description, String[] argv) {
+        Cli.job(method.job(), Args.command(method.job(), description), argv, c -> PpoSettings.from(method, c),
+                (args, settings, cfg, spark) -> System.err.println(run(spark, cfg, method, args.resume(), null)
+                        .summary()));
     }
 
     /**
      * What a run did.
      *
+     * @param job       "ppo", "grpo" or "rloo"
+     * @param critic    null without one
      * @param iteration iterations done (all, or ppo.stop_at_iteration)
      * @param history   metrics of each iteration this invocation ran
      * @param finalDir  the final policy, or null when the run stopped early
      */
-    public record Result(float[] policy, float[] critic, int iteration, int iterations, List<Map<String, Double>> history,
-            String finalDir) {
+    public record Result(String job, float[] policy, float[] critic, int iteration, int iterations,
+            List<Map<String, Double>> history, String finalDir) {
 
         public String summary() {
-            StringBuilder sb = new StringBuilder("ppo: " + iteration + "/" + iterations + " iterations");
+            StringBuilder sb = new StringBuilder(job + ": " + iteration + "/" + iterations + " iterations");
             if (!history.isEmpty()) {
                 Map<String, Double> a = history.get(0);
                 Map<String, Double> b = history.get(history.size() - 1);
@@ -110,6 +121,7 @@ public final class PpoJob {
         final IndexedData<PromptSet.Tokenized> prompts;
         final IndexedData<PpoWorker.PtxExample> ptx;
         final ModelConfigJson policyConfig;
+        /** Null without a critic. */
         final ModelConfigJson criticConfig;
         final Checkpoint.Tokenizer tokenizerFiles;
         /** The start policy's best-of-n frontier (eval.best_of_n_report), or null. */
@@ -138,15 +150,20 @@ public final class PpoJob {
         }
     }
 
+    /** {@link #setup(SparkSession, JobConfig, Algorithm, RuleReward)} of PPO. */
+    static Setup setup(SparkSession spark, JobConfig cfg, RuleReward rule) throws IOException {
+        return setup(spark, cfg, Algorithm.PPO, rule);
+    }
+
     /**
      * Loads the models and data of a fresh run.
      *
      * @param rule a serializable rule reward used instead of reward.kind (tests); null for the config's
      */
-    static Setup setup(SparkSession spark, JobConfig cfg, RuleReward rule) throws IOException {
+    static Setup setup(SparkSession spark, JobConfig cfg, Algorithm method, RuleReward rule) throws IOException {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hconf = sc.hadoopConfiguration();
-        PpoSettings s = PpoSettings.from(RolloutModels.resolvePromptTokens(cfg, hconf));
+        PpoSettings s = PpoSettings.from(method, RolloutModels.resolvePromptTokens(cfg, hconf));
         BestOfNFrontier frontier = null;
         if (s.bestOfN().isPresent()) {
             try {
@@ -167,10 +184,12 @@ public final class PpoJob {
         Checkpoint rewardModel = rewardSource.needsModel()
                 ? RolloutModels.rewardModel("model.reward", s.rewardPath(), pc, s.maxPromptTokens(), s.maxNewTokens(), hconf)
                 : null;
-        ModelConfigJson criticConfig;
-        float[] critic;
+        ModelConfigJson criticConfig = null;
+        float[] critic = null;
         String criticFrom = s.critic().orElse(s.reward().orElse(null));
-        if (criticFrom != null) {
+        if (!s.hasCritic()) {
+            // GRPO, RLOO: the group of samples is the baseline
+        } else if (criticFrom != null) {
             Checkpoint c = criticFrom.equals(s.rewardPath()) && rewardModel != null ? rewardModel
                     : Checkpoint.loadPretrained(criticFrom, hconf);
             RolloutModels.requireScoreHead(c, "critic start " + criticFrom);
@@ -188,7 +207,8 @@ public final class PpoJob {
             critic = new float[ParamLayout.of(criticConfig.model()).size()];
             System.arraycopy(sft.params(), 0, critic, 0, sft.params().length); // score.weight (last) stays 0
         }
-        if (criticConfig.model().maxSeqLen() < maxInputs || criticConfig.model().vocabSize() < pc.vocabSize()) {
+        if (criticConfig != null && (criticConfig.model().maxSeqLen() < maxInputs
+                || criticConfig.model().vocabSize() < pc.vocabSize())) {
             throw new IllegalArgumentException("the critic (" + criticFrom + ") has n_positions="
                     + criticConfig.model().maxSeqLen() + ", vocab_size=" + criticConfig.model().vocabSize()
                     + "; it must read " + maxInputs + " tokens of the policy's vocabulary of " + pc.vocabSize());
@@ -203,7 +223,7 @@ public final class PpoJob {
         IndexedData<PpoWorker.PtxExample> ptx = null;
         if (s.ptx().isPresent() && s.ptxCoef() > 0) {
             if (s.ptxMaxTokens() - 1 > pc.maxSeqLen()) {
-                throw new ConfigException("config key 'ppo.ptx_max_tokens' = " + s.ptxMaxTokens() + " exceeds "
+                throw new ConfigException("config key '" + s.algorithm().key("ptx_max_tokens") + "' = " + s.ptxMaxTokens() + " exceeds "
                         + "model.policy's n_positions + 1 = " + (pc.maxSeqLen() + 1) + "; lower it");
             }
             ptx = ptx(sc, DatasetSource.fromConfig(s.ptxPath(), cfg).demonstrations(spark, template), tok, s);
@@ -228,13 +248,13 @@ public final class PpoJob {
         }).filter(e -> e.promptLength() >= 1 && e.tokens().length <= max);
         IndexedData<PpoWorker.PtxExample> data;
         try {
-            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), "ppo-ptx demonstrations " + s.ptxPath());
+            data = IndexedData.cache(t, StorageLevel.MEMORY_AND_DISK(), s.job() + "-ptx demonstrations " + s.ptxPath());
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("data.ptx " + s.ptxPath() + ": none of its " + rows.count()
-                    + " demonstrations fits in ppo.ptx_max_tokens = " + max + " tokens (prompt + response + EOS)", e);
+                    + " demonstrations fits in " + s.algorithm().key("ptx_max_tokens") + " = " + max + " tokens (prompt + response + EOS)", e);
         }
-        LOG.info("ppo-ptx: {} demonstrations cached; {} longer than ppo.ptx_max_tokens={} dropped", data.count(),
-                rows.count() - data.count(), max);
+        LOG.info("{}-ptx: {} demonstrations cached; {} longer than {}={} dropped", s.job(), data.count(),
+                rows.count() - data.count(), s.algorithm().key("ptx_max_tokens"), max);
         return data;
     }
 
@@ -245,7 +265,13 @@ public final class PpoJob {
      * serializable rule reward instead of reward.kind).
      */
     public static Result run(SparkSession spark, JobConfig cfg, boolean resume, RuleReward rule) throws IOException {
-        try (Setup setup = setup(spark, cfg, rule)) {
+        return run(spark, cfg, Algorithm.PPO, resume, rule);
+    }
+
+    /** The job of {@code method} (PPO, GRPO, RLOO) on a running session; {@code cfg} has that method's keys. */
+    public static Result run(SparkSession spark, JobConfig cfg, Algorithm method, boolean resume, RuleReward rule)
+            throws IOException {
+        try (Setup setup = setup(spark, cfg, method, rule)) {
             return run(spark, setup, resume);
         }
     }
@@ -256,7 +282,8 @@ public final class PpoJob {
         Configuration hconf = spark.sparkContext().hadoopConfiguration();
         String out = s.outputDir().replaceAll("/+$", "");
         RunCheckpoints policyCkpts = new RunCheckpoints(out, s.checkpointEvery(), s.keepLast(), hconf);
-        RunCheckpoints criticCkpts = new RunCheckpoints(out + "/critic", s.checkpointEvery(), s.keepLast(), hconf);
+        RunCheckpoints criticCkpts = s.hasCritic()
+                ? new RunCheckpoints(out + "/critic", s.checkpointEvery(), s.keepLast(), hconf) : null;
         int first = 0;
         if (resume) {
             first = restore(tr, s, setup, policyCkpts, hconf);
@@ -267,13 +294,13 @@ public final class PpoJob {
         int total = s.iterations();
         int stopAt = s.stopAtIteration() > 0 ? Math.min(s.stopAtIteration(), total) : total;
         List<Map<String, Double>> history = new ArrayList<>();
-        List<String> shown = new ArrayList<>(List.of("score_mean", "kl", "beta", "policy_loss", "value_loss",
-                "gen_tokens_per_s"));
+        List<String> shown = new ArrayList<>(List.of("score_mean", "kl", "beta", "policy_loss",
+                s.hasCritic() ? "value_loss" : "adv_std", "gen_tokens_per_s"));
         if (setup.frontier != null) {
             shown.add(2, SCORE_VS_BON);
         }
-        ConsoleProgress console = ConsoleProgress.onStderr("ppo", total, first, shown);
-        PpoWatch watch = new PpoWatch(s.watchIterations(), total, setup.frontier);
+        ConsoleProgress console = ConsoleProgress.onStderr(s.job(), total, first, shown);
+        PpoWatch watch = new PpoWatch(s.algorithm(), s.watchIterations(), total, setup.frontier);
         try (MetricsLog metrics = resume ? MetricsLog.resume(s.metricsPath(), first) : MetricsLog.create(s.metricsPath())) {
             for (int it = first; it < stopAt; it++) {
                 int done = it + 1;
@@ -306,11 +333,11 @@ public final class PpoJob {
         String finalDir = null;
         if (done >= total) {
             finalDir = out + "/final";
-            new Checkpoint(setup.policyConfig.withExtra("rlhf_stage", "ppo"), tr.policy, setup.tokenizerFiles, null)
+            new Checkpoint(setup.policyConfig.withExtra("rlhf_stage", s.job()), tr.policy, setup.tokenizerFiles, null)
                     .save(finalDir, hconf);
-            LOG.info("ppo: final policy saved to {}", finalDir);
+            LOG.info("{}: final policy saved to {}", s.job(), finalDir);
         }
-        return new Result(tr.policy, tr.critic, done, total, history, finalDir);
+        return new Result(s.job(), tr.policy, tr.critic, done, total, history, finalDir);
     }
 
     static final String BON_SCORE_AT_KL = "bon_score_at_kl";
@@ -342,6 +369,8 @@ public final class PpoJob {
             RunCheckpoints criticCkpts) throws IOException {
         ObjectNode st = JSON.createObjectNode();
         st.put("iteration", done);
+        st.put("algorithm", setup.s.job());
+        st.put("samples_per_prompt", setup.s.samplesPerPrompt());
         st.put("seed", setup.s.seed());
         st.put("rng", "stateless: every draw derives from (seed, iteration, rollout id)");
         st.put("rollouts", setup.s.rollouts());
@@ -349,25 +378,32 @@ public final class PpoJob {
         st.put("minibatches", setup.s.minibatches());
         st.put("prompts", setup.prompts.count());
         OptimizerState policyAdam = tr.optimizerState(0);
-        OptimizerState criticAdam = tr.optimizerState(1);
+        OptimizerState criticAdam = setup.s.hasCritic() ? tr.optimizerState(1) : null;
         st.put("policy_adam_step", policyAdam.updates());
-        st.put("critic_adam_step", criticAdam.updates());
+        if (criticAdam != null) {
+            st.put("critic_adam_step", criticAdam.updates());
+        }
         st.put("kl_adaptive", tr.kl.adaptive());
         st.put("kl_beta", tr.kl.beta());
         st.put("kl_target", tr.kl.target());
         st.put("kl_horizon", tr.kl.horizon());
-        ObjectNode cst = JSON.createObjectNode();
-        cst.put("iteration", done);
-        cst.put("critic_adam_step", criticAdam.updates());
-        // The critic, the policy, and only then the critic's older checkpoints pruned: wherever a
-        // crash cuts this short, the newest complete policy checkpoint has its critic (pruned with
-        // the critic's save, keep_last = 1 deleted it before the policy's was written).
-        criticCkpts.saveUnpruned(done, new Checkpoint(setup.criticConfig, tr.critic, null,
-                new Checkpoint.TrainingState(cst, criticAdam.slots()[0], criticAdam.slots()[1])), Safetensors.Dtype.F32);
+        if (criticAdam != null) {
+            ObjectNode cst = JSON.createObjectNode();
+            cst.put("iteration", done);
+            cst.put("critic_adam_step", criticAdam.updates());
+            // The critic, the policy, and only then the critic's older checkpoints pruned: wherever a
+            // crash cuts this short, the newest complete policy checkpoint has its critic (pruned with
+            // the critic's save, keep_last = 1 deleted it before the policy's was written).
+            criticCkpts.saveUnpruned(done, new Checkpoint(setup.criticConfig, tr.critic, null,
+                    new Checkpoint.TrainingState(cst, criticAdam.slots()[0], criticAdam.slots()[1])),
+                    Safetensors.Dtype.F32);
+        }
         String dir = policyCkpts.save(done, new Checkpoint(setup.policyConfig, tr.policy, setup.tokenizerFiles,
                 new Checkpoint.TrainingState(st, policyAdam.slots()[0], policyAdam.slots()[1])), Safetensors.Dtype.F32);
-        criticCkpts.prune();
-        LOG.info("ppo: saved {}", dir);
+        if (criticCkpts != null) {
+            criticCkpts.prune();
+        }
+        LOG.info("{}: saved {}", setup.s.job(), dir);
     }
 
     /** Loads the newest complete checkpoint into the trainer; returns the iterations it had done. */
@@ -382,30 +418,48 @@ public final class PpoJob {
         }
         ObjectNode st = p.training().trainerState();
         int done = st.path("iteration").asInt(-1);
-        String criticDir = s.outputDir().replaceAll("/+$", "") + "/critic/" + RunCheckpoints.PREFIX + done;
-        Checkpoint c = Checkpoint.load(criticDir, true, hconf);
-        if (c.training() == null || c.training().adamM() == null) {
-            throw new IllegalArgumentException("--resume: " + criticDir + " has no optimizer moments");
+        Algorithm a = s.algorithm();
+        // a checkpoint of PPO from before GRPO and RLOO existed has no "algorithm": it is PPO's
+        String ran = st.path("algorithm").asText(Algorithm.PPO.job());
+        if (!ran.equals(s.job())) {
+            throw new IllegalArgumentException("--resume: " + dir + " is a checkpoint of a " + ran + " run, not of "
+                    + s.job() + "; resume it with bin/rlhf " + ran + ", or set another output.dir");
         }
-        TrainerState.requireSame(st, "seed", s.seed(), dir, "ppo.seed");
-        TrainerState.requireSame(st, "rollouts", s.rollouts(), dir, "ppo.rollouts");
-        TrainerState.requireSame(st, "epochs", s.epochs(), dir, "ppo.epochs");
-        TrainerState.requireSame(st, "minibatches", s.minibatches(), dir, "ppo.minibatches");
+        TrainerState.requireSame(st, "seed", s.seed(), dir, a.key("seed"));
+        TrainerState.requireSame(st, "rollouts", s.rollouts(), dir, a.key("rollouts"));
+        TrainerState.requireSame(st, "epochs", s.epochs(), dir, a.key("epochs"));
+        TrainerState.requireSame(st, "minibatches", s.minibatches(), dir, a.key("minibatches"));
+        if (st.has("samples_per_prompt")) {
+            TrainerState.requireSame(st, "samples_per_prompt", s.samplesPerPrompt(), dir, a.key("samples_per_prompt"));
+        }
         TrainerState.requireSame(st, "prompts", setup.prompts.count(), dir, "the prompts (after tokenization and filtering)");
-        if (p.params().length != tr.policy.length || c.params().length != tr.critic.length) {
-            throw new IllegalArgumentException("--resume: the models in " + dir + " and " + criticDir
-                    + " do not have the shapes of model.policy / the critic of this run");
+        if (p.params().length != tr.policy.length) {
+            throw new IllegalArgumentException("--resume: the policy in " + dir
+                    + " does not have the shape of model.policy of this run");
         }
         System.arraycopy(p.params(), 0, tr.policy, 0, tr.policy.length);
-        System.arraycopy(c.params(), 0, tr.critic, 0, tr.critic.length);
+        OptimizerState criticState = null;
+        if (s.hasCritic()) {
+            String criticDir = s.outputDir().replaceAll("/+$", "") + "/critic/" + RunCheckpoints.PREFIX + done;
+            Checkpoint c = Checkpoint.load(criticDir, true, hconf);
+            if (c.training() == null || c.training().adamM() == null) {
+                throw new IllegalArgumentException("--resume: " + criticDir + " has no optimizer moments");
+            }
+            if (c.params().length != tr.critic.length) {
+                throw new IllegalArgumentException("--resume: the critic in " + criticDir
+                        + " does not have the shape of the critic of this run");
+            }
+            System.arraycopy(c.params(), 0, tr.critic, 0, tr.critic.length);
+            criticState = new OptimizerState(new float[][] {c.training().adamM(), c.training().adamV()},
+                    st.path("critic_adam_step").asLong());
+        }
         tr.restoreOptimizers(
                 new OptimizerState(new float[][] {p.training().adamM(), p.training().adamV()},
                         st.path("policy_adam_step").asLong()),
-                new OptimizerState(new float[][] {c.training().adamM(), c.training().adamV()},
-                        st.path("critic_adam_step").asLong()));
+                criticState);
         tr.kl = new KlController(st.path("kl_adaptive").asBoolean(), st.path("kl_beta").asDouble(),
                 st.path("kl_target").asDouble(), st.path("kl_horizon").asDouble());
-        LOG.info("ppo: resuming from {} (iteration {})", dir, done);
+        LOG.info("{}: resuming from {} (iteration {})", s.job(), dir, done);
         return done;
     }
 

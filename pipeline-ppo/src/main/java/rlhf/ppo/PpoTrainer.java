@@ -28,8 +28,10 @@ import rlhf.spark.PromptSet;
 import rlhf.tokenizer.BpeTokenizer;
 
 /**
- * The driver side of PPO: one {@link #iterate} is rollouts, scoring, statistics and the
- * minibatch updates, as Spark jobs over the cached prompts (docs/ARCHITECTURE.md).
+ * The driver side of PPO, GRPO and RLOO ({@link Algorithm}): one {@link #iterate} is rollouts,
+ * scoring, statistics and the minibatch updates, as Spark jobs over the cached prompts
+ * (docs/ARCHITECTURE.md). Without a critic (GRPO, RLOO) its snapshot, forward, gradient and
+ * optimizer are simply absent: the exchange carries one model.
  *
  * <pre>
  * broadcast policy snapshot --> each partition: its prompts of the iteration -> rollouts   (cached)
@@ -61,10 +63,13 @@ public final class PpoTrainer {
     private final Broadcast<Floats> reward;
     private final Broadcast<BpeTokenizer> tok;
     private final RewardSource rewardSource;
+    /** "ppo", "grpo" or "rloo": Spark's job descriptions. */
+    private final String job;
 
     final float[] policy;
+    /** Null without a critic. */
     final float[] critic;
-    /** Both models' updates: model 0 the policy, model 1 the critic (AdamW each, state inside). */
+    /** The models' updates: model 0 the policy, model 1 the critic if any (AdamW each, state inside). */
     private final Exchange exchange;
     KlController kl;
 
@@ -72,6 +77,7 @@ public final class PpoTrainer {
      * @param ptx      demonstrations for PPO-ptx, or null
      * @param reward   the reward model's parameters, or null with a rule
      * @param rewardSource where scores come from: the settings' reward.*, or a rule given in code
+     * @param critic   the critic's start, null for a method without one
      */
     public PpoTrainer(JavaSparkContext sc, PpoWorker.Spec spec, IndexedData<PromptSet.Tokenized> prompts,
             IndexedData<PpoWorker.PtxExample> ptx, float[] refParams, float[] rewardParams, BpeTokenizer tokenizer,
@@ -85,14 +91,18 @@ public final class PpoTrainer {
         this.reward = rewardParams == null ? null : Floats.broadcast(sc, rewardParams);
         this.tok = sc.broadcast(tokenizer);
         this.rewardSource = rewardSource;
+        this.job = s.job();
         this.policy = policy;
         this.critic = critic;
         PpoSettings settings = s;
         float policyLr = s.policyLr(), criticLr = s.criticLr();
-        this.exchange = Exchange.create(sc, s.exchange(), s.exchangeShards(), List.of(
-                new AdamWUpdate(s.adamW(), ParamLayout.of(spec.policy()), (step, done) -> settings.lr(policyLr, done)),
-                new AdamWUpdate(s.adamW(), ParamLayout.of(spec.critic()), (step, done) -> settings.lr(criticLr, done))),
-                new float[][] {policy, critic});
+        AdamWUpdate policyUpdate = new AdamWUpdate(s.adamW(), ParamLayout.of(spec.policy()),
+                (step, done) -> settings.lr(policyLr, done));
+        this.exchange = critic == null
+                ? Exchange.create(sc, s.exchange(), s.exchangeShards(), List.of(policyUpdate), new float[][] {policy})
+                : Exchange.create(sc, s.exchange(), s.exchangeShards(), List.of(policyUpdate,
+                        new AdamWUpdate(s.adamW(), ParamLayout.of(spec.critic()), (step, done) -> settings.lr(criticLr, done))),
+                        new float[][] {policy, critic});
         this.kl = s.initialKlController();
     }
 
@@ -105,16 +115,20 @@ public final class PpoTrainer {
         return exchange.state(model);
     }
 
-    /** Continues from a checkpoint's AdamW states, before the first iteration. */
+    /** Continues from a checkpoint's AdamW states (the critic's null without one), before the first iteration. */
     void restoreOptimizers(OptimizerState policyState, OptimizerState criticState) {
         exchange.restore(0, policyState);
-        exchange.restore(1, criticState);
+        if (critic != null) {
+            exchange.restore(1, criticState);
+        }
     }
 
     /** Brings policy and critic into their arrays, where checkpoints and the next rollouts read them. */
     private void pullModels() {
         exchange.pull(0);
-        exchange.pull(1);
+        if (critic != null) {
+            exchange.pull(1);
+        }
     }
 
     /** Frees the broadcasts of the frozen models and the optimizers' state on the executors (the cached data belongs to the caller). */
@@ -133,7 +147,7 @@ public final class PpoTrainer {
     JavaRDD<Rollout> rollouts(int iteration, Broadcast<Floats> params) {
         PpoWorker.Spec sp = spec;
         long n = prompts.count();
-        return Partitions.mapCached(sc, "ppo iteration " + (iteration + 1) + ": rollouts", prompts.shards(), params,
+        return Partitions.mapCached(sc, job + " iteration " + (iteration + 1) + ": rollouts", prompts.shards(), params,
                 (p, w, shards) -> PpoWorker.generate(sp, w, iteration, n, shards).iterator(),
                 StorageLevel.MEMORY_AND_DISK());
     }
@@ -151,7 +165,7 @@ public final class PpoTrainer {
         Broadcast<Floats> rm = reward;
         Broadcast<BpeTokenizer> t = tok;
         RewardSource rs = rewardSource;
-        return Partitions.mapCached(sc, "ppo iteration " + (iteration + 1) + ": scoring", rollouts, criticParams,
+        return Partitions.mapCached(sc, job + " iteration " + (iteration + 1) + ": scoring", rollouts, criticParams,
                 (p, c, rows) -> PpoWorker.score(sp, r.value().values(), c, Floats.valueOf(rm),
                         rs, t.value(), beta, rows).iterator(),
                 StorageLevel.MEMORY_AND_DISK());
@@ -182,7 +196,7 @@ public final class PpoTrainer {
         double beta = kl.beta();
         long t0 = System.nanoTime();
         Broadcast<Floats> policySnap = Floats.broadcast(sc, policy.clone());
-        Broadcast<Floats> criticSnap = Floats.broadcast(sc, critic.clone());
+        Broadcast<Floats> criticSnap = critic == null ? null : Floats.broadcast(sc, critic.clone());
         JavaRDD<Rollout> rollouts = null;
         JavaRDD<Rollout.Scored> scored = null;
         try {
@@ -191,8 +205,8 @@ public final class PpoTrainer {
             scored = score(it, rollouts, criticSnap, beta);
             Broadcast<BpeTokenizer> t = tok;
             int eos = spec.eosId;
-            List<PpoWorker.Stats> parts = Partitions.runOnEach(sc, "ppo iteration " + (it + 1) + ": statistics",
-                    scored, criticSnap, (p, c, rows) -> PpoWorker.stats(rows, samples, t.value(), eos));
+            List<PpoWorker.Stats> parts = Partitions.runOnEach(sc, job + " iteration " + (it + 1) + ": statistics",
+                    scored, policySnap, (p, unused, rows) -> PpoWorker.stats(rows, samples, t.value(), eos));
             PpoWorker.Stats st = PpoWorker.Stats.ZERO;
             for (PpoWorker.Stats x : parts) {
                 st = st.plus(x);
@@ -200,14 +214,14 @@ public final class PpoTrainer {
             long t2 = System.nanoTime();
             if (st.rollouts() != s.rollouts()) {
                 throw new IllegalStateException("iteration " + (it + 1) + " produced " + st.rollouts()
-                        + " rollouts, expected ppo.rollouts = " + s.rollouts());
+                        + " rollouts, expected " + s.algorithm().key("rollouts") + " = " + s.rollouts());
             }
             double advMean = s.whitenAdvantages() ? st.adv().mean() : 0;
             double advInv = s.whitenAdvantages() ? 1 / Math.sqrt(st.adv().variance() + Whitening.EPS) : 1;
 
             Updates u;
             try {
-                u = updates(it, scored, advMean, advInv, trainPolicy);
+                u = updates(it, scored, advMean, advInv, beta, trainPolicy);
             } catch (RuntimeException e) {
                 try {
                     pullModels();   // the weights of the minibatches done, for the caller's message or checkpoint
@@ -239,24 +253,33 @@ public final class PpoTrainer {
             if (trainPolicy && u.entropyTokens > 0) {
                 m.put("entropy", u.entropySum / u.entropyTokens);
                 m.put("policy_loss", u.policyLoss / Math.max(1, u.steps));
+                if (s.klPlacement() == PpoSettings.KlPlacement.LOSS) {
+                    m.put("kl_loss", u.klLoss / Math.max(1, u.steps));
+                }
                 m.put("clip_frac", u.stats.clipFraction());
                 m.put("approx_kl", u.stats.approxKl());
                 m.put("approx_kl_half_sq", u.stats.approxKlHalfSq());
             }
-            m.put("value_loss", u.valueLoss / Math.max(1, u.steps));
-            m.put("value_clip_frac", u.stats.valueClipFraction());
+            if (critic != null) {
+                m.put("value_loss", u.valueLoss / Math.max(1, u.steps));
+                m.put("value_clip_frac", u.stats.valueClipFraction());
+            }
             m.put("adv_mean", st.adv().mean());
             m.put("adv_std", Math.sqrt(st.adv().variance()));
             m.put("return_mean", st.ret().mean());
             m.put("return_std", Math.sqrt(st.ret().variance()));
-            m.put("value_explained_var", st.valueExplainedVariance());
+            if (critic != null) {
+                m.put("value_explained_var", st.valueExplainedVariance());
+            }
             m.put("response_len", (double) st.responseTokens() / st.rollouts());
             m.put("eos_share", (double) st.endedWithEos() / st.rollouts());
             m.put("updates", (double) u.steps);
             m.put("skipped_minibatches", (double) u.skipped);
             m.put("epochs_done", (double) u.epochsDone);
             m.put("policy_grad_norm", u.policyNorm);
-            m.put("critic_grad_norm", u.criticNorm);
+            if (critic != null) {
+                m.put("critic_grad_norm", u.criticNorm);
+            }
             if (u.ptxTokens > 0) {
                 m.put("ptx_loss", u.ptxLoss / u.ptxTokens);
             }
@@ -282,14 +305,16 @@ public final class PpoTrainer {
                 rollouts.unpersist(false);
             }
             policySnap.destroy();
-            criticSnap.destroy();
+            if (criticSnap != null) {
+                criticSnap.destroy();
+            }
         }
     }
 
     /** Sums over an iteration's updates, for its metrics. */
     private static final class Updates {
         final PpoLoss.Stats stats = new PpoLoss.Stats();
-        double policyLoss, valueLoss, entropySum, ptxLoss, policyNorm, criticNorm, computeSeconds;
+        double policyLoss, valueLoss, klLoss, entropySum, ptxLoss, policyNorm, criticNorm, computeSeconds;
         /**
          * computeSeconds: the minibatches' slowest partitions; exchangeSeconds: the rest of their
          * wall time but the optimizer's (on the driver, or the slowest shard's).
@@ -301,20 +326,23 @@ public final class PpoTrainer {
         int steps, skipped, epochsDone;
     }
 
-    private Updates updates(int it, JavaRDD<Rollout.Scored> scored, double advMean, double advInv,
+    private Updates updates(int it, JavaRDD<Rollout.Scored> scored, double advMean, double advInv, double beta,
             boolean trainPolicy) {
         Updates u = new Updates();
         PpoWorker.Spec sp = spec;
         boolean withPtx = trainPolicy && ptx != null && s.ptxCoef() > 0;
         long ptxCount = withPtx ? ptx.count() : 0;
         double ptxCoef = s.ptxCoef();
-        // policy: the rollouts' sum over their response tokens (+ ptx_coef x the demonstrations' sum
-        // over their target tokens); critic: the rollouts' sum over their response tokens
+        // policy: the rollouts' weighted sum over the minibatch's aggregation weight (PPO: its response
+        // tokens) (+ ptx_coef x the demonstrations' sum over their target tokens); critic: the
+        // rollouts' sum over their response tokens
+        boolean withCritic = critic != null;
         Exchange.Combine combine = totals -> {
-            double perToken = 1.0 / totals[0].weight();
-            return withPtx
-                    ? new double[][] {{perToken, ptxCoef / totals[1].weight()}, {perToken, 0}}
-                    : new double[][] {{perToken}, {perToken}};
+            double perWeight = 1.0 / totals[0].weight();
+            double[] policyFactors = withPtx ? new double[] {perWeight, ptxCoef / totals[1].weight()}
+                    : new double[] {perWeight};
+            double[] criticFactors = withPtx ? new double[] {perWeight, 0} : new double[] {perWeight};
+            return withCritic ? new double[][] {policyFactors, criticFactors} : new double[][] {policyFactors};
         };
         for (int e = 0; e < s.epochs(); e++) {
             PpoLoss.Stats epochStats = new PpoLoss.Stats();
@@ -323,27 +351,28 @@ public final class PpoTrainer {
                 long lo = s.minibatchStart(mb);
                 long hi = s.minibatchStart(mb + 1);
                 long ptxStep = key * s.minibatches() + mb;
-                String what = "ppo iteration " + (it + 1) + ", epoch " + (e + 1) + ", minibatch " + (mb + 1);
+                String what = job + " iteration " + (it + 1) + ", epoch " + (e + 1) + ", minibatch " + (mb + 1);
                 // each model's parameters once per minibatch: the rollouts and the ptx demonstrations share them
                 Params pb = trainPolicy ? exchange.params(0) : null;
-                Params cb = exchange.params(1);
-                List<Params> bcs = Arrays.asList(pb, cb);
+                Params cb = withCritic ? exchange.params(1) : null;
+                List<Params> bcs = withCritic ? Arrays.asList(pb, cb) : Arrays.asList(pb);
                 long t0 = System.nanoTime();
-                u.executorInBytes += 4L * ((pb == null ? 0 : policy.length) + critic.length);
+                u.executorInBytes += 4L * ((pb == null ? 0 : policy.length) + (withCritic ? critic.length : 0));
                 Exchange.Reduced r;
                 double optimizerSeconds = 0;
                 try {
                     List<Exchange.Source<?>> sources = new ArrayList<>();
                     sources.add(new Exchange.Source<>(scored, (p, rows, params) -> PpoWorker.update(sp, params[0],
-                            params[1], key, lo, hi, advMean, advInv, rows)));
+                            withCritic ? params[1] : null, key, lo, hi, advMean, advInv, beta, rows)));
                     if (withPtx) {
                         sources.add(new Exchange.Source<>(ptx.shards(), (p, shards, params) -> PpoWorker.ptx(sp,
                                 params[0], ptxCount, ptxStep, shards)));
                     }
                     r = exchange.reduce(what, sources, bcs, combine);
                     LossStats t = r.totals()[0];
-                    long tokens = (long) t.weight();
-                    if (tokens == 0) {
+                    double weight = t.weight();
+                    long tokens = (long) t.extra(PpoWorker.POLICY_TOKENS);
+                    if (weight == 0) {
                         exchange.discard();
                         throw new IllegalStateException(what + ": no response tokens in the minibatch");
                     }
@@ -351,11 +380,11 @@ public final class PpoTrainer {
                         exchange.discard();
                         throw new IllegalStateException(what + ": the ptx batch has no target tokens");
                     }
-                    double policyLoss = t.loss() / tokens;
-                    double valueLoss = t.extra(PpoWorker.VALUE_LOSS) / tokens;
+                    double policyLoss = t.loss() / weight;
+                    double valueLoss = t.extra(PpoWorker.VALUE_LOSS) / weight;
                     double meanRatio = trainPolicy ? t.extra(PpoWorker.RATIO) / tokens : 1;
                     double pn = trainPolicy ? r.norms()[0] : 0;
-                    double cn = r.norms()[1];
+                    double cn = withCritic ? r.norms()[1] : 0;
                     double ptxLoss = withPtx ? r.totals()[1].loss() : 0;
                     long ptxTokens = withPtx ? (long) r.totals()[1].weight() : 0;
                     if (!Double.isFinite(policyLoss) || !Double.isFinite(valueLoss) || !Double.isFinite(pn)
@@ -373,8 +402,10 @@ public final class PpoTrainer {
                         continue;
                     }
                     float maxNorm = s.adamW().gradClip();
-                    float[] clip = {trainPolicy ? GradClip.clipFactor((float) pn, maxNorm) : Float.NaN,
-                            GradClip.clipFactor((float) cn, maxNorm)};
+                    float[] clip = withCritic
+                            ? new float[] {trainPolicy ? GradClip.clipFactor((float) pn, maxNorm) : Float.NaN,
+                                    GradClip.clipFactor((float) cn, maxNorm)}
+                            : new float[] {GradClip.clipFactor((float) pn, maxNorm)};
                     Exchange.Update up = exchange.update(what, clip, u.steps);
                     optimizerSeconds = up.optimizerSeconds();
                     u.optimizerSeconds += optimizerSeconds;
@@ -382,6 +413,7 @@ public final class PpoTrainer {
                     PpoLoss.Stats mbStats = PpoWorker.lossStats(t);
                     if (trainPolicy) {
                         u.policyLoss += policyLoss;
+                        u.klLoss += t.extra(PpoWorker.KL_LOSS) / weight;
                         u.policyNorm = pn;
                         if (e == 0) {
                             u.entropySum += t.extra(PpoWorker.ENTROPY);
@@ -399,7 +431,9 @@ public final class PpoTrainer {
                     if (pb != null) {
                         pb.release();
                     }
-                    cb.release();
+                    if (cb != null) {
+                        cb.release();
+                    }
                 }
                 double slowest = r.computeNanos() / 1e9;
                 u.computeSeconds += slowest;

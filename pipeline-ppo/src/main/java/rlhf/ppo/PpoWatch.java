@@ -52,16 +52,24 @@ final class PpoWatch {
     private final int iterations;
     private final BestOfNFrontier frontier;
     private final Deque<Map<String, Double>> last = new ArrayDeque<>();
+    private final Algorithm method;
     private boolean notMoving;
     private boolean gaming;
     private int lastNotMoving = Integer.MIN_VALUE / 2;
     private int lastGaming = Integer.MIN_VALUE / 2;
 
+    /** A watch of a PPO run. */
+    PpoWatch(int window, int iterations, BestOfNFrontier frontier) {
+        this(Algorithm.PPO, window, iterations, frontier);
+    }
+
     /**
+     * @param method     the run's method: its name and keys in the warnings
      * @param iterations the run's number of iterations (ppo.iterations)
      * @param frontier   the start policy's best-of-n frontier, or null
      */
-    PpoWatch(int window, int iterations, BestOfNFrontier frontier) {
+    PpoWatch(Algorithm method, int window, int iterations, BestOfNFrontier frontier) {
+        this.method = method;
         this.window = window;
         this.iterations = iterations;
         this.frontier = frontier;
@@ -92,7 +100,8 @@ final class PpoWatch {
         double dKl = mean(newer, "kl") - mean(older, "kl");
         double score = mean(newer, "score_mean");
         double kl = mean(newer, "kl");
-        String span = String.format(Locale.ROOT, "ppo: warning: iterations %d-%d: ", done - window + 1, done);
+        String span = String.format(Locale.ROOT, "%s: warning: iterations %d-%d: ", method.job(), done - window + 1,
+                done);
 
         // unspent budget: less KL than best-of-n spends (or best-of-4 without a report), and with a
         // report a score below best-of-n's; a run that spent more KL and sits lower is inefficient,
@@ -106,7 +115,8 @@ final class PpoWatch {
             lastNotMoving = done;
             warnings.add(span + String.format(Locale.ROOT, "not moving: score_mean changed by %+.4f (%.3f of its std) "
                     + "and the KL by %+.4f nats (now %.4f; at this pace about %.2f by iteration %d)%s. Try a higher "
-                    + "optim.policy_lr, a lower ppo.kl_coef, more ppo.epochs, or check the reward's scale "
+                    + "optim.policy_lr, a lower " + method.key("kl_coef") + ", more " + method.key("epochs")
+                    + ", or check the reward's scale "
                     + "(reward.normalize)", dScore, dScore / std, dKl, kl, paceKl, Math.max(iterations, done),
                     frontier == null ? "" : String.format(Locale.ROOT, "; best-of-%d of the start policy scores %.4f "
                             + "for at most %.4f nats", frontier.n(), frontier.score()[frontier.n() - 1],
@@ -136,7 +146,8 @@ final class PpoWatch {
                                 + "by %+.4f", dScore, dScore / std, dGold)
                         : String.format(Locale.ROOT, "gold_mean is %.4f below the gold best-of-n's choices have at the "
                                 + "same reward-model score (gold_vs_bon)", -behind))
-                        + ": the policy may be gaming the reward model. Keep an earlier checkpoint, raise ppo.kl_coef, "
+                        + ": the policy may be gaming the reward model. Keep an earlier checkpoint, raise "
+                        + method.key("kl_coef") + ", "
                         + "or improve the reward model");
             }
             gaming = g;

@@ -68,13 +68,14 @@ public final class PpoWorker {
         final RewardScale rewardScale;
 
         /**
+         * @param critic null for a method without one (GRPO, RLOO)
          * @param reward null for a rule reward; its mean/std extras normalise scores when
          *               {@code s.rewardNormalize()} and both are recorded
          */
         public Spec(PpoSettings s, ModelConfigJson policy, ModelConfigJson critic, ModelConfigJson reward) {
             this.s = s;
             this.policy = new ShippedConfig(policy, "policy");
-            this.critic = new ShippedConfig(critic, "critic");
+            this.critic = ShippedConfig.of(critic, "critic");
             this.reward = ShippedConfig.of(reward, "reward model");
             this.eosId = policy.eosTokenId();
             this.rewardAppendsEos = reward != null && reward.extraBoolean(RewardScorer.APPENDS_EOS_KEY, false);
@@ -89,8 +90,9 @@ public final class PpoWorker {
             return policy.model();
         }
 
+        /** Null without a critic. */
         GptConfig critic() {
-            return critic.model();
+            return critic == null ? null : critic.model();
         }
 
         /** Null with a rule reward. */
@@ -184,8 +186,11 @@ public final class PpoWorker {
      * Scores rollouts (in their order): log π_ref and the critic's values of the response tokens
      * (one forward each over prompt + response), the score of {@code reward} (the reward model,
      * rules, or a weighted sum), the per-token rewards -β·KL + score at the last token, and GAE
-     * per rollout.
+     * per rollout. Without a critic (GRPO, RLOO) the advantage of every token of a response is its
+     * group's ({@link GroupAdvantages}) over the sequence rewards score - β·KL (score alone when the
+     * KL is a loss term); the rows must then be whole groups, as {@link #generate} makes them.
      *
+     * @param criticParams null without a critic
      * @param rewardParams null without a reward model term
      */
     public static List<Rollout.Scored> score(Spec spec, float[] refParams, float[] criticParams, float[] rewardParams,
@@ -212,8 +217,10 @@ public final class PpoWorker {
                 int t = layout(chunk, st.tokens, st.targets, spec.eosId);
                 st.ref.forward(refParams, st.tokens, null, null, n, t, false, 0L);
                 st.ref.lmHeadForward(refParams, st.targets, s.temperature(), st.logp, null);
-                st.critic.forward(criticParams, st.tokens, null, null, n, t, false, 0L);
-                st.critic.scoreHeadForward(criticParams, st.values);
+                if (st.critic != null) {
+                    st.critic.forward(criticParams, st.tokens, null, null, n, t, false, 0L);
+                    st.critic.scoreHeadForward(criticParams, st.values);
+                }
                 if (model) {
                     for (int b = 0; b < n; b++) {
                         st.promptArr[b] = chunk.get(b).promptIds();
@@ -234,39 +241,78 @@ public final class PpoWorker {
         } finally {
             ExecutorStates.release(key, st);
         }
+        if (!s.hasCritic()) {
+            groupAdvantages(s, out);
+        }
         return out;
     }
 
     /**
+     * Fills the advantages (every token: its response's group advantage) and returns (every
+     * token: the sequence reward) of rows that are whole groups in rollout id order.
+     */
+    static void groupAdvantages(PpoSettings s, List<Rollout.Scored> rows) {
+        int G = s.samplesPerPrompt();
+        int n = rows.size();
+        double[] rewards = new double[n];
+        for (int i = 0; i < n; i++) {
+            long id = rows.get(i).r().id();
+            if (id % G != i % G || id - i % G != rows.get(i - i % G).r().id()) {
+                throw new IllegalStateException("rollout " + id + " is not in a whole group of " + G
+                        + " consecutive samples of its prompt in this partition");
+            }
+            rewards[i] = rows.get(i).rewardSum();
+        }
+        if (n % G != 0) {
+            throw new IllegalStateException(n + " rollouts in a partition are not whole groups of " + G);
+        }
+        double[] adv = new double[n];
+        GroupAdvantages.compute(s.algorithm(), rewards, n, G, s.scaleRewards(), adv);
+        for (int i = 0; i < n; i++) {
+            Rollout.Scored x = rows.get(i);
+            Arrays.fill(x.advantages(), adv[i]);
+            Arrays.fill(x.returns(), rewards[i]);
+        }
+    }
+
+    /**
      * Per-token rewards and GAE of one rollout whose response tokens sit at [off, off+n) of st's
-     * arrays; {@code score} is reward.kind's, the model's term on its recorded scale.
+     * arrays; {@code score} is reward.kind's, the model's term on its recorded scale. Without a
+     * critic: no values, and the advantages and returns left for {@link #groupAdvantages}.
      */
     private static Rollout.Scored finish(Spec spec, Rollout r, ScoreState st, int off, double raw, double score,
             double gold, double beta) {
         PpoSettings s = spec.s;
         int n = r.response().length;
         float[] ref = Arrays.copyOfRange(st.logp, off, off + n);
-        float[] values = Arrays.copyOfRange(st.values, off, off + n);
         double[] logp = new double[n];
         double[] logpRef = new double[n];
-        double[] v = new double[n];
         for (int j = 0; j < n; j++) {
             logp[j] = r.logp()[j];
             logpRef[j] = ref[j];
-            v[j] = values[j];
         }
         if (!r.endedWithEos()) {
             score -= s.missingEosPenalty();
         }
         double[] rewards = new double[n];
-        double kl = KlPenalty.rewards(logp, logpRef, 0, n, score, beta, s.rewardClip(), s.klEstimator(), rewards, null);
+        double inReward = s.klPlacement() == PpoSettings.KlPlacement.REWARD ? beta : 0;
+        double kl = KlPenalty.rewards(logp, logpRef, 0, n, score, inReward, s.rewardClip(), s.klEstimator(), rewards,
+                null);
         double rewardSum = 0;
         for (double x : rewards) {
             rewardSum += x;
         }
         double[] adv = new double[n];
         double[] ret = new double[n];
-        Gae.compute(rewards, v, 0, n, s.gamma(), s.lam(), adv, ret);
+        float[] values = null;
+        if (s.hasCritic()) {
+            values = Arrays.copyOfRange(st.values, off, off + n);
+            double[] v = new double[n];
+            for (int j = 0; j < n; j++) {
+                v[j] = values[j];
+            }
+            Gae.compute(rewards, v, 0, n, s.gamma(), s.lam(), adv, ret);
+        }
         return new Rollout.Scored(r, ref, values, raw, score, kl, rewardSum, adv, ret, gold);
     }
 
@@ -315,7 +361,7 @@ public final class PpoWorker {
 
         ScoreState(Spec spec, int B, int T) {
             ref = new Gpt(spec.policy(), B, T);
-            critic = new Gpt(spec.critic(), B, T);
+            critic = spec.critic() == null ? null : new Gpt(spec.critic(), B, T);
             scorer = spec.reward() == null ? null : new RewardScorer(spec.reward(), B,
                     spec.s.maxPromptTokens() + spec.s.maxNewTokens() + 1);
             tokens = new int[B * T];
@@ -383,7 +429,7 @@ public final class PpoWorker {
                 aq += x.advantages()[j] * x.advantages()[j];
                 rs += x.returns()[j];
                 rq += x.returns()[j] * x.returns()[j];
-                double e = x.returns()[j] - x.values()[j];
+                double e = x.returns()[j] - (x.values() == null ? 0 : x.values()[j]);
                 es += e;
                 eq += e * e;
             }
@@ -411,10 +457,25 @@ public final class PpoWorker {
 
     /**
      * The statistics of a minibatch update (the exchange sums them in partition order): loss = the
-     * policy loss sum, weight = the response tokens (valueTokens), and these extras.
+     * policy loss sum (KL loss term included), weight = what the loss is divided by
+     * ({@link #aggregationWeight}: the response tokens with PPO), and these extras.
      */
     static final int VALUE_LOSS = 0, ENTROPY = 1, RATIO = 2, INPUT_TOKENS = 3, POLICY_TOKENS = 4, POLICY_CLIPPED = 5,
-            APPROX_KL = 6, HALF_SQ_LOG_RATIO = 7, VALUE_CLIPPED = 8, UPDATE_STATS = 9;
+            APPROX_KL = 6, HALF_SQ_LOG_RATIO = 7, VALUE_CLIPPED = 8, KL_LOSS = 9, UPDATE_STATS = 10;
+
+    /** A response's weight on each of its tokens' losses: 1, or 1 / its length (sequence-level aggregation). */
+    static double rowWeight(PpoSettings s, int length) {
+        return s.aggregation() == PpoSettings.Aggregation.SEQUENCE ? 1.0 / length : 1.0;
+    }
+
+    /** What a minibatch's weighted loss sum is divided by: its response tokens, responses, or responses × max_new_tokens. */
+    static double aggregationWeight(PpoSettings s, long responses, long tokens) {
+        return switch (s.aggregation()) {
+            case TOKEN -> tokens;
+            case SEQUENCE -> responses;
+            case CONSTANT -> (double) responses * s.maxNewTokens();
+        };
+    }
 
     /** {@link PpoLoss.Stats} from a minibatch's summed statistics. */
     static PpoLoss.Stats lossStats(LossStats t) {
@@ -430,14 +491,18 @@ public final class PpoWorker {
 
     /**
      * Gradient sums over the rollouts of minibatch [lo, hi) of epoch {@code epochKey}'s order:
-     * clipped policy loss (and entropy bonus) through the LM head at the sampling temperature,
-     * c_v times the clipped value loss through the critic's score head. Advantages are whitened
-     * on the fly with (advMean, advInv). {@code policy} null: the policy is frozen. Returns the
-     * unnormalised sums {policy, critic} (both null when the partition held none of the minibatch,
-     * the policy's null when it is frozen) in buffers held until the exchange releases them.
+     * clipped policy loss (and entropy bonus, and β·k3 when the KL is a loss term) through the LM
+     * head at the sampling temperature, each response's tokens weighted by {@link #rowWeight},
+     * and c_v times the clipped value loss through the critic's score head. Advantages are
+     * whitened on the fly with (advMean, advInv). {@code policy} null: the policy is frozen;
+     * {@code critic} null: there is none. Returns the unnormalised sums {policy, critic} (or
+     * {policy} without a critic; all null when the partition held none of the minibatch, the
+     * policy's null when it is frozen) in buffers held until the exchange releases them.
+     *
+     * @param beta the KL coefficient of the KL loss term (unused when the KL is in the reward)
      */
     public static Exchange.Partial update(Spec spec, float[] policy, float[] critic, long epochKey, long lo, long hi,
-            double advMean, double advInv, Iterator<Rollout.Scored> rows) {
+            double advMean, double advInv, double beta, Iterator<Rollout.Scored> rows) {
         Partitions.useTaskCpus();
         long t0 = System.nanoTime();
         PpoSettings s = spec.s;
@@ -451,20 +516,24 @@ public final class PpoWorker {
             }
         }
         PpoLoss.Stats stats = new PpoLoss.Stats();
+        int models = s.hasCritic() ? 2 : 1;
         if (mine.isEmpty()) {
-            return new Exchange.Partial(new float[2][], new LossStats(UPDATE_STATS), 0, 0, () -> { });
+            return new Exchange.Partial(new float[models][], new LossStats(UPDATE_STATS), 0, 0, () -> { });
         }
         mine.sort(Comparator.comparingLong(x -> x.r().id()));
         int B = s.microBatch();
         int T = spec.maxInputs();
         String key = "ppo-train:" + spec.policy() + ":" + spec.critic() + ":" + B + "x" + T;
         TrainState st = ExecutorStates.borrow(key, () -> new TrainState(spec, B, T));
-        double policyLoss = 0, valueLoss = 0, entropy = 0, ratio = 0;
-        long inputs = 0;
+        double policyLoss = 0, valueLoss = 0, entropy = 0, ratio = 0, klLoss = 0;
+        long inputs = 0, tokens = 0;
+        boolean klInLoss = s.klPlacement() == PpoSettings.KlPlacement.LOSS;
         boolean done = false;
         try {
             Arrays.fill(st.gradP, 0f);
-            Arrays.fill(st.gradC, 0f);
+            if (critic != null) {
+                Arrays.fill(st.gradC, 0f);
+            }
             List<Rollout> rs = new ArrayList<>(B);
             for (int from = 0; from < mine.size(); from += B) {
                 int n = Math.min(B, mine.size() - from);
@@ -476,6 +545,7 @@ public final class PpoWorker {
                 }
                 int t = layout(rs, st.tokens, st.targets, spec.eosId);
                 Arrays.fill(st.logpOld, 0, n * t, 0);
+                Arrays.fill(st.logpRef, 0, n * t, 0);
                 Arrays.fill(st.adv, 0, n * t, 0);
                 Arrays.fill(st.valuesOld, 0, n * t, 0);
                 Arrays.fill(st.returns, 0, n * t, 0);
@@ -485,10 +555,12 @@ public final class PpoWorker {
                     int len = x.r().response().length;
                     st.offsets[b] = off;
                     st.lengths[b] = len;
+                    tokens += len;
                     for (int j = 0; j < len; j++) {
                         st.logpOld[off + j] = x.r().logp()[j];
+                        st.logpRef[off + j] = x.refLogp()[j];
                         st.adv[off + j] = (x.advantages()[j] - advMean) * advInv;
-                        st.valuesOld[off + j] = x.values()[j];
+                        st.valuesOld[off + j] = x.values() == null ? 0 : x.values()[j];
                         st.returns[off + j] = x.returns()[j];
                     }
                 }
@@ -502,11 +574,21 @@ public final class PpoWorker {
                         st.g1[i] = 0;
                         st.g2[i] = 0;
                     }
-                    policyLoss += PpoLoss.policy(st.d1, st.logpOld, st.adv, st.offsets, st.lengths, n,
-                            s.clipRange(), 1.0, st.g1, stats);
-                    if (s.entropyCoef() > 0) {
-                        policyLoss += PpoLoss.entropyBonus(st.d2, st.offsets, st.lengths, n, s.entropyCoef(), 1.0,
-                                st.g2);
+                    // one response at a time, each with its weight (1, or 1/length for sequence-level aggregation)
+                    for (int b = 0; b < n; b++) {
+                        double w = rowWeight(s, st.lengths[b]);
+                        st.rowOffset[0] = st.offsets[b];
+                        st.rowLength[0] = st.lengths[b];
+                        policyLoss += PpoLoss.policy(st.d1, st.logpOld, st.adv, st.rowOffset, st.rowLength, 1,
+                                s.clipRange(), w, st.g1, stats);
+                        if (s.entropyCoef() > 0) {
+                            policyLoss += PpoLoss.entropyBonus(st.d2, st.rowOffset, st.rowLength, 1, s.entropyCoef(),
+                                    w, st.g2);
+                        }
+                        if (klInLoss) {
+                            klLoss += KlPenalty.lossTerm(st.d1, st.logpRef, st.rowOffset, st.rowLength, 1, beta, w,
+                                    st.g1);
+                        }
                     }
                     for (int b = 0; b < n; b++) {
                         for (int i = st.offsets[b]; i < st.offsets[b] + st.lengths[b]; i++) {
@@ -520,6 +602,9 @@ public final class PpoWorker {
                     }
                     st.policy.lmHeadBackward(policy, st.gradP, st.f1, s.entropyCoef() > 0 ? st.f2 : null);
                     st.policy.backward(policy, st.gradP);
+                }
+                if (critic == null) {
+                    continue;
                 }
                 st.critic.forward(critic, st.tokens, null, null, n, t, false, 0L);
                 st.critic.scoreHeadForward(critic, st.f1);
@@ -536,7 +621,7 @@ public final class PpoWorker {
                 st.critic.backward(critic, st.gradC);
             }
             LossStats out = new LossStats(UPDATE_STATS);
-            out.addLoss(policyLoss, stats.valueTokens);
+            out.addLoss(policyLoss + klLoss, aggregationWeight(s, mine.size(), tokens));
             out.add(VALUE_LOSS, valueLoss);
             out.add(ENTROPY, entropy);
             out.add(RATIO, ratio);
@@ -546,9 +631,11 @@ public final class PpoWorker {
             out.add(APPROX_KL, stats.sumApproxKl);
             out.add(HALF_SQ_LOG_RATIO, stats.sumHalfSqLogRatio);
             out.add(VALUE_CLIPPED, stats.valueClipped);
+            out.add(KL_LOSS, klLoss);
             done = true;
-            return new Exchange.Partial(new float[][] {policy == null ? null : st.gradP, st.gradC}, out, mine.size(),
-                    System.nanoTime() - t0, () -> ExecutorStates.release(key, st));
+            float[] gp = policy == null ? null : st.gradP;
+            return new Exchange.Partial(critic == null ? new float[][] {gp} : new float[][] {gp, st.gradC}, out,
+                    mine.size(), System.nanoTime() - t0, () -> ExecutorStates.release(key, st));
         } finally {
             if (!done) {
                 ExecutorStates.release(key, st);
@@ -562,15 +649,16 @@ public final class PpoWorker {
         final float[] gradP;
         final float[] gradC;
         final int[] tokens, targets, offsets, lengths;
+        final int[] rowOffset = new int[1], rowLength = new int[1]; // one response of offsets/lengths
         final float[] f1, f2;                 // (B,T) head outputs / their float gradients
         final double[] d1, d2, g1, g2;        // (B,T) the same in double for PpoLoss
-        final double[] logpOld, adv, valuesOld, returns;
+        final double[] logpOld, logpRef, adv, valuesOld, returns;
 
         TrainState(Spec spec, int B, int T) {
             policy = new Gpt(spec.policy(), B, T);
-            critic = new Gpt(spec.critic(), B, T);
+            critic = spec.critic() == null ? null : new Gpt(spec.critic(), B, T);
             gradP = new float[rlhf.model.ParamLayout.of(spec.policy()).size()];
-            gradC = new float[rlhf.model.ParamLayout.of(spec.critic()).size()];
+            gradC = critic == null ? null : new float[rlhf.model.ParamLayout.of(spec.critic()).size()];
             int n = B * T;
             tokens = new int[n];
             targets = new int[n];
@@ -583,6 +671,7 @@ public final class PpoWorker {
             g1 = new double[n];
             g2 = new double[n];
             logpOld = new double[n];
+            logpRef = new double[n];
             adv = new double[n];
             valuesOld = new double[n];
             returns = new double[n];
@@ -608,7 +697,7 @@ public final class PpoWorker {
         long hi = Math.min(n, lo + s.ptxBatch());
         List<IndexedData.Picked<PtxExample>> mine = IndexedData.atPositions(perm, lo, hi, IndexedData.list(shards));
         if (mine.isEmpty()) {
-            return new Exchange.Partial(new float[2][], new LossStats(0), 0, 0, () -> { });
+            return new Exchange.Partial(new float[spec.s.hasCritic() ? 2 : 1][], new LossStats(0), 0, 0, () -> { });
         }
         int B = s.microBatch();
         int T = s.ptxMaxTokens() - 1;
@@ -648,8 +737,8 @@ public final class PpoWorker {
             LossStats out = new LossStats(0);
             out.addLoss(loss, tokens);
             done = true;
-            return new Exchange.Partial(new float[][] {st.grad, null}, out, mine.size(), System.nanoTime() - t0,
-                    () -> ExecutorStates.release(key, st));
+            return new Exchange.Partial(s.hasCritic() ? new float[][] {st.grad, null} : new float[][] {st.grad}, out,
+                    mine.size(), System.nanoTime() - t0, () -> ExecutorStates.release(key, st));
         } finally {
             if (!done) {
                 ExecutorStates.release(key, st);

@@ -28,13 +28,14 @@ public record Rollout(long id, long promptIndex, String prompt, int[] promptIds,
      * A rollout after scoring (all per-token arrays (n), response token j at index j).
      *
      * @param refLogp    log π_ref of each response token at the sampling temperature
-     * @param values     the critic's value of the state each token was sampled in
+     * @param values     the critic's value of the state each token was sampled in; null without a critic
      * @param rawScore   the score of reward.kind, the reward model's term unscaled
      * @param score      the score added at the last token: normalised, EOS-penalised (unclipped)
      * @param kl         KL estimate summed over the response tokens
-     * @param rewardSum  sum of the per-token rewards (score - β·KL, the score clipped)
-     * @param advantages GAE advantages (not whitened)
-     * @param returns    advantages + values: the critic's targets
+     * @param rewardSum  sum of the per-token rewards (score - β·KL, the score clipped; the score alone
+     *                   when the KL is a loss term): without a critic, the sequence reward R
+     * @param advantages GAE advantages (not whitened); without a critic, the group advantage of R on every token
+     * @param returns    advantages + values: the critic's targets; without a critic, R on every token
      * @param gold       eval.gold_rule's score of the response (NaN without one): logged, never trained on
      */
     public record Scored(Rollout r, float[] refLogp, float[] values, double rawScore, double score, double kl,

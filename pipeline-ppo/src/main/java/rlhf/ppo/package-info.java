@@ -1,5 +1,9 @@
 /**
- * PPO against a reward model or a rule ({@link rlhf.ppo.PpoJob}, {@code bin/rlhf ppo}). An
+ * PPO, GRPO and RLOO against a reward model or a rule ({@link rlhf.ppo.PpoJob},
+ * {@link rlhf.ppo.GrpoJob}, {@link rlhf.ppo.RlooJob}; {@code bin/rlhf ppo|grpo|rloo}): one engine,
+ * the methods told apart by {@link rlhf.ppo.Algorithm}. GRPO and RLOO have no critic: their
+ * advantages come from the G samples of a prompt ({@link rlhf.ppo.GroupAdvantages}), and GRPO may
+ * put the KL to the reference in the loss as β·k3 ({@link rlhf.ppo.KlPenalty#lossTerm}). An
  * iteration ({@link rlhf.ppo.PpoTrainer#iterate}) is four phases of Spark jobs over the cached
  * prompts, each an executor-side function of {@link rlhf.ppo.PpoWorker}:
  *
@@ -18,7 +22,8 @@
  * <p>Reading a run: besides the loss terms, each iteration logs what a user acts on, among them
  * value explained variance, gold_mean (eval.gold_rule), and, against the start policy's best-of-n
  * frontier (eval.best_of_n_report), score_vs_bon and gold_vs_bon; {@link rlhf.ppo.PpoWatch} warns
- * when PPO is not moving or is gaming the reward model. {@link rlhf.ppo.OptimalPolicy} is the exact
- * optimum of a one-step bandit, for the tests that check PPO converges to it.
+ * when PPO is not moving or is gaming the reward model. {@link rlhf.ppo.OptimalPolicy} has the exact
+ * optima of a one-step bandit (KL in the reward; a k3 loss term), for the tests that check PPO,
+ * GRPO and RLOO converge to them.
  */
 package rlhf.ppo;

@@ -22,6 +22,7 @@ import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
 import rlhf.model.RewardScorer;
+import rlhf.ppo.Algorithm;
 import rlhf.ppo.PpoBenchAccess;
 import rlhf.ppo.Rollout;
 import rlhf.spark.Floats;
@@ -31,7 +32,7 @@ import rlhf.tokenizer.BpeTokenizer;
 import rlhf.tokenizer.BpeTrainer;
 
 /**
- * Speed of the PPO rollout phase and of one iteration (a main, not a test):
+ * Speed of the rollout phase and of one iteration of PPO, GRPO or RLOO (a main, not a test):
  *
  * <ol>
  *   <li>generation tokens/s of the rollouts through Spark (one partition: one task on the kernel
@@ -43,9 +44,11 @@ import rlhf.tokenizer.BpeTrainer;
  * Models: policy = reference, critic = reward model, each L layers of width C (default 6 x 512),
  * vocabulary V (default 8192), random weights (speed does not depend on them; responses run to
  * max_new_tokens as a random policy almost never samples EOS). Medians of the repeats after a
- * warm-up. System properties: L, C, V, rollouts, newTokens, promptTokens, batch, repeats, epochs,
- * minibatches, master
- * (default local[2]), threads (kernel pool, default 2).
+ * warm-up. System properties: method (ppo | grpo | rloo, default ppo: GRPO and RLOO have no
+ * critic and sample groups of samplesPerPrompt, default 4), L, C, V, rollouts, newTokens,
+ * promptTokens, batch, repeats, iterations (timed: the last of them, default 2), epochs and
+ * minibatches (default: the method's), master (default local[2]), threads (kernel pool, default 2).
+ * The last line, "iteration_s=...", is for scripts (bench/rl-methods.sh).
  *
  * <pre>
  * mvn -q -B -ntp -pl common,pipeline-ppo test-compile
@@ -67,8 +70,9 @@ public final class PpoBench {
         int promptTokens = Integer.getInteger("promptTokens", 16);
         int batch = Integer.getInteger("batch", 16);
         int repeats = Integer.getInteger("repeats", 3);
-        int epochs = Integer.getInteger("epochs", 4);
-        int minibatches = Integer.getInteger("minibatches", 4);
+        int iterations = Integer.getInteger("iterations", 2);
+        Algorithm method = Algorithm.valueOf(System.getProperty("method", "ppo").toUpperCase(Locale.ROOT));
+        int samplesPerPrompt = method.hasCritic() ? 1 : Integer.getInteger("samplesPerPrompt", 4);
         int threads = Integer.getInteger("threads", 2);
         Parallel.setThreads(threads);
         String master = System.getProperty("master", "local[2]");
@@ -93,24 +97,31 @@ public final class PpoBench {
                 prompts.append("{\"prompt\": \"").append(p).append("\"}\n");
             }
             Files.writeString(dir.resolve("prompts.jsonl"), prompts.toString());
-            JobConfig cfg = JobConfig.defaults("ppo");
-            Map<String, String> set = Map.ofEntries(Map.entry("data.prompts", dir.resolve("prompts.jsonl").toString()),
+            JobConfig cfg = JobConfig.defaults(method.job());
+            Map<String, String> set = new java.util.HashMap<>(Map.ofEntries(
+                    Map.entry("data.prompts", dir.resolve("prompts.jsonl").toString()),
                     Map.entry("data.template", "plain"), Map.entry("data.partitions", "1"),
                     Map.entry("data.max_prompt_tokens", Integer.toString(promptTokens)),
                     Map.entry("model.policy", dir.resolve("sft").toString()),
                     Map.entry("model.reward", dir.resolve("reward").toString()),
                     Map.entry("gen.max_new_tokens", Integer.toString(newTokens)),
-                    Map.entry("gen.batch", Integer.toString(batch)), Map.entry("ppo.rollouts", Integer.toString(rollouts)),
-                    Map.entry("ppo.micro_batch", Integer.toString(batch)),
-                    Map.entry("ppo.epochs", Integer.toString(epochs)),
-                    Map.entry("ppo.minibatches", Integer.toString(minibatches)),
-                    Map.entry("output.dir", dir.resolve("run").toString()));
+                    Map.entry("gen.batch", Integer.toString(batch)),
+                    Map.entry(method.key("rollouts"), Integer.toString(rollouts)),
+                    Map.entry(method.key("samples_per_prompt"), Integer.toString(samplesPerPrompt)),
+                    Map.entry(method.key("micro_batch"), Integer.toString(batch)),
+                    Map.entry("output.dir", dir.resolve("run").toString())));
+            for (String k : List.of("epochs", "minibatches")) {
+                if (System.getProperty(k) != null) {
+                    set.put(method.key(k), System.getProperty(k));
+                }
+            }
             set.forEach((k, v) -> cfg.set(k, v, "bench"));
-            System.out.printf(Locale.ROOT, "PPO bench: policy L=%d C=%d V=%d (%.1fM parameters), %d rollouts x %d "
-                    + "new tokens after %d-token prompts, generation batch %d, %s, kernel threads %d%n", L, C, V,
-                    ParamLayout.of(pc).size() / 1e6, rollouts, newTokens, promptTokens, batch, master, threads);
+            System.out.printf(Locale.ROOT, "%s bench: policy L=%d C=%d V=%d (%.1fM parameters), %d rollouts x %d "
+                    + "new tokens after %d-token prompts (%d samples per prompt), generation batch %d, %s, kernel "
+                    + "threads %d%n", method, L, C, V, ParamLayout.of(pc).size() / 1e6, rollouts, newTokens,
+                    promptTokens, samplesPerPrompt, batch, master, threads);
 
-            try (PpoBenchAccess b = PpoBenchAccess.setup(spark, cfg)) {
+            try (PpoBenchAccess b = PpoBenchAccess.setup(spark, cfg, method)) {
                 float[] policy = b.policy();
                 double[] local = new double[repeats];
                 double[] viaSpark = new double[repeats];
@@ -143,22 +154,26 @@ public final class PpoBench {
                         + " overhead %.1f%% (target < 10%%)%n", repeats, ml, ms, 100 * (ml / ms - 1));
 
                 List<Map<String, Double>> its = new ArrayList<>();
-                for (int it = 0; it < 2; it++) {
+                for (int it = 0; it < iterations; it++) {
                     its.add(b.iterate(it));
                 }
                 Map<String, Double> m = its.get(its.size() - 1);
                 double total = m.get("time_rollout_s") + m.get("time_scoring_s") + m.get("time_update_s");
-                System.out.printf(Locale.ROOT, "one iteration (second of 2; %d epochs x %d minibatches): %.2f s = rollout "
+                System.out.printf(Locale.ROOT, "one iteration (the last of %d; %d epochs x %d minibatches): %.2f s = rollout "
                         + "%.2f s (%.0f%%) + scoring %.2f s (%.0f%%) + update %.2f s (%.0f%%); generation %.1f tok/s, "
-                        + "training %.1f tok/s (policy + critic forward/backward per input token); update tasks' own "
+                        + "training %.1f tok/s (policy [+ critic] forward/backward per input token); update tasks' own "
                         + "compute %.2f s, exchange %.2f s, optimizer %.2f s: exchange + optimizer %.0f%% of the update%n",
-                        b.settings().epochs(), b.settings().minibatches(), total,
+                        iterations, b.settings().epochs(), b.settings().minibatches(), total,
                         m.get("time_rollout_s"), 100 * m.get("time_rollout_s") / total,
                         m.get("time_scoring_s"), 100 * m.get("time_scoring_s") / total,
                         m.get("time_update_s"), 100 * m.get("time_update_s") / total,
                         m.get("gen_tokens_per_s"), m.get("train_tokens_per_s"), m.get("time_update_tasks_s"),
                         m.get("time_update_exchange_s"), m.get("time_update_optimizer_s"),
                         100 * (m.get("time_update_exchange_s") + m.get("time_update_optimizer_s")) / m.get("time_update_s"));
+                System.out.printf(Locale.ROOT, "iteration_s=%.3f rollout_s=%.3f scoring_s=%.3f update_s=%.3f "
+                        + "method=%s epochs=%d minibatches=%d%n", total, m.get("time_rollout_s"),
+                        m.get("time_scoring_s"), m.get("time_update_s"), method.job(), b.settings().epochs(),
+                        b.settings().minibatches());
             }
         } finally {
             spark.stop();

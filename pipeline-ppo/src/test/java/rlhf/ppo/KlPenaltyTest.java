@@ -75,4 +75,54 @@ class KlPenaltyTest {
         assertEquals(exact, e1, 1e-15);
         assertEquals(exact, e3, 1e-15);
     }
+    @Test
+    void k3LossTermGradientMatchesFiniteDifferencesAndIsScaled() {
+        double[] logp = {-0.3, -2.0, -1.1, -0.7};
+        double[] ref = {-0.9, -1.5, -1.1, -3.0};
+        int[] off = {0, 2};
+        int[] len = {2, 2};
+        double beta = 0.7;
+        double scale = 0.25;
+        double[] g = new double[4];
+        double loss = KlPenalty.lossTerm(logp, ref, off, len, 2, beta, scale, g);
+        double want = 0;
+        for (int t = 0; t < 4; t++) {
+            want += Math.exp(ref[t] - logp[t]) - (ref[t] - logp[t]) - 1;
+        }
+        assertEquals(scale * beta * want, loss, 1e-12);
+        double h = 1e-6;
+        for (int t = 0; t < 4; t++) {
+            double[] up = logp.clone();
+            double[] down = logp.clone();
+            up[t] += h;
+            down[t] -= h;
+            double fd = (KlPenalty.lossTerm(up, ref, off, len, 2, beta, scale, new double[4])
+                    - KlPenalty.lossTerm(down, ref, off, len, 2, beta, scale, new double[4])) / (2 * h);
+            assertEquals(fd, g[t], 1e-8, "token " + t);
+        }
+        assertEquals(0, g[2], 0, "no gradient where the policy equals the reference");
+    }
+
+    /**
+     * Sampled from a softmax policy π, the k3 loss term's gradient on the logits averages to
+     * β·(π - π_ref): Σ_y π_y (1 - π_ref,y/π_y)(e_y - π) = π - π_ref, the gradient of β·KL(π_ref ‖ π).
+     */
+    @Test
+    void k3LossTermAveragesToTheGradientOfTheReverseKlOnTheLogits() {
+        double[] pi = {0.6, 0.3, 0.1};
+        double[] ref = {0.2, 0.5, 0.3};
+        double beta = 0.5;
+        double[] expected = new double[3];
+        for (int y = 0; y < 3; y++) {
+            double[] g = new double[1];
+            KlPenalty.lossTerm(new double[] {Math.log(pi[y])}, new double[] {Math.log(ref[y])}, new int[] {0},
+                    new int[] {1}, 1, beta, 1.0, g);
+            for (int z = 0; z < 3; z++) {
+                expected[z] += pi[y] * g[0] * ((z == y ? 1 : 0) - pi[z]); // d log π_y / d z_z
+            }
+        }
+        for (int z = 0; z < 3; z++) {
+            assertEquals(beta * (pi[z] - ref[z]), expected[z], 1e-12, "logit " + z);
+        }
+    }
 }

@@ -25,8 +25,14 @@ class OptimalPolicyTest {
         double[] r = {1, -0.5, 2};
         double beta = 0.7;
         double[] opt = OptimalPolicy.optimum(REF, r, beta);
-        double best = objective(opt, r, beta);
-        Random rnd = new Random(11);
+        assertBeatsPerturbations(opt, q -> objective(q, r, beta), 11);
+    }
+
+    /** {@code opt} scores higher than 200 random multiplicative perturbations of it. */
+    private static void assertBeatsPerturbations(double[] opt, java.util.function.ToDoubleFunction<double[]> objective,
+            long seed) {
+        double best = objective.applyAsDouble(opt);
+        Random rnd = new Random(seed);
         for (int i = 0; i < 200; i++) {
             double[] q = opt.clone();
             double z = 0;
@@ -37,8 +43,32 @@ class OptimalPolicyTest {
             for (int y = 0; y < q.length; y++) {
                 q[y] /= z;
             }
-            assertTrue(objective(q, r, beta) < best, "perturbation " + i);
+            assertTrue(objective.applyAsDouble(q) < best, "perturbation " + i);
         }
+    }
+
+    @Test
+    void handComputedForwardKlOptimum() {
+        // β = 1, r = [0, 0, 1]: π = [0.5, 0.25, 0.25 (λ - 1)^-1 ...] with 0.75/λ + 0.25/(λ - 1) = 1 -> λ = 1.5
+        double[] opt = OptimalPolicy.forwardKlOptimum(REF, new double[] {0, 0, 1}, 1.0);
+        assertArrayEquals(new double[] {1.0 / 3, 1.0 / 6, 0.5}, opt, 1e-12);
+    }
+
+    @Test
+    void forwardKlOptimumBeatsNearbyDistributions() {
+        double[] r = {1, -0.5, 2};
+        double beta = 0.7;
+        double[] opt = OptimalPolicy.forwardKlOptimum(REF, r, beta);
+        assertBeatsPerturbations(opt, q -> forwardObjective(q, r, beta), 12);
+    }
+
+    /** E_q[r] - β KL(π_ref ‖ q). */
+    private static double forwardObjective(double[] q, double[] r, double beta) {
+        double v = 0;
+        for (int y = 0; y < q.length; y++) {
+            v += q[y] * r[y] - beta * REF[y] * Math.log(REF[y] / q[y]);
+        }
+        return v;
     }
 
     @Test

@@ -20,8 +20,8 @@ public final class PpoBenchAccess implements AutoCloseable {
         this.setup = setup;
     }
 
-    public static PpoBenchAccess setup(SparkSession spark, JobConfig cfg) throws IOException {
-        return new PpoBenchAccess(PpoJob.setup(spark, cfg, null));
+    public static PpoBenchAccess setup(SparkSession spark, JobConfig cfg, Algorithm method) throws IOException {
+        return new PpoBenchAccess(PpoJob.setup(spark, cfg, method, null));
     }
 
     public PpoSettings settings() {

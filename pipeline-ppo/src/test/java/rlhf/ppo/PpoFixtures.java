@@ -1,6 +1,9 @@
 package rlhf.ppo;
 
 import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -9,6 +12,7 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
 import rlhf.config.JobConfig;
+import rlhf.io.TinyCheckpoints;
 import rlhf.model.Gpt;
 import rlhf.model.GptConfig;
 import rlhf.model.ParamLayout;
@@ -32,12 +36,48 @@ final class PpoFixtures {
 
     /** The defaults with these overrides (a rule-reward run of a tiny model). */
     static JobConfig config(Map<String, String> overrides) {
-        JobConfig c = JobConfig.defaults("ppo");
+        return config(Algorithm.PPO, overrides);
+    }
+
+    /** The defaults of {@code method}'s job with these overrides (a rule-reward run of a tiny model). */
+    static JobConfig config(Algorithm method, Map<String, String> overrides) {
+        JobConfig c = JobConfig.defaults(method.job());
         c.set("reward.kind", "rule", "test");
         c.set("reward.rule", ResponseLength.class.getName(), "test");
         c.set("data.template", "plain", "test");
         overrides.forEach((k, v) -> c.set(k, v, "test"));
         return c;
+    }
+
+    /** Ten short prompts of the Spark tests. */
+    static final List<String> PROMPTS = List.of("a", "bb", "ccc", "dddd", "e", "ff", "ggg", "h", "ii", "jjj");
+
+    /** 1 when the response repeats the prompt's letter first, 0.2 when it ends at once, else 0. */
+    static final RuleReward FIRST_LETTER = (RuleReward & Serializable) (p, r) ->
+            r.isEmpty() ? 0.2 : r.charAt(0) == p.charAt(0) ? 1.0 : 0.0;
+
+    /**
+     * A small run of {@code method} over {@link #PROMPTS} from a tiny random policy ({@code dir}/sft,
+     * made once): two partitions, 24 rollouts of up to 5 tokens, 2 epochs of 3 minibatches.
+     */
+    static Map<String, String> smallRun(BpeTokenizer tok, Path dir, Algorithm method, String run) throws Exception {
+        GptConfig cfg = TinyCheckpoints.tinyConfig(tok);
+        String sft = Files.isDirectory(dir.resolve("sft")) ? dir.resolve("sft").toString()
+                : TinyCheckpoints.save(dir, "sft", cfg, TinyCheckpoints.init(cfg, 3), tok);
+        String prompts = TinyCheckpoints.writePrompts(dir, "prompts.jsonl", PROMPTS);
+        String k = method.job() + ".";
+        Map<String, String> o = new HashMap<>(Map.ofEntries(
+                Map.entry("data.prompts", prompts), Map.entry("model.policy", sft),
+                Map.entry("output.dir", dir.resolve(run).toString()), Map.entry("data.max_prompt_tokens", "6"),
+                Map.entry("data.partitions", "2"), Map.entry("gen.max_new_tokens", "5"), Map.entry("gen.batch", "4"),
+                Map.entry("gen.top_k", "40"), Map.entry("gen.temperature", "0.9"),
+                Map.entry(k + "rollouts", "24"), Map.entry(k + "epochs", "2"), Map.entry(k + "minibatches", "3"),
+                Map.entry(k + "micro_batch", "3"), Map.entry("optim.policy_lr", "3e-3"),
+                Map.entry("samples.every", "0"), Map.entry("checkpoint.keep_last", "0")));
+        if (method.hasCritic()) {
+            o.put("optim.critic_lr", "3e-3");
+        }
+        return o;
     }
 
     /**

@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -52,11 +51,8 @@ class PpoSparkTest {
 
     static SparkSession spark;
     static BpeTokenizer tok;
-    static final List<String> PROMPTS = List.of("a", "bb", "ccc", "dddd", "e", "ff", "ggg", "h", "ii", "jjj");
-
-    /** 1 when the response repeats the prompt's letter first, 0.2 when it ends at once, else 0. */
-    static final RuleReward RULE = (RuleReward & Serializable) (p, r) ->
-            r.isEmpty() ? 0.2 : r.charAt(0) == p.charAt(0) ? 1.0 : 0.0;
+    static final List<String> PROMPTS = PpoFixtures.PROMPTS;
+    static final RuleReward RULE = PpoFixtures.FIRST_LETTER;
 
     @BeforeAll
     static void start() {
@@ -70,18 +66,7 @@ class PpoSparkTest {
     }
 
     private static Map<String, String> base(Path dir, String run) throws Exception {
-        GptConfig cfg = TinyCheckpoints.tinyConfig(tok);
-        String sft = Files.isDirectory(dir.resolve("sft")) ? dir.resolve("sft").toString()
-                : TinyCheckpoints.save(dir, "sft", cfg, TinyCheckpoints.init(cfg, 3), tok);
-        String prompts = TinyCheckpoints.writePrompts(dir, "prompts.jsonl", PROMPTS);
-        return new HashMap<>(Map.ofEntries(
-                Map.entry("data.prompts", prompts), Map.entry("model.policy", sft),
-                Map.entry("output.dir", dir.resolve(run).toString()), Map.entry("data.max_prompt_tokens", "6"),
-                Map.entry("data.partitions", "2"), Map.entry("gen.max_new_tokens", "5"), Map.entry("gen.batch", "4"),
-                Map.entry("gen.top_k", "40"), Map.entry("gen.temperature", "0.9"),
-                Map.entry("ppo.rollouts", "24"), Map.entry("ppo.epochs", "2"), Map.entry("ppo.minibatches", "3"),
-                Map.entry("ppo.micro_batch", "3"), Map.entry("optim.policy_lr", "3e-3"),
-                Map.entry("optim.critic_lr", "3e-3"), Map.entry("samples.every", "0"), Map.entry("checkpoint.keep_last", "0")));
+        return PpoFixtures.smallRun(tok, dir, Algorithm.PPO, run);
     }
 
     @Test

@@ -16,6 +16,7 @@ import rlhf.config.JobConfig;
 import rlhf.config.SparkSessions;
 import rlhf.dpo.DpoJob;
 import rlhf.dpo.DpoSettings;
+import rlhf.ppo.Algorithm;
 import rlhf.ppo.PpoJob;
 import rlhf.reward.RewardJob;
 import rlhf.reward.RewardSettings;
@@ -93,7 +94,9 @@ public final class PipelineJob {
         return switch (stage) {
             case "sft" -> SftJob.run(spark, SftSettings.from(config), resume).summary();
             case "reward" -> RewardJob.run(spark, RewardSettings.from(config), resume).summary();
-            case "ppo" -> PpoJob.run(spark, config, resume, null).summary();
+            case "ppo" -> PpoJob.run(spark, config, Algorithm.PPO, resume, null).summary();
+            case "grpo" -> PpoJob.run(spark, config, Algorithm.GRPO, resume, null).summary();
+            case "rloo" -> PpoJob.run(spark, config, Algorithm.RLOO, resume, null).summary();
             case PipelinePlan.DPO -> DpoJob.run(spark, DpoSettings.from(config), resume).summary();
             case PipelinePlan.BEST_OF_N -> BestOfNJob.run(spark, config).summary(); // one pass: nothing to resume
             default -> throw new IllegalArgumentException("unknown stage " + stage);

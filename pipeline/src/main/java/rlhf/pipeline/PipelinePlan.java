@@ -18,14 +18,14 @@ import rlhf.io.RunCheckpoints;
 import rlhf.io.TextFiles;
 
 /**
- * How the chain SFT -> reward model -> PPO (and the optional DPO and best-of-n) runs in one directory: the configuration of each stage
+ * How the chain SFT -> reward model -> PPO (and the optional DPO, best-of-n, GRPO and RLOO) runs in one directory: the configuration of each stage
  * and whether it runs, resumes or is already done. {@link PipelineJob} then runs the stages, one
  * after the other, in one Spark application.
  *
  * <p>A chain configuration ({@code conf/pipeline.properties}, {@code conf/demo.properties}) has
  * its own declared keys, shared keys copied into every stage that declares them
  * ({@link #SHARED_PREFIXES}), {@code spark.*} keys (the application's), and stage keys:
- * {@code sft.K}, {@code reward.K}, {@code dpo.K}, {@code best-of-n.K}, {@code ppo.K} set key K of that stage, declared in the chain file
+ * {@code sft.K}, {@code reward.K}, {@code dpo.K}, {@code best-of-n.K}, {@code ppo.K}, {@code grpo.K}, {@code rloo.K} set key K of that stage, declared in the chain file
  * or not. A stage's effective keys, lowest precedence first: the wiring (its output directory, the
  * previous stages' final models, the data the caller provides), the shared keys, the stage keys.
  * Each is checked against the stage's own defaults ({@code conf/<stage>.properties}) when
@@ -36,14 +36,24 @@ import rlhf.io.TextFiles;
 public final class PipelinePlan {
 
     /** Every stage, in the order they run. */
-    public static final List<String> STAGES = List.of("sft", "reward", "dpo", "best-of-n", "ppo");
+    public static final List<String> STAGES = List.of("sft", "reward", "dpo", "best-of-n", "ppo", "grpo", "rloo");
 
     /** The stages that run when the configuration does not list them: DPO and best-of-n are optional. */
     public static final List<String> DEFAULT_STAGES = List.of("sft", "reward", "ppo");
 
     /** The stages whose final model each stage starts from or scores with. */
     static final Map<String, List<String>> NEEDS = Map.of("sft", List.of(), "reward", List.of("sft"),
-            "dpo", List.of("sft"), "best-of-n", List.of("sft", "reward"), "ppo", List.of("sft", "reward"));
+            "dpo", List.of("sft"), "best-of-n", List.of("sft", "reward"), "ppo", List.of("sft", "reward"),
+            "grpo", List.of("sft"), "rloo", List.of("sft"));
+
+    /** The stages that train the SFT model by reinforcement against a reward (model, rule or sum). */
+    static final List<String> RL_STAGES = List.of("ppo", "grpo", "rloo");
+
+    /**
+     * The optional critic-free stages. They sample what PPO samples: the PPO stage's data.*, gen.*
+     * and reward.* keys unless their own stage keys set them.
+     */
+    static final List<String> GROUP_STAGES = List.of("grpo", "rloo");
 
     /** The optional stage that trains the SFT model on the reward stage's preferences, without a reward model. */
     public static final String DPO = "dpo";
@@ -119,7 +129,7 @@ public final class PipelinePlan {
             } else if (stageOf(k) == null && !k.startsWith("spark.") && !isShared(k)) {
                 throw new ConfigException("unknown key '" + k + "' in " + e.getValue().source() + ": conf/" + job
                         + ".properties does not declare it, and it is not a stage key (sft.KEY, reward.KEY, dpo.KEY,"
-                        + " best-of-n.KEY, ppo.KEY),"
+                        + " best-of-n.KEY, ppo.KEY, grpo.KEY, rloo.KEY),"
                         + " a key for every stage (" + String.join("*, ", SHARED_PREFIXES) + "*) or a spark.* key");
             }
             raw.put(k, e.getValue());
@@ -186,7 +196,7 @@ public final class PipelinePlan {
             if (!someone) {
                 throw new ConfigException("key '" + k + "' (" + s.shared().get(k).source() + ") is declared by none of the"
                         + " stages (conf/sft.properties, conf/reward.properties, conf/dpo.properties, "
-                        + "conf/best-of-n.properties, conf/ppo.properties)");
+                        + "conf/best-of-n.properties, conf/ppo.properties, conf/grpo.properties, conf/rloo.properties)");
             }
         }
         String base = out.replaceAll("/+$", "");
@@ -196,8 +206,8 @@ public final class PipelinePlan {
         for (String st : STAGES) {
             Map<String, String> w = wiringOf(st, wiring);
             String report = finals.get(BEST_OF_N);
-            if (st.equals("ppo") && (stages.contains(BEST_OF_N) || exists(report, hconf))) {
-                w.putIfAbsent(PPO_BEST_OF_N_KEY, report); // PPO is read against the SFT model's best-of-n
+            if (RL_STAGES.contains(st) && (stages.contains(BEST_OF_N) || exists(report, hconf))) {
+                w.putIfAbsent(PPO_BEST_OF_N_KEY, report); // read against the SFT model's best-of-n
             }
             Map<String, Value> keys = stageKeys(s, st, base, finals, w);
             String outDir = keys.get("output.dir").value();
@@ -234,7 +244,7 @@ public final class PipelinePlan {
                     }
                 }
             }
-            case "ppo", BEST_OF_N -> {
+            case "ppo", "grpo", "rloo", BEST_OF_N -> {
                 keys.put(PPO_POLICY_KEY, new Value(finals.get("sft"), "the pipeline: SFT's final model"));
                 keys.put(PPO_REWARD_KEY, new Value(finals.get("reward"), "the pipeline: the reward model"));
             }
@@ -247,10 +257,10 @@ public final class PipelinePlan {
                 keys.put(k, v);
             }
         });
-        if (stage.equals(BEST_OF_N)) {
-            // the yardstick samples what PPO samples: PPO's prompts, and its generation and reward keys
+        if (stage.equals(BEST_OF_N) || GROUP_STAGES.contains(stage)) {
+            // the yardstick, GRPO and RLOO sample what PPO samples: PPO's prompts, and its generation and reward keys
             s.stage("ppo").forEach((k, v) -> {
-                if (samplesLikePpo(k, defaults)) {
+                if (samplesLikePpo(stage, k, defaults)) {
                     keys.put(k, new Value(v.value(), "the pipeline: ppo." + k + " (" + v.source() + ")"));
                 }
             });
@@ -277,18 +287,24 @@ public final class PipelinePlan {
         return byStage;
     }
 
-    /** Whether best-of-n takes PPO's value of key {@code k}: one it declares, other than its models and output. */
-    private static boolean samplesLikePpo(String k, JobConfig bestOfN) {
-        return (bestOfN == null || bestOfN.isDeclared(k)) && !k.equals("output.dir") && !k.startsWith("model.");
+    /**
+     * Whether {@code stage} takes PPO's value of key {@code k}: best-of-n, one it declares other than
+     * its models and output; GRPO and RLOO, its data.*, gen.* and reward.* keys.
+     */
+    private static boolean samplesLikePpo(String stage, String k, JobConfig defaults) {
+        boolean declared = (defaults == null || defaults.isDeclared(k)) && !k.equals("output.dir")
+                && !k.startsWith("model.");
+        return declared && (stage.equals(BEST_OF_N) || k.startsWith("data.") || k.startsWith("gen.")
+                || k.startsWith("reward."));
     }
 
-    /** The caller's wiring of {@code stage}; best-of-n also gets PPO's (the demo's prompt file, for one). */
+    /** The caller's wiring of {@code stage}; best-of-n, GRPO and RLOO also get PPO's (the demo's prompt file, for one). */
     private static Map<String, String> wiringOf(String stage, Map<String, Map<String, String>> wiring) {
         Map<String, String> w = new LinkedHashMap<>();
-        if (stage.equals(BEST_OF_N)) {
-            JobConfig d = stageDefaults(BEST_OF_N);
+        if (stage.equals(BEST_OF_N) || GROUP_STAGES.contains(stage)) {
+            JobConfig d = stageDefaults(stage);
             wiring.getOrDefault("ppo", Map.of()).forEach((k, v) -> {
-                if (samplesLikePpo(k, d)) {
+                if (samplesLikePpo(stage, k, d)) {
                     w.put(k, v);
                 }
             });

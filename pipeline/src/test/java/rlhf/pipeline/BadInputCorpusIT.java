@@ -232,7 +232,7 @@ class BadInputCorpusIT {
                 c("pipeline", "a key of no stage is named", "--set train.stpes=2 --set output.dir=out")
                         .says("unknown key 'train.stpes' in --set: conf/pipeline.properties does not declare it"),
                 c("pipeline", "an unknown stage is named", "--set stages=sft,rewrd --set output.dir=out")
-                        .says("stages: unknown stage 'rewrd', expected some of [sft, reward, dpo, best-of-n, ppo]"),
+                        .says("stages: unknown stage 'rewrd', expected some of [sft, reward, dpo, best-of-n, ppo, grpo, rloo]"),
                 c("pipeline", "a run directory holding a finished SFT stage is refused and left as it was", "--set stages=sft --set sft.data.train=sft.jsonl --set sft.model.init=@lm --set output.dir=out " + TINY)
                         .with("sft.jsonl", DEMO).with("out/conf/sft.properties", "# the earlier run's").copy("@sft-run", "out/sft")
                         .says("stage sft: out/sft already holds a final model; continue that run with --resume"),

@@ -47,6 +47,8 @@ class JobJarsIT {
         "pipeline-sft, rlhf.sft.SftJob, true",
         "pipeline-reward, rlhf.reward.RewardJob, true",
         "pipeline-ppo, rlhf.ppo.PpoJob, true",
+        "pipeline-ppo, rlhf.ppo.GrpoJob, true",
+        "pipeline-ppo, rlhf.ppo.RlooJob, true",
         "pipeline-best-of-n, rlhf.bestofn.BestOfNJob, true",
         "pipeline-dpo, rlhf.dpo.DpoJob, true",
         "pipeline, rlhf.pipeline.PipelineJob, true"})

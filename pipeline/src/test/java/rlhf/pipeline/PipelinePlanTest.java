@@ -167,6 +167,32 @@ class PipelinePlanTest {
     }
 
     @Test
+    void grpoAndRlooStartFromSftAndSampleWhatPpoSamplesUnlessTheirOwnKeysSay() throws IOException {
+        PipelinePlan.Settings s = PipelinePlan.load("pipeline", null, List.of("ppo.data.prompts=/data/prompts.jsonl",
+                "ppo.gen.max_new_tokens=12", "ppo.reward.kind=rule", "ppo.reward.rule=exact",
+                "ppo.data.columns.reference=answer", "ppo.optim.policy_lr=1e-4", "grpo.grpo.samples_per_prompt=8",
+                "rloo.reward.kind=model", "stages=sft,reward,grpo,rloo"));
+        String out = tmp.resolve("run-grpo").toString();
+        List<PipelinePlan.Step> steps = PipelinePlan.plan(s, out, s.own().getList("stages"), Map.of(), false, hconf);
+        assertEquals(List.of("sft", "reward", "grpo", "rloo"), steps.stream().map(PipelinePlan.Step::stage).toList());
+        JobConfig grpo = written(out, "grpo");
+        assertEquals(out + "/sft/final", grpo.getString("model.policy"));
+        assertEquals(out + "/reward/final", grpo.getString("model.reward"));
+        assertEquals("/data/prompts.jsonl", grpo.getString("data.prompts"));
+        assertEquals("12", grpo.getString("gen.max_new_tokens"));
+        assertEquals("rule", grpo.getString("reward.kind"));
+        assertEquals("answer", grpo.getString("data.columns.reference"));
+        assertEquals("8", grpo.getString("grpo.samples_per_prompt"));
+        assertFalse(grpo.isDeclared("optim.policy_lr"), "PPO's optimizer keys stay PPO's");
+        assertEquals(out + "/grpo", grpo.getString("output.dir"));
+        JobConfig rloo = written(out, "rloo");
+        assertEquals("model", rloo.getString("reward.kind"), "rloo's own key wins over PPO's");
+        assertEquals(out + "/rloo", rloo.getString("output.dir"));
+        assertEquals(List.of(), PipelinePlan.missingInputs(s, out, List.of("grpo"), hconf).stream()
+                .filter(w -> w.contains("reward")).toList(), "GRPO with a rule needs no reward model");
+    }
+
+    @Test
     void unknownKeysAreErrorsNamingFileAndLine() throws IOException {
         Path f = userFile("# mine", "output.dir = x", "sft_steps = 3");
         ConfigException e = assertThrows(ConfigException.class,

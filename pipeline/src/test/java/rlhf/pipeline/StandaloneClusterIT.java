@@ -43,7 +43,7 @@ import rlhf.cli.Launcher;
  * the same two partitions, by the SHA-256 of the final model files:
  *
  * <ul>
- *   <li>the pipeline jar (one application: SFT -> reward -> DPO -> best-of-n -> PPO) on the cluster
+ *   <li>the pipeline jar (one application: SFT -> reward -> DPO -> best-of-n -> PPO -> GRPO -> RLOO) on the cluster
  *       (the driver's exchange, as local mode; best-of-n's files byte for byte, its score a
  *       weighted sum of the reward model and built-in rules that read each prompt's answer);</li>
  *   <li>the SFT, reward and PPO jars submitted one by one, SFT and PPO with the sharded exchange
@@ -106,7 +106,7 @@ class StandaloneClusterIT {
         Launcher.Result r = launcher.rlhf(600, "pipeline", "--config", "pipeline.properties",
                 "--set", "output.dir=" + out, "--master", master);
         assertTrue(r.ok(), "the pipeline on the cluster:\n" + Launcher.tail(r.stderr()));
-        for (String stage : List.of("sft", "reward", PipelinePlan.DPO, "ppo")) {
+        for (String stage : List.of("sft", "reward", PipelinePlan.DPO, "ppo", "grpo", "rloo")) {
             assertSameModel(ref.resolve(stage), out.resolve(stage));
         }
         for (String f : List.of("samples.jsonl", "chosen.jsonl", "report.json")) {
@@ -401,7 +401,7 @@ class StandaloneClusterIT {
                 "sft.data.train = " + dir.resolve("sft.jsonl"),
                 "reward.data.train = " + dir.resolve("prefs.jsonl"),
                 "ppo.data.prompts = " + dir.resolve("prompts.jsonl"),
-                "stages = sft,reward,dpo,best-of-n,ppo",
+                "stages = sft,reward,dpo,best-of-n,ppo,grpo,rloo",
                 "data.template = plain",
                 "data.context_length = 32",
                 "data.partitions = 2",
@@ -442,6 +442,27 @@ class StandaloneClusterIT {
                 "ppo.checkpoint.every = 0",
                 "ppo.samples.every = 0",
                 "ppo.optim.policy_lr = 1e-4",
+                // GRPO against the exact rule reading each prompt's answer, RLOO against the reward
+                // model; both sample PPO's prompts with its generation keys
+                "grpo.reward.kind = rule",
+                "grpo.reward.rule = exact",
+                "grpo.data.columns.reference = answer",
+                "grpo.grpo.iterations = 2",
+                "grpo.grpo.rollouts = 32",
+                "grpo.grpo.minibatches = 2",
+                "grpo.grpo.epochs = 1",
+                "grpo.grpo.micro_batch = 4",
+                "grpo.checkpoint.every = 0",
+                "grpo.samples.every = 0",
+                "grpo.optim.policy_lr = 1e-4",
+                "rloo.rloo.iterations = 2",
+                "rloo.rloo.rollouts = 32",
+                "rloo.rloo.minibatches = 2",
+                "rloo.rloo.epochs = 1",
+                "rloo.rloo.micro_batch = 4",
+                "rloo.checkpoint.every = 0",
+                "rloo.samples.every = 0",
+                "rloo.optim.policy_lr = 1e-4",
                 "") + "\n";
     }
 }
