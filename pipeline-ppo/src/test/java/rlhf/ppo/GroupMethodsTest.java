@@ -188,18 +188,23 @@ class GroupMethodsTest {
     }
 
     /**
-     * GRPO with sequence-level aggregation and the KL as a loss, stopped after 2 of 4 iterations
-     * on the sharded exchange and resumed, ends with the weights of the uninterrupted run on the
-     * driver's exchange; RLOO's checkpoint is refused by the GRPO job.
+     * GRPO with sequence-level aggregation, the KL as a loss and GRPO-ptx (the policy's second
+     * source of gradients), stopped after 2 of 4 iterations on the sharded exchange and resumed,
+     * ends with the weights of the uninterrupted run on the driver's exchange; the RLOO job
+     * refuses GRPO's checkpoint.
      */
     @Test
     void resumedRunEndsWithTheWeightsOfAnUninterruptedOne(@TempDir Path dir) throws Exception {
+        Path demos = dir.resolve("demos.jsonl");
+        Files.writeString(demos, "{\"prompt\": \"a\", \"response\": \"a\"}\n{\"prompt\": \"bb\", \"response\": \"b\"}\n");
         Map<String, String> common = Map.of("grpo.iterations", "4", "checkpoint.every", "1",
-                "grpo.loss_aggregation", "sequence", "grpo.kl_coef", "0.1");
+                "grpo.loss_aggregation", "sequence", "grpo.kl_coef", "0.1", "data.ptx", demos.toString(),
+                "grpo.ptx_coef", "0.5", "grpo.ptx_batch", "2", "grpo.ptx_max_tokens", "8");
         Map<String, String> straight = base(dir, Algorithm.GRPO, "straight");
         straight.putAll(common);
         PpoJob.Result a = PpoJob.run(spark, PpoFixtures.config(Algorithm.GRPO, straight), Algorithm.GRPO, false, RULE);
         assertTrue(a.history().get(3).get("kl_loss") > 0, a.history().get(3).toString());
+        assertTrue(a.history().get(3).get("ptx_loss") > 0, "ptx was mixed in");
         assertFalse(a.history().get(3).containsKey("value_loss"));
 
         Map<String, String> first = base(dir, Algorithm.GRPO, "resumed");
