@@ -24,7 +24,7 @@ import rlhf.sft.SftJob;
 import rlhf.sft.SftSettings;
 
 /**
- * The chain SFT -> reward model [-> DPO] [-> best-of-n] -> PPO as one Spark application:
+ * The chain SFT -> reward model [-> DPO] [-> best-of-n] -> PPO [-> GRPO] [-> RLOO] as one Spark application:
  * {@code bin/rlhf pipeline --config FILE [--set k=v ...] [--resume]}, or
  * {@code spark-submit --class rlhf.pipeline.PipelineJob rlhf-pipeline.jar --config FILE}.
  * Keys: conf/pipeline.properties.
