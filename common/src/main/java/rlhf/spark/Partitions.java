@@ -333,6 +333,7 @@ public final class Partitions {
      * held on the driver at once.
      *
      * @param description shown in the Spark UI ("ppo iteration 3: reward statistics")
+     * @param params      the parameters each task reads, or null when it reads none (the task is given null)
      */
     public static <T, R> List<R> runOnEach(JavaSparkContext sc, String description, JavaRDD<T> rdd,
             Broadcast<Floats> params, Task<T, R> task) {
@@ -340,7 +341,8 @@ public final class Partitions {
         try {
             // collect() concatenates partition outputs in partition order, whatever the finish order.
             return new ArrayList<>(rdd.mapPartitionsWithIndex(
-                    (i, rows) -> List.of(new Box<>(task.run(i, params.value().values(), rows))).iterator(), true)
+                    (i, rows) -> List.of(new Box<>(task.run(i, params == null ? null : params.value().values(), rows)))
+                            .iterator(), true)
                     .collect().stream().map(b -> b.value).toList());
         } finally {
             sc.setJobDescription(null);

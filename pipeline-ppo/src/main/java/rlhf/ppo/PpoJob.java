@@ -150,11 +150,6 @@ public final class PpoJob {
         }
     }
 
-    /** {@link #setup(SparkSession, JobConfig, Algorithm, RuleReward)} of PPO. */
-    static Setup setup(SparkSession spark, JobConfig cfg, RuleReward rule) throws IOException {
-        return setup(spark, cfg, Algorithm.PPO, rule);
-    }
-
     /**
      * Loads the models and data of a fresh run.
      *
@@ -184,35 +179,9 @@ public final class PpoJob {
         Checkpoint rewardModel = rewardSource.needsModel()
                 ? RolloutModels.rewardModel("model.reward", s.rewardPath(), pc, s.maxPromptTokens(), s.maxNewTokens(), hconf)
                 : null;
-        ModelConfigJson criticConfig = null;
-        float[] critic = null;
-        String criticFrom = s.critic().orElse(s.reward().orElse(null));
-        if (!s.hasCritic()) {
-            // GRPO, RLOO: the group of samples is the baseline
-        } else if (criticFrom != null) {
-            Checkpoint c = criticFrom.equals(s.rewardPath()) && rewardModel != null ? rewardModel
-                    : Checkpoint.loadPretrained(criticFrom, hconf);
-            RolloutModels.requireScoreHead(c, "critic start " + criticFrom);
-            criticConfig = c.config();
-            critic = c.params().clone();
-            RewardScale scale = RewardScale.of(c.config(), s.rewardNormalize());
-            if (c == rewardModel && !scale.isRaw()) {
-                // the rewards are read on the reward model's recorded scale: start the critic's
-                // values on it too, not std (often several) and mean away from the returns
-                scale.applyToScoreHead(criticConfig.model(), critic);
-                criticConfig = criticConfig.withExtra(RewardScale.MEAN_KEY, 0.0).withExtra(RewardScale.STD_KEY, 1.0);
-            }
-        } else {
-            criticConfig = sft.config().withModel(pc.withScoreHead(true));
-            critic = new float[ParamLayout.of(criticConfig.model()).size()];
-            System.arraycopy(sft.params(), 0, critic, 0, sft.params().length); // score.weight (last) stays 0
-        }
-        if (criticConfig != null && (criticConfig.model().maxSeqLen() < maxInputs
-                || criticConfig.model().vocabSize() < pc.vocabSize())) {
-            throw new IllegalArgumentException("the critic (" + criticFrom + ") has n_positions="
-                    + criticConfig.model().maxSeqLen() + ", vocab_size=" + criticConfig.model().vocabSize()
-                    + "; it must read " + maxInputs + " tokens of the policy's vocabulary of " + pc.vocabSize());
-        }
+        Checkpoint criticStart = s.hasCritic() ? criticStart(s, sft, rewardModel, maxInputs, hconf) : null;
+        ModelConfigJson criticConfig = criticStart == null ? null : criticStart.config();
+        float[] critic = criticStart == null ? null : criticStart.params();
         PpoWorker.Spec spec = new PpoWorker.Spec(s, sft.config(), criticConfig,
                 rewardModel == null ? null : rewardModel.config());
 
@@ -231,6 +200,43 @@ public final class PpoJob {
         PpoTrainer trainer = new PpoTrainer(sc, spec, prompts, ptx, sft.params().clone(),
                 rewardModel == null ? null : rewardModel.params(), tok, rewardSource, sft.params().clone(), critic);
         return new Setup(s, trainer, prompts, ptx, sft.config(), criticConfig, sft.tokenizer(), frontier);
+    }
+
+    /**
+     * Where PPO's critic starts (its config and a copy of its parameters): model.critic, else the
+     * reward model put on the scale its rewards are read on, else the SFT model's trunk with a zero
+     * value head; checked to read the policy's inputs.
+     */
+    private static Checkpoint criticStart(PpoSettings s, Checkpoint sft, Checkpoint rewardModel, int maxInputs,
+            Configuration hconf) throws IOException {
+        GptConfig pc = sft.config().model();
+        ModelConfigJson criticConfig;
+        float[] critic;
+        String criticFrom = s.critic().orElse(s.reward().orElse(null));
+        if (criticFrom != null) {
+            Checkpoint c = criticFrom.equals(s.rewardPath()) && rewardModel != null ? rewardModel
+                    : Checkpoint.loadPretrained(criticFrom, hconf);
+            RolloutModels.requireScoreHead(c, "critic start " + criticFrom);
+            criticConfig = c.config();
+            critic = c.params().clone();
+            RewardScale scale = RewardScale.of(c.config(), s.rewardNormalize());
+            if (c == rewardModel && !scale.isRaw()) {
+                // the rewards are read on the reward model's recorded scale: start the critic's
+                // values on it too, not std (often several) and mean away from the returns
+                scale.applyToScoreHead(criticConfig.model(), critic);
+                criticConfig = criticConfig.withExtra(RewardScale.MEAN_KEY, 0.0).withExtra(RewardScale.STD_KEY, 1.0);
+            }
+        } else {
+            criticConfig = sft.config().withModel(pc.withScoreHead(true));
+            critic = new float[ParamLayout.of(criticConfig.model()).size()];
+            System.arraycopy(sft.params(), 0, critic, 0, sft.params().length); // score.weight (last) stays 0
+        }
+        if (criticConfig.model().maxSeqLen() < maxInputs || criticConfig.model().vocabSize() < pc.vocabSize()) {
+            throw new IllegalArgumentException("the critic (" + criticFrom + ") has n_positions="
+                    + criticConfig.model().maxSeqLen() + ", vocab_size=" + criticConfig.model().vocabSize()
+                    + "; it must read " + maxInputs + " tokens of the policy's vocabulary of " + pc.vocabSize());
+        }
+        return new Checkpoint(criticConfig, critic, null, null);
     }
 
     static IndexedData<PpoWorker.PtxExample> ptx(JavaSparkContext sc, Examples<Demonstration> rows, BpeTokenizer tok,

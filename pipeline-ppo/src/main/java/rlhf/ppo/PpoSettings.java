@@ -106,11 +106,6 @@ public record PpoSettings(
      */
     public enum KlPlacement { REWARD, LOSS }
 
-    /** Reads and checks every key of conf/ppo.properties. */
-    public static PpoSettings from(JobConfig c) {
-        return from(Algorithm.PPO, c);
-    }
-
     /** Reads and checks every key of the method's defaults file (conf/ppo.properties, conf/grpo.properties, ...). */
     public static PpoSettings from(Algorithm a, JobConfig c) {
         String out = c.getPath("output.dir");

@@ -14,6 +14,7 @@ import org.apache.spark.storage.StorageLevel;
 
 import rlhf.model.ParamLayout;
 import rlhf.optim.AdamWUpdate;
+import rlhf.optim.ElementwiseOptimizer;
 import rlhf.optim.GradClip;
 import rlhf.optim.OptimizerState;
 import rlhf.rules.RewardSource;
@@ -96,13 +97,14 @@ public final class PpoTrainer {
         this.critic = critic;
         PpoSettings settings = s;
         float policyLr = s.policyLr(), criticLr = s.criticLr();
-        AdamWUpdate policyUpdate = new AdamWUpdate(s.adamW(), ParamLayout.of(spec.policy()),
-                (step, done) -> settings.lr(policyLr, done));
-        this.exchange = critic == null
-                ? Exchange.create(sc, s.exchange(), s.exchangeShards(), List.of(policyUpdate), new float[][] {policy})
-                : Exchange.create(sc, s.exchange(), s.exchangeShards(), List.of(policyUpdate,
-                        new AdamWUpdate(s.adamW(), ParamLayout.of(spec.critic()), (step, done) -> settings.lr(criticLr, done))),
-                        new float[][] {policy, critic});
+        List<ElementwiseOptimizer> optimizers = new ArrayList<>(List.of(new AdamWUpdate(s.adamW(),
+                ParamLayout.of(spec.policy()), (step, done) -> settings.lr(policyLr, done))));
+        if (critic != null) {
+            optimizers.add(new AdamWUpdate(s.adamW(), ParamLayout.of(spec.critic()),
+                    (step, done) -> settings.lr(criticLr, done)));
+        }
+        this.exchange = Exchange.create(sc, s.exchange(), s.exchangeShards(), optimizers,
+                spec.perModel(policy, critic));
         this.kl = s.initialKlController();
     }
 
@@ -206,7 +208,7 @@ public final class PpoTrainer {
             Broadcast<BpeTokenizer> t = tok;
             int eos = spec.eosId;
             List<PpoWorker.Stats> parts = Partitions.runOnEach(sc, job + " iteration " + (it + 1) + ": statistics",
-                    scored, policySnap, (p, unused, rows) -> PpoWorker.stats(rows, samples, t.value(), eos));
+                    scored, null, (p, noParams, rows) -> PpoWorker.stats(rows, samples, t.value(), eos));
             PpoWorker.Stats st = PpoWorker.Stats.ZERO;
             for (PpoWorker.Stats x : parts) {
                 st = st.plus(x);

@@ -58,11 +58,6 @@ final class PpoWatch {
     private int lastNotMoving = Integer.MIN_VALUE / 2;
     private int lastGaming = Integer.MIN_VALUE / 2;
 
-    /** A watch of a PPO run. */
-    PpoWatch(int window, int iterations, BestOfNFrontier frontier) {
-        this(Algorithm.PPO, window, iterations, frontier);
-    }
-
     /**
      * @param method     the run's method: its name and keys in the warnings
      * @param iterations the run's number of iterations (ppo.iterations)

@@ -95,6 +95,11 @@ public final class PpoWorker {
             return critic == null ? null : critic.model();
         }
 
+        /** One array per model in the exchange's order (parameters, gradient sums): {policy, critic}, or {policy} without a critic. */
+        float[][] perModel(float[] policyGrad, float[] criticGrad) {
+            return critic == null ? new float[][] {policyGrad} : new float[][] {policyGrad, criticGrad};
+        }
+
         /** Null with a rule reward. */
         GptConfig reward() {
             return reward == null ? null : reward.model();
@@ -516,9 +521,8 @@ public final class PpoWorker {
             }
         }
         PpoLoss.Stats stats = new PpoLoss.Stats();
-        int models = s.hasCritic() ? 2 : 1;
         if (mine.isEmpty()) {
-            return new Exchange.Partial(new float[models][], new LossStats(UPDATE_STATS), 0, 0, () -> { });
+            return new Exchange.Partial(spec.perModel(null, null), new LossStats(UPDATE_STATS), 0, 0, () -> { });
         }
         mine.sort(Comparator.comparingLong(x -> x.r().id()));
         int B = s.microBatch();
@@ -633,9 +637,8 @@ public final class PpoWorker {
             out.add(VALUE_CLIPPED, stats.valueClipped);
             out.add(KL_LOSS, klLoss);
             done = true;
-            float[] gp = policy == null ? null : st.gradP;
-            return new Exchange.Partial(critic == null ? new float[][] {gp} : new float[][] {gp, st.gradC}, out,
-                    mine.size(), System.nanoTime() - t0, () -> ExecutorStates.release(key, st));
+            return new Exchange.Partial(spec.perModel(policy == null ? null : st.gradP, st.gradC), out, mine.size(),
+                    System.nanoTime() - t0, () -> ExecutorStates.release(key, st));
         } finally {
             if (!done) {
                 ExecutorStates.release(key, st);
@@ -697,7 +700,7 @@ public final class PpoWorker {
         long hi = Math.min(n, lo + s.ptxBatch());
         List<IndexedData.Picked<PtxExample>> mine = IndexedData.atPositions(perm, lo, hi, IndexedData.list(shards));
         if (mine.isEmpty()) {
-            return new Exchange.Partial(new float[spec.s.hasCritic() ? 2 : 1][], new LossStats(0), 0, 0, () -> { });
+            return new Exchange.Partial(spec.perModel(null, null), new LossStats(0), 0, 0, () -> { });
         }
         int B = s.microBatch();
         int T = s.ptxMaxTokens() - 1;
@@ -737,8 +740,8 @@ public final class PpoWorker {
             LossStats out = new LossStats(0);
             out.addLoss(loss, tokens);
             done = true;
-            return new Exchange.Partial(s.hasCritic() ? new float[][] {st.grad, null} : new float[][] {st.grad}, out,
-                    mine.size(), System.nanoTime() - t0, () -> ExecutorStates.release(key, st));
+            return new Exchange.Partial(spec.perModel(st.grad, null), out, mine.size(), System.nanoTime() - t0,
+                    () -> ExecutorStates.release(key, st));
         } finally {
             if (!done) {
                 ExecutorStates.release(key, st);

@@ -117,7 +117,7 @@ class PpoLearningTest {
                 Map.entry("ppo.ptx_max_tokens", "8"), Map.entry("optim.policy_lr", "3e-3"),
                 Map.entry("optim.critic_lr", "1e-2"), Map.entry("checkpoint.every", "0"),
                 Map.entry("samples.every", "4")));
-        PpoWorker.Spec spec = new PpoWorker.Spec(PpoSettings.from(PpoFixtures.config(o)),
+        PpoWorker.Spec spec = new PpoWorker.Spec(PpoSettings.from(Algorithm.PPO, PpoFixtures.config(o)),
                 ModelConfigJson.of(cfg, tok.eosId()), ModelConfigJson.of(cfg.withScoreHead(true), tok.eosId()), null);
         PpoFixtures.sft(spec, params, tok, demos, 150, 1e-2f);
         o.put("model.policy", TinyCheckpoints.save(dir, "sft", cfg, params, tok));

@@ -72,7 +72,7 @@ class PpoSparkTest {
     @Test
     void rolloutsThroughSparkWithTwoPartitionsEqualThoseOfOneProcess(@TempDir Path dir) throws Exception {
         Map<String, String> o = base(dir, "run");
-        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), Algorithm.PPO, RULE)) {
             assertEquals(2, setup.prompts.partitions());
             PpoTrainer tr = setup.trainer;
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -118,7 +118,7 @@ class PpoSparkTest {
     void samplesPerPromptMakeWholeGroupsOfDistinctDrawsInTheTaskHoldingThePrompt(@TempDir Path dir) throws Exception {
         Map<String, String> o = base(dir, "run");
         o.put("ppo.samples_per_prompt", "4");
-        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), Algorithm.PPO, RULE)) {
             PpoTrainer tr = setup.trainer;
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             Broadcast<Floats> policy = Floats.broadcast(sc, tr.policy.clone());
@@ -140,7 +140,7 @@ class PpoSparkTest {
             assertEquals(6, all.stream().mapToLong(Rollout::promptIndex).distinct().count(), "six different prompts");
             assertTrue(all.stream().map(r -> java.util.Arrays.toString(r.response())).distinct().count() > 6,
                     "the samples of a group are distinct draws");
-            ConfigException e = assertThrows(ConfigException.class, () -> PpoSettings.from(
+            ConfigException e = assertThrows(ConfigException.class, () -> PpoSettings.from(Algorithm.PPO,
                     PpoFixtures.config(Map.of("data.prompts", "p.jsonl", "model.policy", "m", "ppo.rollouts", "10",
                             "ppo.samples_per_prompt", "4"))));
             assertTrue(e.getMessage().contains("not a multiple of ppo.samples_per_prompt = 4"), e.getMessage());
@@ -158,7 +158,7 @@ class PpoSparkTest {
         o.put("ppo.gamma", "1");
         o.put("ppo.lam", "1");
         o.put("gen.temperature", "0.7");
-        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), RULE)) {
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), Algorithm.PPO, RULE)) {
             PpoTrainer tr = setup.trainer;
             GptConfig cfg = TinyCheckpoints.tinyConfig(tok);
             float[] ref = TinyCheckpoints.init(cfg, 77);
@@ -237,7 +237,7 @@ class PpoSparkTest {
         o.put("ppo.rollouts", "6");
         o.put("ppo.minibatches", "1");
         o.put("eval.gold_rule", GoldFirstChar.class.getName());
-        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), Algorithm.PPO, null)) {
             List<Rollout.Scored> scored = scoredThroughSpark(setup.trainer);
             RuleReward oracle = new PpoFixtures.ResponseLength();
             RuleReward gold = new GoldFirstChar();
@@ -264,7 +264,7 @@ class PpoSparkTest {
         o.put("reward.kind", "sum");
         o.put("reward.sum", "number:2, length:1");
         o.put("reward.length_target", "2");
-        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), Algorithm.PPO, null)) {
             List<Rollout.Scored> scored = scoredThroughSpark(setup.trainer);
             RuleReward number = new BuiltinRules.NumberMatch(1e-6, false);
             RuleReward length = new BuiltinRules.LengthPenalty(2);
@@ -294,7 +294,7 @@ class PpoSparkTest {
         o.put("model.reward", rewardDir);
         o.put("reward.missing_eos_penalty", "0.5");
         o.put("gen.max_new_tokens", "2");
-        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), null)) {
+        try (PpoJob.Setup setup = PpoJob.setup(spark, PpoFixtures.config(o), Algorithm.PPO, null)) {
             PpoTrainer tr = setup.trainer;
             // the critic starts from the reward model, read on the scale the rewards are: (raw - 0.3) / 2
             float[] onScale = rp.clone();
@@ -478,7 +478,7 @@ class PpoSparkTest {
         o.put("data.prompts", TinyCheckpoints.writePrompts(dir, "long.jsonl", List.of("a long prompt", "another one")));
         o.put("data.max_prompt_tokens", "3");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> PpoJob.setup(spark, PpoFixtures.config(o), RULE));
+                () -> PpoJob.setup(spark, PpoFixtures.config(o), Algorithm.PPO, RULE));
         assertTrue(e.getMessage().contains("long.jsonl: all 2 prompts are empty or longer than "
                 + "data.max_prompt_tokens = 3 tokens"), e.getMessage());
         assertTrue(e.getMessage().matches("(?s).*first: \\[\\S*long.jsonl row 1: \\d+ tokens, \\S*long.jsonl row 2: "

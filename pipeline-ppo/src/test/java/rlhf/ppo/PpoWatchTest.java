@@ -46,7 +46,7 @@ class PpoWatchTest {
         }
         List<String> texts = new ArrayList<>();
         // from iteration 23 on, 0.12 nats at this pace ends below half of best-of-4's 0.64 by iteration 60
-        assertEquals(List.of(23), warnings(new PpoWatch(10, 60, null), flat, PpoWatch.NOT_MOVING, texts));
+        assertEquals(List.of(23), warnings(new PpoWatch(Algorithm.PPO, 10, 60, null), flat, PpoWatch.NOT_MOVING, texts));
         assertTrue(texts.get(0).contains("iterations 14-23: not moving") && texts.get(0).contains("optim.policy_lr")
                 && texts.get(0).contains("at this pace about 0.31 by iteration 60"), texts.get(0));
 
@@ -54,7 +54,7 @@ class PpoWatchTest {
         for (int i = 0; i < 30; i++) {
             rising.add(it(0.05 * i, 0.04 * i, null));
         }
-        assertEquals(List.of(), warnings(new PpoWatch(10, 30, null), rising, PpoWatch.NOT_MOVING, new ArrayList<>()));
+        assertEquals(List.of(), warnings(new PpoWatch(Algorithm.PPO, 10, 30, null), rising, PpoWatch.NOT_MOVING, new ArrayList<>()));
     }
 
     @Test
@@ -65,14 +65,14 @@ class PpoWatchTest {
             double t = i < 40 ? i : i < 55 ? 40 : i - 15;
             steps.add(it(0.008 * t, 0.008 * t, null));
         }
-        assertEquals(List.of(), warnings(new PpoWatch(10, 100, null), steps, PpoWatch.NOT_MOVING, new ArrayList<>()));
+        assertEquals(List.of(), warnings(new PpoWatch(Algorithm.PPO, 10, 100, null), steps, PpoWatch.NOT_MOVING, new ArrayList<>()));
         // a run that spends 0.05 nats in 40 iterations is stuck from its first window on
         List<Map<String, Double>> slow = new ArrayList<>();
         for (int i = 0; i < 100; i++) {
             double t = i < 40 ? i : i < 55 ? 40 : i - 15;
             slow.add(it(0.001 * t, 0.00125 * t, null));
         }
-        assertEquals(List.of(10), warnings(new PpoWatch(10, 100, null), slow, PpoWatch.NOT_MOVING, new ArrayList<>()));
+        assertEquals(List.of(10), warnings(new PpoWatch(Algorithm.PPO, 10, 100, null), slow, PpoWatch.NOT_MOVING, new ArrayList<>()));
     }
 
     @Test
@@ -86,10 +86,10 @@ class PpoWatchTest {
             spent.add(it(0.2, 1.0, null)); // more KL than best-of-3 for less score: inefficient, not stuck
             stuck.add(it(0.2, 0.1, null)); // at this pace 0.2 nats by iteration 20
         }
-        assertEquals(List.of(), warnings(new PpoWatch(10, 20, f), plateau, PpoWatch.NOT_MOVING, new ArrayList<>()));
-        assertEquals(List.of(), warnings(new PpoWatch(10, 20, f), spent, PpoWatch.NOT_MOVING, new ArrayList<>()));
+        assertEquals(List.of(), warnings(new PpoWatch(Algorithm.PPO, 10, 20, f), plateau, PpoWatch.NOT_MOVING, new ArrayList<>()));
+        assertEquals(List.of(), warnings(new PpoWatch(Algorithm.PPO, 10, 20, f), spent, PpoWatch.NOT_MOVING, new ArrayList<>()));
         List<String> texts = new ArrayList<>();
-        assertEquals(List.of(10), warnings(new PpoWatch(10, 20, f), stuck, PpoWatch.NOT_MOVING, texts));
+        assertEquals(List.of(10), warnings(new PpoWatch(Algorithm.PPO, 10, 20, f), stuck, PpoWatch.NOT_MOVING, texts));
         assertTrue(texts.get(0).contains("best-of-3 of the start policy scores 0.5000"), texts.get(0));
     }
 
@@ -108,9 +108,9 @@ class PpoWatchTest {
             honest.add(h);
         }
         List<String> texts = new ArrayList<>();
-        assertEquals(List.of(10), warnings(new PpoWatch(10, 60, null), run, PpoWatch.GAMING, texts), texts.toString());
+        assertEquals(List.of(10), warnings(new PpoWatch(Algorithm.PPO, 10, 60, null), run, PpoWatch.GAMING, texts), texts.toString());
         assertTrue(texts.get(0).contains("below the gold best-of-n's choices have"), texts.get(0));
-        assertEquals(List.of(), warnings(new PpoWatch(10, 30, null), honest, PpoWatch.GAMING, new ArrayList<>()));
+        assertEquals(List.of(), warnings(new PpoWatch(Algorithm.PPO, 10, 30, null), honest, PpoWatch.GAMING, new ArrayList<>()));
     }
 
     @Test
@@ -121,7 +121,7 @@ class PpoWatchTest {
             // 64 rollouts of a 40% task: gold_mean jitters by about 0.06 an iteration
             run.add(it(0.02 * i, 0.02 * i, 0.4 + 0.06 * r.nextGaussian()));
         }
-        assertEquals(List.of(), warnings(new PpoWatch(10, 60, null), run, PpoWatch.GAMING, new ArrayList<>()));
+        assertEquals(List.of(), warnings(new PpoWatch(Algorithm.PPO, 10, 60, null), run, PpoWatch.GAMING, new ArrayList<>()));
     }
 
     @Test
@@ -130,7 +130,7 @@ class PpoWatchTest {
         for (int i = 0; i < 40; i++) {
             run.add(it(i % 2 == 0 ? 0.1 : 0.1 + 0.06 * (i % 4), 0.12, null)); // flat, with the odd jump
         }
-        List<Integer> at = warnings(new PpoWatch(10, 40, null), run, PpoWatch.NOT_MOVING, new ArrayList<>());
+        List<Integer> at = warnings(new PpoWatch(Algorithm.PPO, 10, 40, null), run, PpoWatch.NOT_MOVING, new ArrayList<>());
         for (int i = 1; i < at.size(); i++) {
             assertTrue(at.get(i) - at.get(i - 1) >= 10, at.toString());
         }
@@ -153,7 +153,7 @@ class PpoWatchTest {
             run.add(it(2.0 + 0.1 * (i - 31), 1.0 + 0.05 * (i - 31), 0.4 - 0.02 * (i - 31)));
         }
         List<String> texts = new ArrayList<>();
-        List<Integer> at = warnings(new PpoWatch(10, 60, null), run, PpoWatch.GAMING, texts);
+        List<Integer> at = warnings(new PpoWatch(Algorithm.PPO, 10, 60, null), run, PpoWatch.GAMING, texts);
         assertEquals(2, at.size(), "once per episode: " + at + " " + texts);
         assertTrue(at.get(0) > 10 && at.get(0) <= 20 && at.get(1) > 32, at.toString());
         assertTrue(texts.stream().allMatch(t -> t.contains("gaming the reward model")), texts.toString());
